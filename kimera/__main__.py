@@ -1,0 +1,3 @@
+from kimera.cli import main
+
+main()

@@ -1,0 +1,263 @@
+"""The YAML config file: assets, venues, pools, tokens, wallet labels, and each part's knobs.
+
+Load with :func:`load_config`. A bad value fails at start with :class:`ConfigError`, whose message
+names the key, the value given and what is accepted, e.g.::
+
+    kimera.yaml: exchange.source = 'binanse' is not accepted: expected 'sim', 'ccxt' or 'file'
+
+Each part of the project owns one section (``exchange``, ``chain``, ``dex``, ``sim``, ``features``,
+``models``, ``serving``, ``execution``); add fields only to your own section.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kimera.settings import Settings, get_settings
+
+TIMEFRAME_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400}
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message says which key, which value, what is accepted."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+class Asset(_Section):
+    """A traded asset: CEX symbol is ``<symbol>/<quote>``; on chain it is the ERC-20 ``token``."""
+
+    symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
+    quote: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")] = "USDT"
+    token: str | None = Field(default=None, description="ERC-20 symbol on chain, e.g. WBTC for BTC.")
+
+    @property
+    def pair(self) -> str:
+        return f"{self.symbol}/{self.quote}"
+
+
+# --- exchange market data -----------------------------------------------------------------------
+class SimVenue(_Section):
+    """A simulated CEX venue: its own spread, fee, depth, latency and price dispersion."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,30}$")]
+    spread_bps: PositiveFloat = 2.0
+    fee_bps: NonNegativeFloat = 10.0
+    depth: PositiveFloat = Field(default=1.0, description="Top-of-book depth in units of notional 1e5 quote.")
+    latency_ms: NonNegativeFloat = 20.0
+    dispersion_bps: NonNegativeFloat = 1.0
+    rate_limit_per_s: PositiveFloat = 10.0
+
+
+class CcxtVenue(_Section):
+    """A live exchange reached through ccxt; ``exchange`` is any ccxt exchange id (binance, kraken, ...)."""
+
+    exchange: str
+    id: str | None = Field(default=None, description="Venue name in the warehouse; defaults to exchange.")
+    sandbox: bool = False
+    options: dict[str, Any] = Field(default_factory=dict, description="Passed to the ccxt constructor.")
+
+    @property
+    def venue(self) -> str:
+        return self.id or self.exchange
+
+
+class ExchangeConfig(_Section):
+    source: Literal["sim", "ccxt", "file"] = "sim"
+    timeframe: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"] = "1m"
+    ccxt_venues: list[CcxtVenue] = Field(default_factory=list)
+    book_depth: Annotated[int, Field(ge=1, le=500)] = 10
+    book_interval: Literal["1m", "5m", "15m", "30m", "1h"] = "5m"
+
+
+# --- chain and DEX --------------------------------------------------------------------------------
+class Token(_Section):
+    symbol: str
+    address: Address
+    decimals: Annotated[int, Field(ge=0, le=36)] = 18
+    asset: str | None = Field(default=None, description="The asset it tracks (WETH -> ETH, USDC -> USD).")
+    whale_threshold: NonNegativeFloat = Field(default=0.0, description="Token units; 0 means no whale flag.")
+
+
+class WalletLabel(_Section):
+    address: Address
+    label: str
+    category: Literal["exchange", "bridge", "fund", "other"] = "exchange"
+
+
+class ChainConfig(_Section):
+    source: Literal["sim", "rpc"] = "sim"
+    name: str = "ethereum"
+    rpc_url: str | None = None
+    confirmations: Annotated[int, Field(ge=0, le=1000)] = 12
+    tokens: list[Token] = Field(default_factory=list)
+    exchange_wallets: list[WalletLabel] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rpc_needs_url(self) -> ChainConfig:
+        if self.source == "rpc" and not self.rpc_url:
+            raise ValueError("source 'rpc' needs rpc_url (an http(s):// or ws(s):// JSON-RPC URL)")
+        return self
+
+
+class Pool(_Section):
+    address: Address
+    dex: Literal["uniswap_v2", "uniswap_v3"] = "uniswap_v2"
+    token0: str
+    token1: str
+    fee_bps: NonNegativeFloat = 30.0
+
+
+class DexConfig(_Section):
+    source: Literal["sim", "rpc"] = "sim"
+    pools: list[Pool] = Field(default_factory=list)
+
+
+# --- the simulator --------------------------------------------------------------------------------
+class SimConfig(_Section):
+    seed: int = 7
+    signal_strength: NonNegativeFloat = Field(
+        default=0.0, description="Planted signal strength; 0 is a martingale (nothing predictable)."
+    )
+    venues: list[SimVenue] = Field(
+        default_factory=lambda: [
+            SimVenue(id="alpha", spread_bps=1.5, fee_bps=10, depth=1.5, latency_ms=15, dispersion_bps=0.8),
+            SimVenue(id="bravo", spread_bps=2.5, fee_bps=8, depth=1.0, latency_ms=40, dispersion_bps=1.2),
+            SimVenue(id="charlie", spread_bps=4.0, fee_bps=20, depth=0.6, latency_ms=80, dispersion_bps=2.0),
+        ]
+    )
+    trades_per_minute: PositiveFloat = 3.0
+    block_seconds: Annotated[int, Field(ge=1, le=60)] = 12
+
+    @field_validator("venues")
+    @classmethod
+    def _unique_venues(cls, venues: list[SimVenue]) -> list[SimVenue]:
+        ids = [v.id for v in venues]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"venue ids must be unique, got {ids}")
+        if len(ids) < 1:
+            raise ValueError("at least one venue is needed")
+        return venues
+
+
+# --- features, models, serving, execution ---------------------------------------------------------
+class FeaturesConfig(_Section):
+    bar: Literal["5m", "15m", "30m", "1h", "4h", "1d"] = "1h"
+    horizons: list[Annotated[int, Field(ge=1, le=168)]] = Field(default_factory=lambda: [1, 4, 24])
+    lookback_bars: Annotated[int, Field(ge=1)] = 48
+
+
+class ModelsConfig(_Section):
+    horizon: Annotated[int, Field(ge=1, le=168)] = 1
+
+
+class ServingConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 3100
+
+
+class ExecutionConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8700
+
+
+class KimeraConfig(_Section):
+    """The whole config file."""
+
+    start: date = Field(description="First day of data (partitions start here), UTC.")
+    demo_days: Annotated[int, Field(ge=1, le=3660)] = 90
+    assets: list[Asset]
+    exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
+    chain: ChainConfig = Field(default_factory=ChainConfig)
+    dex: DexConfig = Field(default_factory=DexConfig)
+    sim: SimConfig = Field(default_factory=SimConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+
+    @field_validator("assets")
+    @classmethod
+    def _assets(cls, assets: list[Asset]) -> list[Asset]:
+        if not assets:
+            raise ValueError("at least one asset is needed, e.g. [{symbol: BTC}, {symbol: ETH}]")
+        symbols = [a.symbol for a in assets]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError(f"asset symbols must be unique, got {symbols}")
+        return assets
+
+    @property
+    def start_time(self) -> datetime:
+        return datetime(self.start.year, self.start.month, self.start.day)
+
+    @property
+    def demo_end(self) -> datetime:
+        return self.start_time + timedelta(days=self.demo_days)
+
+    def asset(self, symbol: str) -> Asset:
+        for a in self.assets:
+            if a.symbol == symbol:
+                return a
+        raise ConfigError(
+            f"unknown asset {symbol!r}: configured assets are {[a.symbol for a in self.assets]}"
+        )
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "[" in str(part) or "-" in str(part):
+            continue  # pydantic's union/tag markers, not keys the user wrote
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = _format_loc(error["loc"])
+    msg = error["msg"].removeprefix("Value error, ")
+    kind = error["type"]
+    if kind == "missing":
+        return f"{loc} is required but missing"
+    if kind == "extra_forbidden":
+        return f"{loc} is not a known key (check its spelling against the README's config reference)"
+    value = error.get("input")
+    return f"{loc} = {value!r} is not accepted: {msg}"
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> KimeraConfig:
+    """Validate a config mapping; raise ConfigError naming every bad key, its value and what is accepted."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    try:
+        return KimeraConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source}: {exc.error_count()} bad value(s):\n  {problems}") from None
+
+
+def load_config(path: Path | str | None = None, settings: Settings | None = None) -> KimeraConfig:
+    """Read and validate the config file (default: ``KIMERA_CONFIG`` or ``kimera.yaml``)."""
+    settings = settings or get_settings()
+    path = Path(path) if path is not None else settings.config
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found (set KIMERA_CONFIG to its path)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, source=str(path))

@@ -1,0 +1,123 @@
+"""The one typed settings object: environment (prefix ``KIMERA_``) over defaults.
+
+Everything that needs a path, a device or a secret asks :func:`get_settings`; nothing else in the
+project reads ``os.environ``. The YAML config file (assets, venues, pools, tokens, wallet labels)
+is loaded by :mod:`kimera.config`, from the path given here.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Environment every tool we start must see: no tool may try to reach the internet for telemetry.
+TELEMETRY_OFF = {
+    "BENTOML_DO_NOT_TRACK": "true",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DAGSTER_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+}
+
+
+class Settings(BaseSettings):
+    """Process-wide settings. Every field can be set as ``KIMERA_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="KIMERA_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".kimera"), description="Holds the warehouse and every other artefact.")
+    config: Path = Field(default=Path("kimera.yaml"), description="The YAML config file.")
+    device: Literal["cpu", "cuda", "auto"] = Field(default="cpu", description="torch device for training.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Secrets: read from KIMERA_SECRET_<NAME> or from a file <secrets_dir>/<name>; never logged.
+    secrets_dir: Path | None = Field(default=None, description="Folder of secret files, one per secret.")
+
+    # --- derived locations (all under home) -------------------------------------------------------
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home_dir / "warehouse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home_dir / "dagster"
+
+    @property
+    def bentoml_home(self) -> Path:
+        return self.home_dir / "bentoml"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home_dir / "landing"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.home_dir / "report"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.home_dir / "execution" / "journal.sqlite"
+
+    @property
+    def optuna_storage(self) -> str:
+        return f"sqlite:///{self.home_dir / 'optuna.sqlite'}"
+
+    def secret(self, name: str) -> SecretStr | None:
+        """The secret called ``name`` (e.g. ``binance_api_key``), or None when it is not given.
+
+        Looked up as the environment variable ``KIMERA_SECRET_<NAME>`` first, then as the file
+        ``<secrets_dir>/<name>``. The value is wrapped in ``SecretStr`` so it never prints.
+        """
+        env_name = f"KIMERA_SECRET_{name.upper()}"
+        if env_name in os.environ:
+            return SecretStr(os.environ[env_name])
+        if self.secrets_dir is not None:
+            path = self.secrets_dir.expanduser() / name
+            if path.is_file():
+                return SecretStr(path.read_text().strip())
+        return None
+
+    def tool_environment(self) -> dict[str, str]:
+        """Environment for subprocesses we start (dbt, dagster, bentoml): homes and telemetry off."""
+        env = dict(os.environ)
+        env.update(TELEMETRY_OFF)
+        env["KIMERA_HOME"] = str(self.home_dir)
+        env["DAGSTER_HOME"] = str(self.dagster_home)
+        env["BENTOML_HOME"] = str(self.bentoml_home)
+        return env
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (read once; call ``get_settings.cache_clear()`` in tests)."""
+    return Settings()
+
+
+def prepare_home(settings: Settings | None = None) -> Settings:
+    """Create ``KIMERA_HOME`` and its Dagster instance (telemetry off), and export the tool homes.
+
+    Safe to call many times. Exports DAGSTER_HOME and BENTOML_HOME into this process so that
+    Dagster and BentoML, imported later, use the folders under ``KIMERA_HOME``.
+    """
+    settings = settings or get_settings()
+    home = settings.home_dir
+    for folder in (home, settings.dagster_home, settings.bentoml_home, settings.landing_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    dagster_yaml = settings.dagster_home / "dagster.yaml"
+    if not dagster_yaml.exists():
+        dagster_yaml.write_text(
+            "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n"
+        )
+    os.environ.update(TELEMETRY_OFF)
+    os.environ.setdefault("KIMERA_HOME", str(home))
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    os.environ["BENTOML_HOME"] = str(settings.bentoml_home)
+    return settings
