@@ -165,6 +165,16 @@ def transition(
     return event
 
 
+def note(order: ChildOrder, reason: str) -> OrderEvent:
+    """An event that records an action on ``order`` (e.g. a cancel request) without changing its state."""
+    return OrderEvent(order.client_order_id, order.state, order.state, time.time(), reason, order.filled)
+
+
+def mark_sent(order: ChildOrder, at: float) -> None:
+    """Record that the order was (re)sent at ``at``: its request expires ``venue_timeout`` later."""
+    order.last_sent_at = at
+
+
 def _fill_state(order: ChildOrder) -> OrderState:
     return S.FILLED if order.filled >= order.amount else S.PARTIALLY_FILLED
 
