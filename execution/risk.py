@@ -50,7 +50,7 @@ class PreTradeRisk:
         daily_pnl: float,
     ) -> Refusal | None:
         """Checks on a whole decision: kill switch, daily loss, position limit."""
-        after = exposure + signed_qty
+        after = round(exposure + signed_qty, 12)  # float dust must not flip a flat position's sign
         reducing = abs(after) < abs(exposure) - 1e-12 and exposure * after >= 0
         if not killswitch.allows(reducing):
             return Refusal(

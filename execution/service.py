@@ -304,7 +304,7 @@ class ExecutionService:
         delta = target - exposure
         self.metrics.observe("sizing", time.perf_counter() - t0)
         lot = self._lot(symbol)
-        qty = math.floor(abs(delta) / lot + 1e-9) * lot
+        qty = round(math.floor(abs(delta) / lot + 1e-9) * lot, 12)
         if qty * ref < self.cfg.sizing.min_order_notional or qty <= 0:
             return Decision(
                 "no_change",

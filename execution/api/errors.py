@@ -33,7 +33,8 @@ def _accepted(error: dict[str, Any]) -> str:
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     fields = []
     for e in exc.errors():
-        fields.append({"field": _field(tuple(e["loc"])), "given": e.get("input"), "accepted": _accepted(e)})
+        given = None if e["type"] == "missing" else e.get("input")
+        fields.append({"field": _field(tuple(e["loc"])), "given": given, "accepted": _accepted(e)})
     message = "; ".join(
         f"{f['field']}: {'missing' if f['given'] is None else repr(f['given'])[:80]} is not accepted ({f['accepted']})"
         for f in fields
