@@ -131,7 +131,9 @@ async def service(exec_env, paper, monkeypatch):
         await svc.stop()
 
 
-def signal(i: int, asset: str = "BTC", forecast: float = 0.004, width: float = 0.01, **kw: Any) -> dict[str, Any]:
+def signal(
+    i: int, asset: str = "BTC", forecast: float = 0.004, width: float = 0.01, **kw: Any
+) -> dict[str, Any]:
     body = {
         "signal_id": f"sig-{i}",
         "asset": asset,

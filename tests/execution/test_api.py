@@ -43,7 +43,11 @@ async def test_missing_field_is_named(client):
     body = signal(1)
     del body["forecast"]
     r = await client.post("/signals", json=body)
-    assert r.status_code == 422 and r.json()["fields"][0] == {"field": "forecast", "given": None, "accepted": "the field is required"}
+    assert r.status_code == 422 and r.json()["fields"][0] == {
+        "field": "forecast",
+        "given": None,
+        "accepted": "the field is required",
+    }
 
 
 async def test_signal_id_reused_for_another_signal_is_a_conflict(client):

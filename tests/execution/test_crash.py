@@ -16,7 +16,16 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.execution.conftest import FAST, REPO_ROOT, free_port, signal, start_paper, stop, wait_http, write_config
+from tests.execution.conftest import (
+    FAST,
+    REPO_ROOT,
+    free_port,
+    signal,
+    start_paper,
+    stop,
+    wait_http,
+    write_config,
+)
 
 LIVE_STATES = {"new", "submitted", "acknowledged", "partially_filled", "unknown"}
 
@@ -32,7 +41,9 @@ def _stream(url: str, n: int, accepted: dict[str, dict], stop_at: threading.Even
     rng = random.Random(seed)
     with httpx.Client(timeout=5.0) as client:
         for i in range(n):
-            body = signal(i, asset=rng.choice(["BTC", "ETH"]), forecast=rng.choice([-0.004, -0.002, 0.002, 0.004]))
+            body = signal(
+                i, asset=rng.choice(["BTC", "ETH"]), forecast=rng.choice([-0.004, -0.002, 0.002, 0.004])
+            )
             while not stop_at.is_set():
                 try:
                     r = client.post(f"{url}/signals", json=body)
@@ -52,8 +63,12 @@ def test_no_order_lost_or_duplicated_across_sigkills(kimera_home, tmp_path, seed
     cfg = {**FAST, "paper": {**FAST["paper"], "url": f"http://127.0.0.1:{venue_port}", "port": venue_port},
            "oms": {**FAST["oms"], "ack_wait_s": 0.0}}  # fmt: skip
     path = write_config(tmp_path / "kimera.yaml", cfg)
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), KIMERA_CONFIG=str(path), KIMERA_HOME=str(kimera_home.home_dir))
-    paper = start_paper(path, venue_port, faults='{"lost_answer": 0.05, "duplicate_fill": 0.2, "delay_s": 0.7}')
+    env = dict(
+        os.environ, PYTHONPATH=str(REPO_ROOT), KIMERA_CONFIG=str(path), KIMERA_HOME=str(kimera_home.home_dir)
+    )
+    paper = start_paper(
+        path, venue_port, faults='{"lost_answer": 0.05, "duplicate_fill": 0.2, "delay_s": 0.7}'
+    )
     url = f"http://127.0.0.1:{service_port}"
     service = _start_service(service_port, env)
     rng = random.Random(seed)
@@ -88,7 +103,10 @@ def test_no_order_lost_or_duplicated_across_sigkills(kimera_home, tmp_path, seed
         stop(paper.proc)
 
     db = sqlite3.connect(kimera_home.journal_path)
-    journal = {r[0]: r[1:] for r in db.execute("SELECT client_order_id, state, filled, intent_key, venue FROM orders")}
+    journal = {
+        r[0]: r[1:]
+        for r in db.execute("SELECT client_order_id, state, filled, intent_key, venue FROM orders")
+    }
     signals = dict(db.execute("SELECT signal_id, outcome FROM signals"))
     parents = db.execute("SELECT signal_id, COUNT(*) FROM parents GROUP BY signal_id").fetchall()
     journal_fills = set(db.execute("SELECT venue, fill_id FROM fills"))
@@ -114,6 +132,8 @@ def test_no_order_lost_or_duplicated_across_sigkills(kimera_home, tmp_path, seed
     for cid, (name, vo) in venue_orders.items():
         state, filled, _, venue_name = journal[cid]
         assert venue_name == name
-        assert state == {"closed": "filled", "canceled": "cancelled", "rejected": "rejected"}[vo["status"]], cid
+        assert state == {"closed": "filled", "canceled": "cancelled", "rejected": "rejected"}[vo["status"]], (
+            cid
+        )
         assert Decimal(filled) == Decimal(vo["filled"]), cid
     assert journal_fills == {(f["venue"], f["fill_id"]) for v in venue.values() for f in v["fills"]}

@@ -19,7 +19,11 @@ async def settle(service, timeout: float = 30.0) -> None:
         if all(o.settled for o in service.oms.orders.values()) and not service.oms.busy:
             return
         await asyncio.sleep(0.2)
-    stuck = [(o.client_order_id, o.state.value, o.filled, o.venue_filled) for o in service.oms.orders.values() if not o.settled]
+    stuck = [
+        (o.client_order_id, o.state.value, o.filled, o.venue_filled)
+        for o in service.oms.orders.values()
+        if not o.settled
+    ]
     raise AssertionError(f"orders not settled: {stuck[:5]}")
 
 
@@ -61,12 +65,18 @@ async def test_every_order_resolves_once_against_a_faulty_venue(service, paper):
     assert sum(states[s.value] for s in LIVE) == 0
     assert_journal_equals_venue(service, paper)
     # faults really happened: answers were lost and resolved
-    unknown_resolved = service.journal.query("SELECT COUNT(*) FROM order_events WHERE to_state = 'unknown'")[0][0]
+    unknown_resolved = service.journal.query("SELECT COUNT(*) FROM order_events WHERE to_state = 'unknown'")[
+        0
+    ][0]
     assert unknown_resolved > 0
     # position = sum of fills, each counted once despite duplicated and shuffled reports
     venue_fills = [f for v in paper.state().values() for f in v["fills"]]
     for asset in ("BTC", "ETH"):
-        signed = sum(Decimal(f["amount"]) * (1 if f["side"] == "buy" else -1) for f in venue_fills if f["symbol"].startswith(asset))
+        signed = sum(
+            Decimal(f["amount"]) * (1 if f["side"] == "buy" else -1)
+            for f in venue_fills
+            if f["symbol"].startswith(asset)
+        )
         assert service.portfolio.quantity(asset) == signed
 
 

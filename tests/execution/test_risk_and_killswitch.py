@@ -14,7 +14,9 @@ async def test_kill_switch_halts_new_orders_within_a_second_and_cancels_pass(ser
     assert first["outcome"] == "orders"
     halted_at = time.time()
     await service.set_kill_switch(SwitchState.HALTED, "test halt", cancel_open=False)
-    answers = await asyncio.gather(*(service.handle_signal(signal(i, forecast=-0.004 * i)) for i in range(2, 8)))
+    answers = await asyncio.gather(
+        *(service.handle_signal(signal(i, forecast=-0.004 * i)) for i in range(2, 8))
+    )
     assert time.time() - halted_at < 1.0
     assert all(a["outcome"] == "refused" and a["refusals"][0]["reason"] == "kill_switch" for a in answers)
     # the venue got no order after the switch
@@ -50,7 +52,9 @@ async def test_price_band_position_and_rate_limits_refuse_with_reasons(service, 
     from kimera.config import ExecutionRisk
 
     ref = service.market.reference_price("BTC/USDT")
-    risk = PreTradeRisk(ExecutionRisk(price_band_bps=20, max_order_notional=1000, max_position_notional=5000), {"alpha": 2.0})
+    risk = PreTradeRisk(
+        ExecutionRisk(price_band_bps=20, max_order_notional=1000, max_position_notional=5000), {"alpha": 2.0}
+    )
     assert risk.check_child("alpha", 0.001, ref * 1.01, ref).reason == "price_band"
     assert risk.check_child("alpha", 1.0, ref, ref).reason == "max_order_notional"
     assert risk.check_child("alpha", 0.001, ref * 1.001, ref) is None

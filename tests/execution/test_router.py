@@ -64,7 +64,9 @@ def markets(draw):
         start = 100 + draw(st.floats(-1.0, 1.0))
         prices = start + np.cumsum(steps) if side is Side.BUY else start - np.cumsum(steps)
         amounts = np.array(draw(st.lists(st.integers(1, 4), min_size=n, max_size=n)), dtype=float)
-        cex.append(CexInput(f"v{v}", np.column_stack([prices, amounts]), draw(st.sampled_from([0.0, 0.001, 0.003]))))
+        cex.append(
+            CexInput(f"v{v}", np.column_stack([prices, amounts]), draw(st.sampled_from([0.0, 0.001, 0.003])))
+        )
     pools = []
     for k in range(draw(st.integers(0, 2))):
         y = draw(st.floats(100.0, 2000.0))
