@@ -72,7 +72,7 @@ def test_venue_rules_rate_limit_and_pool_gas():
     v = ex.venue("alpha")
     with pytest.raises(OrderRejected, match="not a multiple"):
         v.place(OrderRequest("odd", "BTC/USDT", Side.BUY, Decimal("0.100001")), T0)
-    for i in range(4):
+    for i in range(5):  # the published limit: 5 per second
         v.place(OrderRequest(f"r{i}", "BTC/USDT", Side.BUY, Decimal("0.01")), T0 + 10)
     with pytest.raises(RateLimited) as exc:
         v.place(OrderRequest("r9", "BTC/USDT", Side.BUY, Decimal("0.01")), T0 + 10)
