@@ -83,6 +83,14 @@ class JournalError(RuntimeError):
     pass
 
 
+def _settle(future: concurrent.futures.Future, error: BaseException | None) -> None:
+    """Resolve a unit's future; a waiter that gave up (cancelled) changes nothing: the unit is committed."""
+    if future.cancelled():
+        return
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        future.set_exception(error) if error is not None else future.set_result(None)
+
+
 @dataclass
 class JournalState:
     """What the journal holds, as loaded at start-up."""
@@ -203,15 +211,12 @@ class Journal:
                 with contextlib.suppress(Exception):
                     cur.execute("ROLLBACK")
                 for unit in group:
-                    unit.future.set_exception(JournalError(f"journal commit failed: {exc}"))
+                    _settle(unit.future, JournalError(f"journal commit failed: {exc}"))
                 continue
             self.commits += 1
             self.units += len(group)
             for i, unit in enumerate(group):
-                if i in errors:
-                    unit.future.set_exception(JournalError(str(errors[i])))
-                else:
-                    unit.future.set_result(None)
+                _settle(unit.future, JournalError(str(errors[i])) if i in errors else None)
             if stop:
                 break
         conn.close()

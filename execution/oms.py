@@ -58,6 +58,7 @@ class OrderManager:
         self.killswitch, self.metrics, self.on_fill = killswitch, metrics, on_fill
         self.orders: dict[str, ChildOrder] = {}
         self.live_by_intent: dict[str, str] = {}
+        self.by_parent: dict[str, list[ChildOrder]] = {}
         self.cursors: dict[str, str | None] = {}
         self.busy: set[str] = set()
         self.tasks: set[asyncio.Task] = set()
@@ -67,6 +68,7 @@ class OrderManager:
     def restore(self, state: JournalState) -> None:
         for order in state.orders.values():
             self.orders[order.client_order_id] = order
+            self.by_parent.setdefault(order.parent_id, []).append(order)
             if order.live:
                 self.live_by_intent[order.intent_key] = order.client_order_id
         self.cursors = {
@@ -80,9 +82,16 @@ class OrderManager:
             raise sm.IllegalTransition(f"intent {order.intent_key} already has live order {held}")
         self.orders[order.client_order_id] = order
         self.live_by_intent[order.intent_key] = order.client_order_id
+        self.by_parent.setdefault(order.parent_id, []).append(order)
+
+    def live_orders(self) -> list[ChildOrder]:
+        return [self.orders[cid] for cid in self.live_by_intent.values()]
 
     def unregister(self, order: ChildOrder) -> None:
         self.orders.pop(order.client_order_id, None)
+        siblings = self.by_parent.get(order.parent_id, [])
+        if order in siblings:
+            siblings.remove(order)
         if self.live_by_intent.get(order.intent_key) == order.client_order_id:
             del self.live_by_intent[order.intent_key]
 

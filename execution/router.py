@@ -92,7 +92,7 @@ class _Book:
         fee = np.array([[c.fee] for c in cex]) if cex else np.zeros((0, 1))
         cost = raw * (1 + fee) if side is Side.BUY else raw * (fee - 1)
         amount = np.floor(amount * (1 / lot) + 1e-9) * lot  # whole lots only
-        if padded or math.isfinite(lam_max):
+        if padded or (math.isfinite(lam_max) and cost.max() > lam_max):
             out = ~(cost <= lam_max)  # beyond the limit, or padding (nan)
             cost[out] = np.inf
             amount[out] = 0.0
@@ -251,12 +251,11 @@ def _continuous(book: _Book, pools: list[PoolInput], side: Side, qty: float, lam
 def _pool_amounts_vec(p: PoolInput, side: Side, lam: np.ndarray) -> np.ndarray:
     y, x, f = p.base_reserve, p.quote_reserve, p.fee
     cap = p.max_fraction * y
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if side is Side.BUY:
-            q = y - np.sqrt(x * y / ((1 - f) * lam))
-        else:
-            q = (np.sqrt(x * y * (1 - f) / -lam) - y) / (1 - f)
-    return np.clip(np.nan_to_num(q, nan=0.0), 0.0, cap)
+    if side is Side.BUY:  # below the pool's starting price it gives nothing
+        q = y - np.sqrt((x * y / (1 - f)) / np.maximum(lam, x / (y * (1 - f))))
+    else:
+        q = (np.sqrt((x * y * (1 - f)) / np.minimum(-lam, x * (1 - f) / y)) - y) / (1 - f)
+    return np.minimum(q, cap)
 
 
 def _discrete(book: _Book, pools: list[PoolInput], side: Side, lots: int, lot: float, cex, pool_amts):

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any
 
-import httpx
+import aiohttp
 
 from execution import orders as sm
 from execution import sizing
@@ -80,10 +80,11 @@ class ExecutionService:
         self.signals: dict[str, dict[str, Any]] = {}
         self.pending_signals: dict[str, asyncio.Future] = {}
         self.parents: dict[str, dict[str, Any]] = {}
+        self.working: dict[str, dict[str, Any]] = {}  # parents with slices still to send
         self.day_marks: dict[str, Decimal] = {}
         self.refusal_counts: dict[str, int] = {}
         self._background: list[asyncio.Task] = []
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self.market: MarketData | None = None
         self.risk: PreTradeRisk | None = None
         self.started = False
@@ -95,6 +96,7 @@ class ExecutionService:
         for v in self.signals.values():
             v["hash"] = _body_hash(json.loads(v.pop("body"))) if v.get("body") else None
         self.parents = state.parents
+        self.working = {pid: p for pid, p in self.parents.items() if p["status"] == "working"}
         self.oms.restore(state)
         for fill in state.fills:
             order = state.orders.get(fill.client_order_id)
@@ -140,9 +142,7 @@ class ExecutionService:
         from execution.venues.base import VenueUnavailable
         from execution.venues.client import paper_venues
 
-        self._http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
-        )
+        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
         deadline = time.time() + timeout_s
         while True:
             try:
@@ -160,7 +160,7 @@ class ExecutionService:
         await asyncio.gather(*self._background, *self.oms.tasks, return_exceptions=True)
         await asyncio.to_thread(self.journal.close)
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
         self.started = False
 
     async def _poll_loop(self) -> None:
@@ -185,11 +185,11 @@ class ExecutionService:
     def exposure(self, asset: str) -> float:
         """Position plus what live orders and unsent slices may still add (signed, base units)."""
         total = float(self.portfolio.quantity(asset))
-        for o in self.oms.orders.values():
-            if o.asset == asset and o.live:
+        for o in self.oms.live_orders():
+            if o.asset == asset:
                 total += o.side.sign * float(o.remaining)
-        for p in self.parents.values():
-            if p["asset"] == asset and p["status"] == "working":
+        for p in self.working.values():
+            if p["asset"] == asset:
                 sign = 1 if p["side"] == "buy" else -1
                 total += sign * float(sum(p["slices"][p["next_slice"] :], Decimal(0)))
         return total
@@ -254,7 +254,9 @@ class ExecutionService:
         except Exception:
             for order in decision.orders or []:  # nothing was durable, so nothing happened
                 self.oms.unregister(order)
-            self.parents.pop(decision.parent_id, None) if decision.parent_id else None
+            if decision.parent_id:
+                self.parents.pop(decision.parent_id, None)
+                self.working.pop(decision.parent_id, None)
             del self.signals[sid]
             raise
         finally:
@@ -271,7 +273,7 @@ class ExecutionService:
     def signal_view(self, sid: str, duplicate: bool, decision: Decision | None = None) -> dict[str, Any]:
         seen = self.signals[sid]
         pid = seen["parent_id"]
-        orders = [o for o in self.oms.orders.values() if pid is not None and o.parent_id == pid]
+        orders = list(self.oms.by_parent.get(pid, [])) if pid is not None else []
         out = {
             "signal_id": sid,
             "outcome": seen["outcome"],
@@ -326,8 +328,8 @@ class ExecutionService:
             detail = refusals[0].detail if refusals else "nothing to route"
             return Decision("refused", detail, refusals=refusals, target=target, exposure=exposure)
         parent["next_slice"] = 1
-        parent["status"] = "working" if len(parent["slices"]) > 1 else "done"
         self.parents[parent["parent_id"]] = parent
+        self._set_status(parent, "working" if len(parent["slices"]) > 1 else "done")
         return Decision(
             "orders", f"{side.value} {qty:.8g} {asset} in {len(parent['slices'])} slice(s)", parent["parent_id"],
             children, refusals, target, exposure,
@@ -430,11 +432,18 @@ class ExecutionService:
             children.append(order)
         return children, refusals
 
+    def _set_status(self, parent: dict[str, Any], status: str) -> None:
+        parent["status"] = status
+        if status == "working":
+            self.working[parent["parent_id"]] = parent
+        else:
+            self.working.pop(parent["parent_id"], None)
+
     # --- slices ----------------------------------------------------------------------------------
     async def _slice_loop(self) -> None:
         while True:
             await asyncio.sleep(0.1)
-            for parent in list(self.parents.values()):
+            for parent in list(self.working.values()):
                 if parent["status"] == "working":
                     try:
                         await self._next_slice(parent)
@@ -444,10 +453,10 @@ class ExecutionService:
     async def _next_slice(self, parent: dict[str, Any]) -> None:
         k = parent["next_slice"]
         if k >= len(parent["slices"]):
-            parent["status"] = "done"
+            self._set_status(parent, "done")
             await self.journal.write([self.journal.parent(parent)])
             return
-        mine = [o for o in self.oms.orders.values() if o.parent_id == parent["parent_id"]]
+        mine = self.oms.by_parent.get(parent["parent_id"], [])
         if parent["slice_mode"] == "iceberg":
             if any(o.live for o in mine):
                 return  # the next piece shows only once the last one is done
@@ -467,9 +476,9 @@ class ExecutionService:
         parent["next_slice"] = k + 1
         parent["next_slice_at"] = time.time() + self.cfg.routing.twap_interval_s
         if refusal is not None and refusal.reason == "kill_switch":
-            parent["status"] = "cancelled"
+            self._set_status(parent, "cancelled")
         elif parent["next_slice"] >= len(parent["slices"]):
-            parent["status"] = "done"
+            self._set_status(parent, "done")
         for r in refusals:
             statements.append(self.journal.refusal(r.reason, r.detail, parent["asset"], parent.get("signal_id"), parent["parent_id"]))  # fmt: skip
             self._refuse(r)
@@ -495,9 +504,9 @@ class ExecutionService:
             self.journal.setting("kill_switch", json.dumps({"state": state.value, "reason": reason}))
         ]
         if state is SwitchState.HALTED:
-            for parent in self.parents.values():
+            for parent in list(self.working.values()):
                 if parent["status"] == "working":
-                    parent["status"] = "cancelled"
+                    self._set_status(parent, "cancelled")
                     statements.append(self.journal.parent(parent))
         await self.journal.write(statements)
         if cancel_open:

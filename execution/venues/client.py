@@ -1,5 +1,8 @@
 """A paper venue reached over HTTP: the :class:`Venue` the service uses to talk to the paper server.
 
+aiohttp rather than httpx on this path: at hundreds of orders per second its per-request cost is
+several times lower, and this client sits on the signal-to-acknowledgement latency path.
+
 Transport failures become the venue errors that tell the order manager what it may conclude: a
 refused connection never reached the venue (:class:`VenueUnavailable`); a timeout or a dropped
 answer leaves the outcome unknown (:class:`VenueTimeout`).
@@ -10,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-import httpx
+import aiohttp
 import numpy as np
 import orjson
 
@@ -78,7 +81,7 @@ class PaperVenue(Venue):
         self,
         name: str,
         kind: Literal["cex", "amm"],
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         base_url: str,
         timeout_s: float = 2.0,
     ):
@@ -86,19 +89,22 @@ class PaperVenue(Venue):
         self.prefix = f"{base_url.rstrip('/')}/venues/{name}"
 
     async def _call(self, method: str, path: str, *, mutating: bool, **kw: Any) -> Any:
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         try:
-            response = await self.client.request(method, self.prefix + path, timeout=self.timeout_s, **kw)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            async with self.client.request(method, self.prefix + path, timeout=timeout, **kw) as response:
+                status = response.status
+                content = await response.read()
+                retry_after = response.headers.get("Retry-After")
+        except aiohttp.ClientConnectorError as exc:
             raise VenueUnavailable(f"{self.name}: cannot connect ({type(exc).__name__})") from None
-        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise VenueTimeout(f"{self.name}: no answer ({type(exc).__name__})") from None
-        status = response.status_code
         if status == 429:
-            raise RateLimited(retry_after_seconds(response.headers.get("Retry-After")), f"{self.name}: 429")
+            raise RateLimited(retry_after_seconds(retry_after), f"{self.name}: 429")
         if status >= 500:
             err = VenueTimeout if mutating else VenueUnavailable
             raise err(f"{self.name}: HTTP {status}")
-        body = orjson.loads(response.content)
+        body = orjson.loads(content)
         if status == 404:
             raise OrderNotFound(body.get("message", "not found"))
         if status >= 400:
@@ -108,10 +114,13 @@ class PaperVenue(Venue):
     async def markets(self) -> dict[str, MarketRules]:
         base = self.prefix.rsplit("/venues/", 1)[0]
         try:
-            response = await self.client.get(f"{base}/venues", timeout=self.timeout_s)
-        except httpx.HTTPError as exc:
+            async with self.client.get(
+                f"{base}/venues", timeout=aiohttp.ClientTimeout(total=self.timeout_s)
+            ) as r:
+                listing = await r.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise VenueUnavailable(f"{self.name}: {type(exc).__name__}") from None
-        for v in response.json():
+        for v in listing:
             if v["name"] == self.name:
                 return {
                     sym: MarketRules(
@@ -128,7 +137,9 @@ class PaperVenue(Venue):
         raise VenueUnavailable(f"the paper server has no venue {self.name!r}")
 
     async def order_book(self, symbol: str, depth: int) -> OrderBook:
-        body = await self._call("GET", "/book", mutating=False, params={"symbol": symbol, "depth": depth})
+        body = await self._call(
+            "GET", "/book", mutating=False, params={"symbol": symbol, "depth": str(depth)}
+        )
         bids = np.asarray(body["bids"], dtype=float).reshape(-1, 2)
         asks = np.asarray(body["asks"], dtype=float).reshape(-1, 2)
         return OrderBook(self.name, symbol, bids, asks, float(body["time"]))
@@ -149,7 +160,9 @@ class PaperVenue(Venue):
             "time_in_force": request.time_in_force.value,
             "expires_at": request.expires_at,
         }
-        return parse_order(await self._call("POST", "/orders", mutating=True, content=orjson.dumps(body)))
+        data = orjson.dumps(body)
+        headers = {"Content-Type": "application/json"}
+        return parse_order(await self._call("POST", "/orders", mutating=True, data=data, headers=headers))
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
         return parse_order(await self._call("DELETE", f"/orders/{client_order_id}", mutating=True))
@@ -168,14 +181,19 @@ class PaperVenue(Venue):
         return [parse_order(o) for o in await self._call("GET", "/orders", mutating=False)]
 
 
-async def paper_venues(base_url: str, client: httpx.AsyncClient, timeout_s: float) -> dict[str, PaperVenue]:
+async def paper_venues(
+    base_url: str, client: aiohttp.ClientSession, timeout_s: float
+) -> dict[str, PaperVenue]:
     """Every venue the paper server at ``base_url`` runs."""
     try:
-        response = await client.get(f"{base_url.rstrip('/')}/venues", timeout=timeout_s)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
+        async with client.get(
+            f"{base_url.rstrip('/')}/venues", timeout=aiohttp.ClientTimeout(total=timeout_s)
+        ) as r:
+            r.raise_for_status()
+            listing = await r.json()
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise VenueUnavailable(
             f"paper venue server at {base_url} is not reachable ({type(exc).__name__}); "
             "start it with `python -m execution.venues.server`"
         ) from None
-    return {v["name"]: PaperVenue(v["name"], v["kind"], client, base_url, timeout_s) for v in response.json()}
+    return {v["name"]: PaperVenue(v["name"], v["kind"], client, base_url, timeout_s) for v in listing}
