@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -124,9 +125,11 @@ def create_router(dependencies: Sequence = ()) -> APIRouter:
     @router.get("/positions", response_model=list[PositionOut], tags=["portfolio"])
     async def positions(service: Service):
         marks = service.marks()
+        q = Decimal("0.00000001")
         return [
-            {"asset": a, "quantity": p.quantity, "average_price": p.average_price, "realised": p.realised,
-             "fees": p.fees, "mark": marks.get(a), "unrealised": p.unrealised(marks.get(a))}
+            {"asset": a, "quantity": p.quantity, "average_price": p.average_price.quantize(q),
+             "realised": p.realised.quantize(q), "fees": p.fees, "mark": marks.get(a),
+             "unrealised": p.unrealised(marks.get(a)).quantize(q)}
             for a, p in service.portfolio.positions.items()
         ]  # fmt: skip
 
