@@ -343,8 +343,10 @@ class ExecutionService:
         routing = self.cfg.routing
         notional = qty * ref
         slices = [qty]
-        if notional > routing.slice_threshold_notional:
-            n = math.ceil(notional / routing.slice_notional)
+        # a slice never exceeds what pre-trade risk lets one venue order be
+        threshold = min(routing.slice_threshold_notional, self.cfg.risk.max_order_notional)
+        if notional > threshold:
+            n = math.ceil(notional / min(routing.slice_notional, self.cfg.risk.max_order_notional))
             each = math.floor(qty / n / lot) * lot
             slices = [each] * (n - 1) + [qty - each * (n - 1)]
         now = time.time()

@@ -95,3 +95,33 @@ class SyntheticMarket:
         price = self.fair_price(asset, (bucket - 3) * 12.0) * (1 + 5e-4 * rng.normal())
         quote = liquidity / 2
         return quote / price, quote
+
+
+class SimulatorMarket:
+    """The simulator (``marketsim``) as a :class:`BookSource`: epoch seconds in, its point queries out.
+
+    ``base_tokens`` maps a pool address to the token that is the traded asset (WETH for ETH), so
+    reserves come back as (base, quote).
+    """
+
+    def __init__(self, simulator, base_tokens: dict[str, str]):
+        self.sim = simulator
+        self.base_tokens = {k.lower(): v for k, v in base_tokens.items()}
+
+    @staticmethod
+    def _time(t: float):
+        from datetime import UTC, datetime
+
+        return datetime.fromtimestamp(t, UTC).replace(tzinfo=None)
+
+    def order_book(self, venue: str, symbol: str, t: float, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.sim.order_book(venue, symbol, self._time(t), depth)
+
+    def fair_price(self, asset: str, t: float) -> float:
+        return self.sim.fair_price(asset, self._time(t))
+
+    def pool_state(self, pool: str, t: float) -> tuple[float, float]:
+        r = self.sim.pool_state(pool, self._time(t))
+        if r.token0 == self.base_tokens[pool.lower()]:
+            return r.reserve0, r.reserve1
+        return r.reserve1, r.reserve0

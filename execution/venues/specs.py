@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from execution.venues.books import BookSource, SyntheticMarket, VenueShape
+from execution.venues.books import BookSource, SimulatorMarket
 from execution.venues.paper import PaperVenueSpec
 from kimera.config import KimeraConfig
 
@@ -73,13 +73,12 @@ def paper_specs(config: KimeraConfig) -> list[PaperVenueSpec]:
 
 
 def paper_market(config: KimeraConfig) -> BookSource:
-    """The market paper venues fill against: the simulator when it is installed, else the stand-in."""
-    seed = config.execution.paper.seed if config.execution.paper.seed is not None else config.sim.seed
-    shapes = {
-        v.id: VenueShape(
-            spread_bps=v.spread_bps, depth_notional=v.depth * 1e5 / 10, dispersion_bps=v.dispersion_bps
-        )
-        for v in config.sim.venues
-    }
-    pools = {ref.address: (ref.asset, 20_000_000.0) for ref in pool_refs(config)}
-    return SyntheticMarket(seed=seed, venues=shapes, pools=pools)
+    """The market paper venues fill against: the simulator of this config (``kimera.simulation``)."""
+    from kimera.simulation import simulator_from_config
+
+    token_asset = {t.symbol: t.asset for t in config.chain.tokens}
+    base_tokens = {}
+    for ref in pool_refs(config):
+        pool = next(p for p in config.dex.pools if p.address == ref.address)
+        base_tokens[ref.address] = pool.token0 if token_asset.get(pool.token0) == ref.asset else pool.token1
+    return SimulatorMarket(simulator_from_config(config), base_tokens)
