@@ -34,8 +34,12 @@ async def test_kill_switch_halts_new_orders_within_a_second_and_cancels_pass(ser
 
 
 async def test_reducing_lets_only_position_reducing_orders_through(service, paper):
-    small = await service.handle_signal(signal(1, forecast=0.0015, width=0.05))  # an unsure model: a small position
-    assert small["outcome"] == "orders" and small["target"] * service.market.reference_price("BTC/USDT") < 25_000
+    small = await service.handle_signal(
+        signal(1, forecast=0.0015, width=0.05)
+    )  # an unsure model: a small position
+    assert (
+        small["outcome"] == "orders" and small["target"] * service.market.reference_price("BTC/USDT") < 25_000
+    )
     for _ in range(50):
         await asyncio.sleep(0.1)
         if service.portfolio.quantity("BTC") > 0 and not any(o.live for o in service.oms.orders.values()):
