@@ -51,13 +51,14 @@ def run(quick: bool = False) -> list[Measure]:
     ]
     sizes = rng.choice([0.01, 0.1, 0.5, 1.0, 3.0, 8.0], size=64)  # from one level to deep into every book
     n = 3_000 if quick else 20_000
-    ours, floor = np.empty(n), np.empty(n)
+    ours, floor, on_cpu = np.empty(n), np.empty(n), np.empty(n)
     for i in range(n):  # interleaved, so both see the same machine
         side = Side.BUY if i % 2 else Side.SELL
         b = books[i % 64][0 if side is Side.BUY else 1]
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         route(side, float(sizes[i % 64]), b, pools, lot=1e-5)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
+        on_cpu[i] = c1 - c0
         levels = np.concatenate([c.levels for c in b])
         order = levels[:, 0].argsort(kind="stable")
         levels[order, 1].cumsum()
@@ -65,9 +66,12 @@ def run(quick: bool = False) -> list[Measure]:
         ours[i], floor[i] = t1 - t0, t2 - t1
     rate, floor_rate = float(1 / ours.mean()), float(1 / floor.mean())
     p99, floor_p99 = float(np.percentile(ours, 99) * 1e3), float(np.percentile(floor, 99) * 1e3)
+    cpu99 = float(np.percentile(on_cpu, 99) * 1e3)
     return [
         Measure("router decisions/s (4x50 levels + 2 pools)", rate, "decisions/s", "numpy merge of the same levels",
                 floor_rate, rate / floor_rate, ">= 20000 decisions/s", bool(rate >= 20_000)),
-        Measure("router decision p99", p99, "ms", "numpy merge p99", floor_p99, p99 / floor_p99, "<= 0.5 ms",
-                bool(p99 <= 0.5)),
+        Measure("router decision p99, on-CPU time", cpu99, "ms", "numpy merge p99", floor_p99, cpu99 / floor_p99,
+                "<= 0.5 ms", bool(cpu99 <= 0.5)),
+        Measure("router decision p99, wall clock (includes preemption)", p99, "ms", "numpy merge p99", floor_p99,
+                p99 / floor_p99, "<= 0.5 ms", bool(p99 <= 0.5)),
     ]  # fmt: skip

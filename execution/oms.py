@@ -115,6 +115,33 @@ class OrderManager:
             del self.live_by_intent[order.intent_key]
 
     # --- sending ---------------------------------------------------------------------------------
+    def created_and_submitted(self, order: ChildOrder) -> list:
+        """Statements recording a new order as created and submitted, for the decision's own unit.
+
+        Journaling ``submitted`` with the decision saves a commit on the way to the venue; the rule
+        holds: it is durable before :meth:`send` calls the venue.
+        """
+        created = sm.OrderEvent(
+            order.client_order_id, S.NEW, S.NEW, order.created_at, "created", order.filled
+        )
+        submitted = sm.transition(order, S.SUBMITTED)
+        return self.journal.order_change(order, [created, submitted])
+
+    async def send(self, order: ChildOrder) -> None:
+        """Send an order journaled as ``submitted`` (by :meth:`created_and_submitted`)."""
+        if order.state is not S.SUBMITTED or order.client_order_id in self.busy:
+            return
+        self.busy.add(order.client_order_id)
+        try:
+            if self.killswitch.state is SwitchState.HALTED:
+                await self._journal(
+                    order, sm.transition(order, S.CANCELLED, "kill switch HALTED before sending")
+                )
+                return
+            await self._send(order)
+        finally:
+            self.busy.discard(order.client_order_id)
+
     async def submit(self, order: ChildOrder) -> None:
         """Send a ``new`` order (already journaled as new)."""
         if order.state is not S.NEW or order.client_order_id in self.busy:

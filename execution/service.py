@@ -243,7 +243,7 @@ class ExecutionService:
             statements.append(self.journal.parent(self.parents[decision.parent_id]))
         for order in decision.orders or []:
             self.oms.register(order)
-            statements.extend(self.journal.order_change(order, [sm.OrderEvent(order.client_order_id, order.state, order.state, order.created_at, "created", order.filled)]))  # fmt: skip
+            statements.extend(self.oms.created_and_submitted(order))
         self.signals[sid] = {"outcome": decision.outcome, "parent_id": decision.parent_id, "detail": decision.detail, "hash": digest}  # fmt: skip
         future = asyncio.get_running_loop().create_future()
         self.pending_signals[sid] = future
@@ -263,7 +263,7 @@ class ExecutionService:
             future.set_result(None)
             self.pending_signals.pop(sid, None)
         self.metrics.signals.labels(decision.outcome).inc()
-        sends = [self.oms.spawn(self.oms.submit(o)) for o in decision.orders or []]
+        sends = [self.oms.spawn(self.oms.send(o)) for o in decision.orders or []]
         if sends and self.cfg.oms.ack_wait_s > 0:
             done, _ = await asyncio.wait(sends, timeout=self.cfg.oms.ack_wait_s)
             if len(done) == len(sends):
@@ -487,10 +487,10 @@ class ExecutionService:
         statements.append(self.journal.parent(parent))
         for order in children:
             self.oms.register(order)
-            statements.extend(self.journal.order_change(order, [sm.OrderEvent(order.client_order_id, order.state, order.state, order.created_at, "created", order.filled)]))  # fmt: skip
+            statements.extend(self.oms.created_and_submitted(order))
         await self.journal.write(statements)
         for order in children:
-            self.oms.spawn(self.oms.submit(order))
+            self.oms.spawn(self.oms.send(order))
 
     async def journal_rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         return await asyncio.to_thread(self.journal.query, sql, params)
