@@ -15,6 +15,8 @@ ignored). A fill that arrives after an order was cancelled still counts: money m
 
 from __future__ import annotations
 
+import os
+import random
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -61,9 +63,17 @@ class IllegalTransition(RuntimeError):
     pass
 
 
+_RANDOM = random.Random(int.from_bytes(os.urandom(16), "big") ^ os.getpid())
+
+
 def new_client_order_id() -> str:
-    """A globally unique, time-ordered client order id (ULID)."""
-    return str(ULID())
+    """A globally unique, time-ordered client order id (ULID).
+
+    48 bits of milliseconds and 80 random bits from a generator seeded once per process from the OS:
+    ``os.urandom`` per id cost ~80 us on a busy VM, on the signal's latency path.
+    """
+    millis = time.time_ns() // 1_000_000
+    return str(ULID.from_bytes(millis.to_bytes(6, "big") + _RANDOM.getrandbits(80).to_bytes(10, "big")))
 
 
 @dataclass(slots=True)

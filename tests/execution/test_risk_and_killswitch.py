@@ -11,7 +11,7 @@ from tests.execution.conftest import signal
 
 async def test_kill_switch_halts_new_orders_within_a_second_and_cancels_pass(service, paper):
     first = await service.handle_signal(signal(1, forecast=0.004))
-    assert first["outcome"] == "orders"
+    assert first["outcome"] == "orders", first
     halted_at = time.time()
     await service.set_kill_switch(SwitchState.HALTED, "test halt", cancel_open=False)
     answers = await asyncio.gather(
@@ -37,16 +37,16 @@ async def test_reducing_lets_only_position_reducing_orders_through(service, pape
     small = await service.handle_signal(
         signal(1, forecast=0.0015, width=0.05)
     )  # an unsure model: a small position
-    assert (
-        small["outcome"] == "orders" and small["target"] * service.market.reference_price("BTC/USDT") < 25_000
-    )
+    assert small["outcome"] == "orders", small
+    assert small["target"] * service.market.reference_price("BTC/USDT") < 25_000
     for _ in range(50):
         await asyncio.sleep(0.1)
         if service.portfolio.quantity("BTC") > 0 and not any(o.live for o in service.oms.orders.values()):
             break
+    assert service.portfolio.quantity("BTC") > 0, [(o.state, o.reason) for o in service.oms.orders.values()]
     await service.set_kill_switch(SwitchState.REDUCING, "wind down", cancel_open=False)
     more = await service.handle_signal(signal(2, forecast=0.006, width=0.008))
-    assert more["outcome"] == "refused" and more["refusals"][0]["reason"] == "kill_switch"
+    assert more["outcome"] == "refused" and more["refusals"][0]["reason"] == "kill_switch", more
     less = await service.handle_signal(signal(3, forecast=0.0))
     assert less["outcome"] == "orders", less
     assert {o["side"] for o in less["orders"]} == {"sell"}
