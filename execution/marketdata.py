@@ -36,6 +36,14 @@ class MarketData:
             await asyncio.sleep(interval_s)
             await self.refresh_all()
 
+    def complete(self) -> bool:
+        """Whether every venue and symbol has a fresh book or pool state."""
+        return all(
+            (self.pool(v, s) if self.venues[v].kind == "amm" else self.book(v, s)) is not None
+            for v, syms in self.symbols.items()
+            for s in syms
+        )
+
     def book(self, venue: str, symbol: str) -> OrderBook | None:
         got = self.books.get((venue, symbol))
         return got[1] if got and time.time() - got[0] <= self.max_age_s else None

@@ -122,7 +122,12 @@ class ExecutionService:
         self.market = MarketData(
             self.venues, symbols, self.cfg.routing.book_depth, self.cfg.routing.book_max_age_s
         )
-        await self.market.refresh_all()
+        deadline = time.time() + connect_timeout_s
+        while True:  # ready once every venue has answered with a book or pool
+            await self.market.refresh_all()
+            if self.market.complete() or time.time() > deadline:
+                break
+            await asyncio.sleep(0.2)
         await self.oms.reconcile(startup=True)
         loop = asyncio.get_running_loop()
         self._background = [

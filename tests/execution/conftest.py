@@ -88,7 +88,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 # Limits a test can count on: fast polls, generous venue rate limits, small slices switched off.
 FAST = {
-    "oms": {"venue_timeout_s": 0.5, "fill_poll_interval_s": 0.05, "reconcile_interval_s": 1.0, "unknown_grace_s": 0.2,
+    "oms": {"venue_timeout_s": 1.0, "fill_poll_interval_s": 0.05, "reconcile_interval_s": 1.0, "unknown_grace_s": 0.2,
             "backoff_base_s": 0.02, "backoff_max_s": 0.3, "ack_wait_s": 2.0},
     "routing": {"slice_threshold_notional": 1.0e9, "book_max_age_s": 10.0},  # a busy CI machine lags
     "risk": {"max_order_notional": 1.0e6},

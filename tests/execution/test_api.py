@@ -59,7 +59,7 @@ async def test_signal_id_reused_for_another_signal_is_a_conflict(client):
 async def test_routes_answer_with_orders_positions_pnl_and_metrics(client, service):
     r = await client.post("/signals", json=signal(1))
     answer = r.json()
-    assert answer["outcome"] == "orders" and answer["orders"]
+    assert answer["outcome"] == "orders" and answer["orders"], answer
     cid = answer["orders"][0]["client_order_id"]
     order = (await client.get(f"/orders/{cid}")).json()
     assert order["model_tag"] == "test-model" and order["prediction_id"] == "pred-1"

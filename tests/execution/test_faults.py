@@ -58,7 +58,7 @@ async def test_every_order_resolves_once_against_a_faulty_venue(service, paper):
         *(service.handle_signal(signal(i, asset="BTC" if i % 2 else "ETH", forecast=0.004 * (-1) ** (i // 2)))
           for i in range(24))
     )  # fmt: skip
-    assert sum(a["outcome"] == "orders" for a in answers) >= 10
+    assert sum(a["outcome"] == "orders" for a in answers) >= 10, [a["detail"] for a in answers]
     paper.set_faults(seed=3)  # the venue recovers; what happened during the faults must be sorted out
     await settle(service)
     states = service.oms.counts()
@@ -83,7 +83,7 @@ async def test_every_order_resolves_once_against_a_faulty_venue(service, paper):
 async def test_a_repeated_signal_is_answered_once(service, paper):
     first, again = await asyncio.gather(service.handle_signal(signal(1)), service.handle_signal(signal(1)))
     later = await service.handle_signal(signal(1))
-    assert first["outcome"] == "orders"
+    assert first["outcome"] == "orders", first
     assert {first["duplicate"], again["duplicate"]} == {False, True}
     assert [o["client_order_id"] for o in later["orders"]] == [o["client_order_id"] for o in first["orders"]]
     assert service.journal.query("SELECT COUNT(*) FROM parents")[0][0] == 1
