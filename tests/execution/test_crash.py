@@ -67,7 +67,7 @@ def test_no_order_lost_or_duplicated_across_sigkills(kimera_home, tmp_path, seed
         os.environ, PYTHONPATH=str(REPO_ROOT), KIMERA_CONFIG=str(path), KIMERA_HOME=str(kimera_home.home_dir)
     )
     paper = start_paper(
-        path, venue_port, faults='{"lost_answer": 0.05, "duplicate_fill": 0.2, "delay_s": 0.7}'
+        path, venue_port, faults='{"lost_answer": 0.05, "duplicate_fill": 0.2, "delay_s": 1.5}'
     )
     url = f"http://127.0.0.1:{service_port}"
     service = _start_service(service_port, env)

@@ -53,7 +53,7 @@ def assert_journal_equals_venue(service, paper) -> None:
 
 async def test_every_order_resolves_once_against_a_faulty_venue(service, paper):
     paper.set_faults(seed=3, timeout=0.15, lost_answer=0.15, rate_limited=0.2, duplicate_fill=0.3, reorder_fills=0.5,
-                     delay_s=0.8)  # fmt: skip
+                     delay_s=1.5)  # fmt: skip
     answers = await asyncio.gather(
         *(service.handle_signal(signal(i, asset="BTC" if i % 2 else "ETH", forecast=0.004 * (-1) ** (i // 2)))
           for i in range(24))
