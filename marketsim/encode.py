@@ -46,19 +46,46 @@ def repeat(value: str, n: int) -> pa.StringArray:
     return strings_from_matrix(np.broadcast_to(encoded, (n, len(encoded))))
 
 
+def runs(values: list[str], counts: list[int] | np.ndarray) -> pa.StringArray:
+    """``values[i]`` repeated ``counts[i]`` times, one run after the other."""
+    encoded = [v.encode() for v in values]
+    lengths = np.repeat(np.array([len(e) for e in encoded], dtype=np.int64), counts)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    data = b"".join(e * int(c) for e, c in zip(encoded, counts, strict=True))
+    return pa.StringArray.from_buffers(len(lengths), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
 def choose(values: list[str], index: np.ndarray) -> pa.Array:
     """``values[index[i]]`` for each i, as a string column."""
     return pa.array(values, type=pa.string()).take(pa.array(np.asarray(index, dtype=np.int64)))
 
 
-def fixed_decimals(values: np.ndarray, width: int) -> pa.StringArray:
-    """Non-negative ints as zero-padded decimal text of ``width`` digits (a multiple of 4, <= 16)."""
+def decimal_matrix(values: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) ASCII digits of non-negative ints, zero-padded (``width`` a multiple of 4, <= 16)."""
     v = np.asarray(values, dtype=np.int64)
-    groups = width // 4
     out = np.empty((v.shape[0], width), dtype=np.uint8)
-    for g in range(groups - 1, -1, -1):
+    for g in range(width // 4 - 1, -1, -1):
         v, r = np.divmod(v, 10_000)
         out[:, 4 * g : 4 * g + 4] = _DIGITS4[r]
+    return out
+
+
+def fixed_decimals(values: np.ndarray, width: int) -> pa.StringArray:
+    """Non-negative ints as zero-padded decimal text of ``width`` digits (a multiple of 4, <= 16)."""
+    return strings_from_matrix(decimal_matrix(values, width))
+
+
+def minute_ids(first_minute: int, minute: np.ndarray, rank: np.ndarray) -> pa.StringArray:
+    """16-digit ids ``1`` + 11-digit minute (``first_minute + minute``) + 4-digit ``rank`` (< 10**4).
+
+    Increasing with time and unique per minute and rank; the minute part is formatted once per minute.
+    """
+    minutes = int(minute.max(initial=-1)) + 1
+    prefix = decimal_matrix(10**11 + first_minute + np.arange(minutes), 12)
+    out = np.empty((len(minute), 16), dtype=np.uint8)
+    out[:, :12] = prefix[minute]
+    out[:, 12:] = _DIGITS4[rank]
     return strings_from_matrix(out)
 
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from marketsim import encode
-from marketsim.cex import Candles, Trades, aggregate, book_levels, trades_and_candles
+from marketsim.cex import CexDay, Pairs, aggregate, book_levels, cex_day
 from marketsim.chain import ChainDay
 from marketsim.clock import (
     MINUTES_PER_DAY,
@@ -104,6 +104,7 @@ class MarketSimulator:
         self.spec = spec
         self.epoch_us = to_micros(spec.start)
         self.book = AddressBook(spec)
+        self.pairs = Pairs.of(spec)
         self._lock = threading.RLock()
         self._scales = np.array(
             [signal_scale(spec, spec.token(a.token)) if a.token else 1.0 for a in spec.assets]
@@ -117,7 +118,8 @@ class MarketSimulator:
         self._flows = _LRU(cache_days)
         self._pools = _LRU(cache_days)
         self._chain = _LRU(cache_days)
-        self._cex = _LRU(cache_days * len(spec.venues) * len(spec.assets))
+        self._cex = _LRU(cache_days)
+        self._block_days = _LRU(cache_days * 2)
         self._tables = _LRU(cache_days * len(TABLES))
 
     # --- public: metadata ------------------------------------------------------------------------
@@ -244,7 +246,8 @@ class MarketSimulator:
         day, minute = self._instant(t)
         log_mid = interpolate(self._latent_day(day).log_mid[ai, vi], np.array([minute]))
         global_minute = np.array([day * MINUTES_PER_DAY + int(minute)])
-        bid_p, bid_a, ask_p, ask_a = book_levels(self.spec, vi, ai, log_mid, global_minute, depth)
+        pair = np.array([vi * len(self.spec.assets) + ai])
+        bid_p, bid_a, ask_p, ask_a = book_levels(self.pairs, pair, log_mid, global_minute, depth)
         return np.column_stack([bid_p[0], bid_a[0]]), np.column_stack([ask_p[0], ask_a[0]])
 
     def pool_state(self, pool: str, t: datetime) -> PoolReserves:
@@ -401,7 +404,10 @@ class MarketSimulator:
         raise KeyError(f"unknown venue {venue!r}; simulated venues are {self.venues}")
 
     def _blocks(self, day: int) -> Blocks:
-        return Blocks.of_day(day, self.spec.block_seconds, self.spec.first_block, self.epoch_us)
+        spec = self.spec
+        return self._block_days.get(
+            day, lambda: Blocks.of_day(day, spec.block_seconds, spec.first_block, self.epoch_us)
+        )
 
     # --- internals: the day chain ------------------------------------------------------------------
     def _exchange_flows(self, day: int) -> Transfers:
@@ -481,12 +487,8 @@ class MarketSimulator:
 
         return self._chain.get(day, make)
 
-    def _cex_day(self, day: int, vi: int, ai: int) -> tuple[Trades, Candles]:
-        def make() -> tuple[Trades, Candles]:
-            latent = self._latent_day(day)
-            return trades_and_candles(self.spec, vi, ai, day, latent.log_mid[ai, vi], latent.sigma[ai])
-
-        return self._cex.get((day, vi, ai), make)
+    def _cex_day(self, day: int) -> CexDay:
+        return self._cex.get(day, lambda: cex_day(self.spec, self.pairs, day, self._latent_day(day)))
 
     # --- internals: tables of one day --------------------------------------------------------------
     def _make_table(self, day: int, name: str) -> pa.Table:
@@ -504,72 +506,60 @@ class MarketSimulator:
             "dex_pool_reserves": chain.reserves_table,
         }[name]()
 
-    def _pairs(self) -> list[tuple[int, int]]:
-        return [(vi, ai) for vi in range(len(self.spec.venues)) for ai in range(len(self.spec.assets))]
+    def _pair_names(self, column: str, per_pair: list[int] | np.ndarray) -> pa.StringArray:
+        names = self.venues if column == "venue" else self.symbols
+        index = self.pairs.venue if column == "venue" else self.pairs.asset
+        return encode.runs([names[i] for i in index], per_pair)
 
     def _ohlcv(self, day: int) -> pa.Table:
         spec = self.spec
         minutes = spec.timeframe_seconds // 60
         day_us = self.epoch_us + day * US_PER_DAY
-        parts = [aggregate(self._cex_day(day, vi, ai)[1], minutes) for vi, ai in self._pairs()]
-        per = MINUTES_PER_DAY // minutes
-        pair_ix = np.repeat(np.arange(len(parts)), per)
-        vi = np.array([p[0] for p in self._pairs()])[pair_ix]
-        ai = np.array([p[1] for p in self._pairs()])[pair_ix]
-        open_time = day_us + np.tile(np.arange(per, dtype=np.int64) * minutes * US_PER_MINUTE, len(parts))
+        candles = aggregate(self._cex_day(day), minutes)
+        n_pairs, per = candles[0].shape
+        open_time = day_us + np.tile(np.arange(per, dtype=np.int64) * minutes * US_PER_MINUTE, n_pairs)
         columns = [
-            encode.choose(self.venues, vi),
-            encode.choose(self.symbols, ai),
-            encode.repeat(_timeframe_label(spec.timeframe_seconds), len(vi)),
+            self._pair_names("venue", [per] * n_pairs),
+            self._pair_names("symbol", [per] * n_pairs),
+            encode.repeat(_timeframe_label(spec.timeframe_seconds), n_pairs * per),
             encode.timestamps(open_time),
-            *(
-                pa.array(np.concatenate([getattr(c, f) for c in parts]))
-                for f in ("open", "high", "low", "close", "volume")
-            ),
+            *(pa.array(c.ravel()) for c in candles),
         ]
         return pa.Table.from_arrays(columns, schema=EXCHANGE_OHLCV)
 
     def _trades(self, day: int) -> pa.Table:
-        day_us = self.epoch_us + day * US_PER_DAY
-        parts = [(vi, ai, self._cex_day(day, vi, ai)[0]) for vi, ai in self._pairs()]
-        vi = np.concatenate([np.full(len(t.price), v) for v, _, t in parts])
-        ai = np.concatenate([np.full(len(t.price), a) for _, a, t in parts])
+        cex = self._cex_day(day)
+        counts = np.bincount(cex.trade_pair, minlength=len(self.pairs))
         columns = [
-            encode.choose(self.venues, vi),
-            encode.choose(self.symbols, ai),
-            encode.fixed_decimals(np.concatenate([t.trade_id for *_, t in parts]), 16),
-            encode.timestamps(day_us + np.concatenate([t.micros for *_, t in parts])),
-            encode.choose(["sell", "buy"], np.concatenate([t.buy for *_, t in parts]).astype(np.int64)),
-            pa.array(np.concatenate([t.price for *_, t in parts])),
-            pa.array(np.concatenate([t.amount for *_, t in parts])),
+            self._pair_names("venue", counts),
+            self._pair_names("symbol", counts),
+            encode.minute_ids(day * MINUTES_PER_DAY, cex.trade_minute, cex.trade_rank),
+            encode.timestamps(self.epoch_us + day * US_PER_DAY + cex.trade_micros),
+            encode.choose(["sell", "buy"], cex.trade_buy.astype(np.int64)),
+            pa.array(cex.trade_price),
+            pa.array(cex.trade_amount),
         ]
         return pa.Table.from_arrays(columns, schema=EXCHANGE_TRADES)
 
     def _books(self, day: int) -> pa.Table:
         spec = self.spec
-        step = spec.book_interval_seconds // 60
-        minutes = np.arange(0, MINUTES_PER_DAY, step)
-        depth = spec.book_depth
+        minutes = np.arange(0, MINUTES_PER_DAY, spec.book_interval_seconds // 60)
+        depth, n_pairs, n_snap = spec.book_depth, len(self.pairs), len(minutes)
         latent = self._latent_day(day)
-        prices, amounts, vis, ais = [], [], [], []
-        for vi, ai in self._pairs():
-            bp, ba, ap, aa = book_levels(
-                spec, vi, ai, latent.log_mid[ai, vi, minutes], day * MINUTES_PER_DAY + minutes, depth
-            )
-            prices.append(np.stack([bp, ap], axis=1).ravel())  # (snapshot, side, level)
-            amounts.append(np.stack([ba, aa], axis=1).ravel())
-            vis.append(vi)
-            ais.append(ai)
-        per = len(minutes) * 2 * depth
-        pair_ix = np.repeat(np.arange(len(vis)), per)
+        pair = np.repeat(np.arange(n_pairs), n_snap)
+        log_mid = latent.log_mid[self.pairs.asset, self.pairs.venue][:, minutes].ravel()
+        bid_p, bid_a, ask_p, ask_a = book_levels(
+            self.pairs, pair, log_mid, np.tile(day * MINUTES_PER_DAY + minutes, n_pairs), depth
+        )
+        per = n_snap * 2 * depth
         ts = self.epoch_us + day * US_PER_DAY + minutes.astype(np.int64) * US_PER_MINUTE
         columns = [
-            encode.choose(self.venues, np.array(vis)[pair_ix]),
-            encode.choose(self.symbols, np.array(ais)[pair_ix]),
-            encode.timestamps(np.tile(np.repeat(ts, 2 * depth), len(vis))),
-            encode.choose(["bid", "ask"], np.tile(np.repeat([0, 1], depth), len(minutes) * len(vis))),
-            pa.array(np.tile(np.arange(depth, dtype=np.int32), 2 * len(minutes) * len(vis))),
-            pa.array(np.concatenate(prices)),
-            pa.array(np.concatenate(amounts)),
+            self._pair_names("venue", [per] * n_pairs),
+            self._pair_names("symbol", [per] * n_pairs),
+            encode.timestamps(np.tile(np.repeat(ts, 2 * depth), n_pairs)),
+            encode.runs(["bid", "ask"] * (n_snap * n_pairs), [depth] * (2 * n_snap * n_pairs)),
+            pa.array(np.tile(np.arange(depth, dtype=np.int32), 2 * n_snap * n_pairs)),
+            pa.array(np.stack([bid_p, ask_p], axis=1).ravel()),  # (instant, side, level)
+            pa.array(np.stack([bid_a, ask_a], axis=1).ravel()),
         ]
         return pa.Table.from_arrays(columns, schema=ORDER_BOOK_SNAPSHOTS)
