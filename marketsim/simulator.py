@@ -245,7 +245,9 @@ class MarketSimulator:
             raise ValueError(f"depth {depth} is not accepted: 1 to 10000 levels")
         day, minute = self._instant(t)
         log_mid = interpolate(self._latent_day(day).log_mid[ai, vi], np.array([minute]))
-        global_minute = np.array([day * MINUTES_PER_DAY + int(minute)])
+        global_minute = np.array(
+            [(to_micros(t) - self.epoch_us) // US_PER_MINUTE]
+        )  # integer: exact at boundaries
         pair = np.array([vi * len(self.spec.assets) + ai])
         bid_p, bid_a, ask_p, ask_a = book_levels(self.pairs, pair, log_mid, global_minute, depth)
         return np.column_stack([bid_p[0], bid_a[0]]), np.column_stack([ask_p[0], ask_a[0]])
@@ -257,13 +259,12 @@ class MarketSimulator:
             raise KeyError(f"unknown pool {pool!r}; simulated pools are {addresses}")
         pi = addresses.index(pool.lower())
         spec_pool = self.spec.pools[pi]
-        day, minute = self._instant(t)
+        day, _ = self._instant(t)
         with self._lock:
-            days = self._pool_days(day)
-        blocks = self._blocks(day)
-        swaps = days[pi]
-        seconds = minute * 60.0
-        done = np.searchsorted(blocks.seconds_in_day[swaps.block], seconds, side="right")
+            swaps = self._pool_days(day)[pi]
+            blocks = self._blocks(day)
+        micros_in_day = to_micros(t) - self.epoch_us - day * US_PER_DAY  # exact: no float minutes here
+        done = np.searchsorted(blocks.seconds_in_day[swaps.block] * US_PER_S, micros_in_day, side="right")
         if done:
             u0, u1 = int(swaps.units0[done - 1]), int(swaps.units1[done - 1])
         else:
