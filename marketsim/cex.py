@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from marketsim.clock import MINUTES_PER_DAY, MINUTES_PER_YEAR, US_PER_MINUTE
-from marketsim.keyed import generator, hash_uniform, name_key, stream_key
+from marketsim.keyed import generator, hash_words, name_key, stream_key
 from marketsim.latent import LatentDay
 from marketsim.spec import AssetSpec, SimSpec
 
@@ -36,11 +36,14 @@ def tick_exponent(asset: AssetSpec) -> int:
     return 6 - math.floor(math.log10(asset.price))
 
 
-def to_price(ticks: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    """Ticks to prices; dividing by an exact power of ten gives the double nearest the decimal price."""
-    exponent = np.asarray(exponent)
+def to_price(ticks: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Ticks to prices, ``scale`` = 10**exponent (broadcastable). Dividing by an exact power of ten
+    gives the double nearest the decimal price; a tick of 1 or more multiplies by an exact integer."""
+    scale = np.asarray(scale, dtype=float)
+    if np.all(scale >= 1.0):
+        return ticks / scale
     return np.where(
-        exponent >= 0, ticks / 10.0 ** np.maximum(exponent, 0), ticks * 10.0 ** np.maximum(-exponent, 0)
+        scale >= 1.0, ticks / np.maximum(scale, 1.0), ticks * np.rint(1.0 / np.minimum(scale, 1.0))
     )
 
 
@@ -51,7 +54,7 @@ class Pairs:
     venue: np.ndarray
     asset: np.ndarray
     half_spread: np.ndarray  # log half spread
-    exponent: np.ndarray  # tick exponent
+    scale: np.ndarray  # 10**tick exponent: prices * scale are whole ticks
     depth: np.ndarray
     spread: np.ndarray  # relative spread
     book_key: np.ndarray  # hash key of the pair's book-amount stream
@@ -65,7 +68,7 @@ class Pairs:
             venue=venue,
             asset=asset,
             half_spread=spread / 2,
-            exponent=np.array([tick_exponent(spec.assets[a]) for a in asset]),
+            scale=10.0 ** np.array([tick_exponent(spec.assets[a]) for a in asset], dtype=float),
             depth=np.array([spec.venues[v].depth for v in venue]),
             spread=spread,
             book_key=np.array(
@@ -127,7 +130,7 @@ def cex_day(spec: SimSpec, pairs: Pairs, day: int, latent: LatentDay) -> CexDay:
     sigma = latent.sigma[pairs.asset]  # (pairs, 1440)
     start, end = log_mid[:, :-1], log_mid[:, 1:]
     step = end - start
-    scale = 10.0 ** pairs.exponent[:, None].astype(float)
+    scale = pairs.scale[:, None]
     start_price = np.array([spec.assets[a].price for a in pairs.asset])
 
     half = pairs.half_spread[pair]
@@ -162,7 +165,6 @@ def cex_day(spec: SimSpec, pairs: Pairs, day: int, latent: LatentDay) -> CexDay:
         * np.exp(0.5 * z_volume)
     )
     traded_volume = np.bincount(cell, weights=amount, minlength=n_pairs * n_min).reshape(n_pairs, n_min)
-    exponent = pairs.exponent[:, None]
     # keep every trade inside its minute even where minute + frac rounds up to the next one
     micros = minute * US_PER_MINUTE + np.minimum(np.floor(frac * US_PER_MINUTE), US_PER_MINUTE - 1).astype(
         np.int64
@@ -173,12 +175,12 @@ def cex_day(spec: SimSpec, pairs: Pairs, day: int, latent: LatentDay) -> CexDay:
         trade_rank=rank,
         trade_micros=micros,
         trade_buy=buy,
-        trade_price=to_price(trade_ticks, pairs.exponent[pair]),
+        trade_price=to_price(trade_ticks, scale[pair, 0]),
         trade_amount=amount,
-        open=to_price(open_t, exponent),
-        high=to_price(high_t.reshape(n_pairs, n_min), exponent),
-        low=to_price(low_t.reshape(n_pairs, n_min), exponent),
-        close=to_price(close_t, exponent),
+        open=to_price(open_t, scale),
+        high=to_price(high_t.reshape(n_pairs, n_min), scale),
+        low=to_price(low_t.reshape(n_pairs, n_min), scale),
+        close=to_price(close_t, scale),
         volume=np.round(traded_volume + unseen, AMOUNT_DECIMALS),
     )
 
@@ -205,8 +207,7 @@ def book_levels(
     amounts), each (instants, depth). Level amounts are keyed by the minute, so a book is the same
     whenever it is asked for."""
     half = pairs.half_spread[pair]
-    exponent = pairs.exponent[pair]
-    scale = 10.0 ** exponent.astype(float)
+    scale = pairs.scale[pair]
     mid = np.exp(log_mid)
     best_bid = np.floor(mid * np.exp(-half) * scale)
     best_ask = np.maximum(best_bid + 1, np.ceil(mid * np.exp(half) * scale))
@@ -214,12 +215,12 @@ def book_levels(
     level = np.arange(depth)
     bids = best_bid[:, None] - spacing[:, None] * level
     asks = best_ask[:, None] + spacing[:, None] * level
-    counter = (
-        np.asarray(global_minute, dtype=np.int64)[:, None, None] * 2 + np.arange(2)[None, :, None]
-    ) * 512 + level
-    noise = 0.7 + 0.6 * hash_uniform(pairs.book_key[pair][:, None, None], counter)  # (instants, side, depth)
+    counter = np.asarray(global_minute, dtype=np.int64)[:, None] * 512 + level
+    bits = hash_words(pairs.book_key[pair][:, None], counter)  # one word: bid noise low, ask noise high
+    bid_noise = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64) * (0.6 / 2**32) + 0.7
+    ask_noise = (bits >> np.uint64(32)).astype(np.float64) * (0.6 / 2**32) + 0.7
     base = (pairs.depth[pair] * 1e5 / mid)[:, None] * (1.0 + LEVEL_GROWTH * level)
     unit = 10.0**-AMOUNT_DECIMALS
-    bid_amount = np.maximum(np.round(base * noise[:, 0], AMOUNT_DECIMALS), unit)
-    ask_amount = np.maximum(np.round(base * noise[:, 1], AMOUNT_DECIMALS), unit)
-    return to_price(bids, exponent[:, None]), bid_amount, to_price(asks, exponent[:, None]), ask_amount
+    bid_amount = np.maximum(np.round(base * bid_noise, AMOUNT_DECIMALS), unit)
+    ask_amount = np.maximum(np.round(base * ask_noise, AMOUNT_DECIMALS), unit)
+    return to_price(bids, scale[:, None]), bid_amount, to_price(asks, scale[:, None]), ask_amount

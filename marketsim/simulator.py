@@ -241,8 +241,8 @@ class MarketSimulator:
         at their timestamps."""
         vi, ai = self._venue_index(venue), self._symbol_index(symbol)
         depth = self.spec.book_depth if depth is None else int(depth)
-        if not 1 <= depth <= 10_000:
-            raise ValueError(f"depth {depth} is not accepted: 1 to 10000 levels")
+        if not 1 <= depth <= 500:
+            raise ValueError(f"depth {depth} is not accepted: 1 to 500 levels")
         day, minute = self._instant(t)
         log_mid = interpolate(self._latent_day(day).log_mid[ai, vi], np.array([minute]))
         global_minute = np.array(
