@@ -22,10 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from marketsim import encode
-from marketsim.cex import CexDay, Pairs, aggregate, book_levels, cex_day
+from marketsim.cex import CexDay, Pairs, book_levels, cex_day
 from marketsim.chain import ChainDay
 from marketsim.clock import (
-    MINUTES_PER_DAY,
     US_PER_DAY,
     US_PER_MINUTE,
     US_PER_S,
@@ -37,17 +36,11 @@ from marketsim.clock import (
 from marketsim.dex import PoolDay, PoolState, initial_pool_state, pool_day
 from marketsim.flows import Transfers, background_transfers, exchange_flows, net_inflow, units_exponent
 from marketsim.latent import LatentDay, LatentState, initial_state, interpolate, latent_day
-from marketsim.schemas import (
-    DEX_POOLS,
-    EXCHANGE_OHLCV,
-    EXCHANGE_TRADES,
-    ORDER_BOOK_SNAPSHOTS,
-    PARTITIONED,
-    TOKENS,
-    WALLET_LABELS,
-)
+from marketsim.reference import reference_tables
+from marketsim.schemas import PARTITIONED
 from marketsim.signal import BayesAccuracy, oracle_hits, probability_up, signal_scale
 from marketsim.spec import SimSpec, VenueSpec
+from marketsim.venue_tables import books_table, ohlcv_table, trades_table
 from marketsim.wallets import AddressBook
 
 TABLES: tuple[str, ...] = tuple(PARTITIONED)
@@ -84,14 +77,6 @@ class PoolReserves:
     def price(self) -> float:
         """token1 per token0."""
         return self.reserve1 / self.reserve0
-
-
-def _timeframe_label(seconds: int) -> str:
-    if seconds % 86_400 == 0:
-        return f"{seconds // 86_400}d"
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 60}m"
 
 
 class MarketSimulator:
@@ -177,43 +162,7 @@ class MarketSimulator:
 
     def reference_tables(self) -> dict[str, pa.Table]:
         """``dex_pools``, ``tokens`` and ``wallet_labels`` as the simulated chain knows them."""
-        spec = self.spec
-        tokens = {t.symbol: t for t in spec.tokens}
-        pools = [
-            {
-                "chain": spec.chain,
-                "dex": p.dex,
-                "pool": p.address.lower(),
-                "token0": p.token0,
-                "token1": p.token1,
-                "token0_address": tokens[p.token0].address.lower(),
-                "token1_address": tokens[p.token1].address.lower(),
-                "decimals0": tokens[p.token0].decimals,
-                "decimals1": tokens[p.token1].decimals,
-                "fee_bps": float(p.fee_bps),
-            }
-            for p in spec.pools
-        ]
-        token_rows = [
-            {
-                "chain": spec.chain,
-                "token": t.symbol,
-                "token_address": t.address.lower(),
-                "decimals": t.decimals,
-                "asset": t.asset or "",
-                "whale_threshold": float(t.whale_threshold),
-            }
-            for t in spec.tokens
-        ]
-        labels = [
-            {"chain": spec.chain, "address": w.address.lower(), "label": w.label, "category": w.category}
-            for w in dict((w.address.lower(), w) for w in spec.wallets).values()
-        ]
-        return {
-            "dex_pools": pa.Table.from_pylist(pools, schema=DEX_POOLS),
-            "tokens": pa.Table.from_pylist(token_rows, schema=TOKENS),
-            "wallet_labels": pa.Table.from_pylist(labels, schema=WALLET_LABELS),
-        }
+        return reference_tables(self.spec)
 
     def day_table(self, day: int, name: str) -> pa.Table:
         """All rows of table ``name`` on day ``day`` (counted from the epoch); cached."""
@@ -493,12 +442,13 @@ class MarketSimulator:
 
     # --- internals: tables of one day --------------------------------------------------------------
     def _make_table(self, day: int, name: str) -> pa.Table:
+        day_us = self.epoch_us + day * US_PER_DAY
         if name == "exchange_ohlcv":
-            return self._ohlcv(day)
+            return ohlcv_table(self.spec, self.pairs, self._cex_day(day), day_us)
         if name == "exchange_trades":
-            return self._trades(day)
+            return trades_table(self.spec, self.pairs, self._cex_day(day), day, day_us)
         if name == "order_book_snapshots":
-            return self._books(day)
+            return books_table(self.spec, self.pairs, self._latent_day(day), day, day_us)
         chain = self._chain_day(day)
         return {
             "chain_blocks": chain.blocks_table,
@@ -506,61 +456,3 @@ class MarketSimulator:
             "dex_swaps": chain.swaps_table,
             "dex_pool_reserves": chain.reserves_table,
         }[name]()
-
-    def _pair_names(self, column: str, per_pair: list[int] | np.ndarray) -> pa.StringArray:
-        names = self.venues if column == "venue" else self.symbols
-        index = self.pairs.venue if column == "venue" else self.pairs.asset
-        return encode.runs([names[i] for i in index], per_pair)
-
-    def _ohlcv(self, day: int) -> pa.Table:
-        spec = self.spec
-        minutes = spec.timeframe_seconds // 60
-        day_us = self.epoch_us + day * US_PER_DAY
-        candles = aggregate(self._cex_day(day), minutes)
-        n_pairs, per = candles[0].shape
-        open_time = day_us + np.tile(np.arange(per, dtype=np.int64) * minutes * US_PER_MINUTE, n_pairs)
-        columns = [
-            self._pair_names("venue", [per] * n_pairs),
-            self._pair_names("symbol", [per] * n_pairs),
-            encode.repeat(_timeframe_label(spec.timeframe_seconds), n_pairs * per),
-            encode.timestamps(open_time),
-            *(pa.array(c.ravel()) for c in candles),
-        ]
-        return pa.Table.from_arrays(columns, schema=EXCHANGE_OHLCV)
-
-    def _trades(self, day: int) -> pa.Table:
-        cex = self._cex_day(day)
-        counts = np.bincount(cex.trade_pair, minlength=len(self.pairs))
-        columns = [
-            self._pair_names("venue", counts),
-            self._pair_names("symbol", counts),
-            encode.minute_ids(day * MINUTES_PER_DAY, cex.trade_minute, cex.trade_rank),
-            encode.timestamps(self.epoch_us + day * US_PER_DAY + cex.trade_micros),
-            encode.choose(["sell", "buy"], cex.trade_buy.astype(np.int64)),
-            pa.array(cex.trade_price),
-            pa.array(cex.trade_amount),
-        ]
-        return pa.Table.from_arrays(columns, schema=EXCHANGE_TRADES)
-
-    def _books(self, day: int) -> pa.Table:
-        spec = self.spec
-        minutes = np.arange(0, MINUTES_PER_DAY, spec.book_interval_seconds // 60)
-        depth, n_pairs, n_snap = spec.book_depth, len(self.pairs), len(minutes)
-        latent = self._latent_day(day)
-        pair = np.repeat(np.arange(n_pairs), n_snap)
-        log_mid = latent.log_mid[self.pairs.asset, self.pairs.venue][:, minutes].ravel()
-        bid_p, bid_a, ask_p, ask_a = book_levels(
-            self.pairs, pair, log_mid, np.tile(day * MINUTES_PER_DAY + minutes, n_pairs), depth
-        )
-        per = n_snap * 2 * depth
-        ts = self.epoch_us + day * US_PER_DAY + minutes.astype(np.int64) * US_PER_MINUTE
-        columns = [
-            self._pair_names("venue", [per] * n_pairs),
-            self._pair_names("symbol", [per] * n_pairs),
-            encode.timestamps(np.tile(np.repeat(ts, 2 * depth), n_pairs)),
-            encode.runs(["bid", "ask"] * (n_snap * n_pairs), [depth] * (2 * n_snap * n_pairs)),
-            pa.array(np.tile(np.arange(depth, dtype=np.int32), 2 * n_snap * n_pairs)),
-            pa.array(np.stack([bid_p, ask_p], axis=1).ravel()),  # (instant, side, level)
-            pa.array(np.stack([bid_a, ask_a], axis=1).ravel()),
-        ]
-        return pa.Table.from_arrays(columns, schema=ORDER_BOOK_SNAPSHOTS)
