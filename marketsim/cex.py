@@ -107,23 +107,25 @@ class CexDay:
 def cex_day(spec: SimSpec, pairs: Pairs, day: int, latent: LatentDay) -> CexDay:
     """Public trades and 1m candles of every pair on ``day``."""
     n_min, n_pairs = MINUTES_PER_DAY, len(pairs)
-    counts = np.empty((n_pairs, n_min), dtype=np.int64)
     draws: list[tuple[np.ndarray, ...]] = []
     for p in range(n_pairs):
         venue, asset = spec.venues[pairs.venue[p]], spec.assets[pairs.asset[p]]
         g = generator(spec.seed, "cex", name_key(venue.id), name_key(asset.symbol), day)
-        counts[p] = g.poisson(spec.trades_per_minute, n_min)
-        n = int(counts[p].sum())
-        draws.append((g.random(n), g.random(n), g.standard_normal(n), g.random((3, n_min))))
-    if counts.max(initial=0) > MAX_TRADES_PER_MINUTE:
+        # a Poisson process over the day: a Poisson count, then uniform times, in time order
+        n = g.poisson(spec.trades_per_minute * n_min)
+        when = np.sort(g.random(n) * n_min)
+        minute = np.minimum(when.astype(np.int64), n_min - 1)
+        draws.append(
+            (minute + p * n_min, when - minute, g.random(n), g.standard_normal(n), g.random((3, n_min)))
+        )
+    cell = np.concatenate([d[0] for d in draws])  # pair * 1440 + minute of the day, per trade
+    frac = np.concatenate([d[1] for d in draws])
+    flat_counts = np.bincount(cell, minlength=n_pairs * n_min)
+    if flat_counts.max(initial=0) > MAX_TRADES_PER_MINUTE:
         raise ValueError(f"more than {MAX_TRADES_PER_MINUTE} trades in a minute: lower trades_per_minute")
-    flat_counts = counts.ravel()
-    cell = np.repeat(np.arange(n_pairs * n_min), flat_counts)  # pair * 1440 + minute, per trade
-    when = np.sort(cell + np.concatenate([d[0] for d in draws]))  # time order within each minute
-    frac = when - cell
-    buy = np.concatenate([d[1] for d in draws]) < 0.5
-    z = np.concatenate([d[2] for d in draws])
-    u_high, u_low, z_volume = (np.stack([d[3][k] for d in draws]) for k in range(3))
+    buy = np.concatenate([d[2] for d in draws]) < 0.5
+    z = np.concatenate([d[3] for d in draws])
+    u_high, u_low, z_volume = (np.stack([d[4][k] for d in draws]) for k in range(3))
     pair, minute = cell // n_min, cell % n_min
 
     log_mid = latent.log_mid[pairs.asset, pairs.venue]  # (pairs, 1441)
