@@ -115,10 +115,10 @@ def cex_day(spec: SimSpec, pairs: Pairs, day: int, latent: LatentDay) -> CexDay:
         n = g.poisson(spec.trades_per_minute * n_min)
         when = np.sort(g.random(n) * n_min)
         minute = np.minimum(when.astype(np.int64), n_min - 1)
-        draws.append(
-            (minute + p * n_min, when - minute, g.random(n), g.standard_normal(n), g.random((3, n_min)))
-        )
-    cell = np.concatenate([d[0] for d in draws])  # pair * 1440 + minute of the day, per trade
+        draws.append((minute, when - minute, g.random(n), g.standard_normal(n), g.random((3, n_min))))
+    minute = np.concatenate([d[0] for d in draws])  # minute of the day, per trade
+    pair = np.repeat(np.arange(n_pairs), [len(d[0]) for d in draws])
+    cell = pair * n_min + minute
     frac = np.concatenate([d[1] for d in draws])
     flat_counts = np.bincount(cell, minlength=n_pairs * n_min)
     if flat_counts.max(initial=0) > MAX_TRADES_PER_MINUTE:
@@ -126,7 +126,6 @@ def cex_day(spec: SimSpec, pairs: Pairs, day: int, latent: LatentDay) -> CexDay:
     buy = np.concatenate([d[2] for d in draws]) < 0.5
     z = np.concatenate([d[3] for d in draws])
     u_high, u_low, z_volume = (np.stack([d[4][k] for d in draws]) for k in range(3))
-    pair, minute = cell // n_min, cell % n_min
 
     log_mid = latent.log_mid[pairs.asset, pairs.venue]  # (pairs, 1441)
     sigma = latent.sigma[pairs.asset]  # (pairs, 1440)
@@ -150,7 +149,8 @@ def cex_day(spec: SimSpec, pairs: Pairs, day: int, latent: LatentDay) -> CexDay:
     var = sigma * sigma
     reach_high = 0.5 * (start + end + np.sqrt(step * step - 2.0 * var * np.log1p(-u_high)))
     reach_low = 0.5 * (start + end - np.sqrt(step * step - 2.0 * var * np.log1p(-u_low)))
-    open_t = np.rint(np.exp(start) * scale)
+    start_mid = np.exp(start)
+    open_t = np.rint(start_mid * scale)
     close_t = np.rint(np.exp(end) * scale)
     high_t = np.maximum(np.ceil(np.exp(reach_high) * scale), np.maximum(open_t, close_t)).ravel()
     low_t = np.minimum(np.floor(np.exp(reach_low) * scale), np.minimum(open_t, close_t)).ravel()
@@ -160,11 +160,7 @@ def cex_day(spec: SimSpec, pairs: Pairs, day: int, latent: LatentDay) -> CexDay:
         low_t[traded] = np.minimum(low_t[traded], np.minimum.reduceat(trade_ticks, first[traded]))
     sigma_mean = np.array([spec.assets[a].vol for a in pairs.asset])[:, None] / math.sqrt(MINUTES_PER_YEAR)
     unseen = (
-        MINUTE_VOLUME_USD
-        * pairs.depth[:, None]
-        / np.exp(start)
-        * (sigma / sigma_mean)
-        * np.exp(0.5 * z_volume)
+        MINUTE_VOLUME_USD * pairs.depth[:, None] / start_mid * (sigma / sigma_mean) * np.exp(0.5 * z_volume)
     )
     traded_volume = np.bincount(cell, weights=amount, minlength=n_pairs * n_min).reshape(n_pairs, n_min)
     # keep every trade inside its minute even where minute + frac rounds up to the next one
