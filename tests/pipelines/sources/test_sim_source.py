@@ -107,3 +107,10 @@ def test_rows_are_unique_on_each_tables_natural_key(config) -> None:
         dupes = con.sql(f"select count(*) - count(distinct ({key})) from rows_").fetchall()[0][0]
         assert dupes == 0, f"{name}: {dupes} duplicate keys on ({key})"
         con.close()
+
+
+def test_an_asset_token_missing_from_the_chain_names_the_key(config) -> None:
+    data = config.model_dump(mode="json")
+    data["assets"][0]["token"] = "XBTC"
+    with pytest.raises(ConfigError, match=r"assets\[BTC\].token = 'XBTC'.*chain.tokens"):
+        spec_from_config(parse_config(data))
