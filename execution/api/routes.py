@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -29,7 +30,7 @@ from execution.service import ExecutionService, SignalConflict, UnknownAsset, or
 _ERRORS = {409: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
 
-def service_of(request: Request) -> ExecutionService:
+async def service_of(request: Request) -> ExecutionService:  # async: no threadpool hop per request
     return request.app.state.service
 
 
@@ -61,8 +62,9 @@ def create_router(dependencies: Sequence = ()) -> APIRouter:
     @router.post("/signals", response_model=SignalOut, tags=["signals"])
     async def post_signal(signal: SignalIn, service: Service):
         """Decide on a signal and send its orders; a repeated ``signal_id`` returns the first answer."""
-        try:
-            return await service.handle_signal(signal.model_dump(mode="json"))
+        try:  # answered as JSON directly: response_model re-validation costs more than the decision
+            answer = await service.handle_signal(signal.model_dump(mode="json"))
+            return Response(orjson.dumps(answer, default=str), media_type="application/json")
         except SignalConflict as exc:
             return problem(409, "signal_conflict", str(exc))
         except UnknownAsset as exc:
