@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 from kimera.config import KimeraConfig
 from pipelines.sources.base import ChainSource, DexSource, ExchangeSource
 
 
-@dataclass(frozen=True)
 class Sources:
-    exchange: ExchangeSource
-    chain: ChainSource
-    dex: DexSource
+    """The three source families, each built on first use (an exchange ingest never dials the RPC)."""
+
+    def __init__(self, config: KimeraConfig) -> None:
+        self.config = config
+
+    @cached_property
+    def exchange(self) -> ExchangeSource:
+        return _exchange(self.config)
+
+    @cached_property
+    def chain(self) -> ChainSource:
+        return _chain(self.config)
+
+    @cached_property
+    def dex(self) -> DexSource:
+        return _dex(self.config)
 
 
 def make_sources(config: KimeraConfig) -> Sources:
-    """The sources the config asks for (``exchange.source``, ``chain.source``, ``dex.source``)."""
-    return Sources(
-        exchange=_exchange(config),
-        chain=_chain(config),
-        dex=_dex(config),
-    )
+    """The sources the config asks for (``exchange.source``, ``chain.source``, ``dex.source``).
+
+    Switching a ``source:`` key in kimera.yaml is the only change needed to move between the
+    simulator and a live source. Each family is built when first used.
+    """
+    return Sources(config)
 
 
 def _exchange(config: KimeraConfig) -> ExchangeSource:
@@ -29,7 +41,15 @@ def _exchange(config: KimeraConfig) -> ExchangeSource:
         from pipelines.sources.sim import SimExchangeSource
 
         return SimExchangeSource(config)
-    raise ValueError(f"exchange.source {config.exchange.source!r} has no adapter yet")
+    if config.exchange.source == "ccxt":
+        from pipelines.sources.ccxt_exchange import CcxtExchangeSource
+
+        return CcxtExchangeSource(config)
+    if config.exchange.source == "file":
+        from pipelines.sources.files import FileExchangeSource
+
+        return FileExchangeSource(config)
+    raise ValueError(f"exchange.source {config.exchange.source!r} has no adapter")
 
 
 def _chain(config: KimeraConfig) -> ChainSource:
@@ -37,7 +57,11 @@ def _chain(config: KimeraConfig) -> ChainSource:
         from pipelines.sources.sim import SimChainSource
 
         return SimChainSource(config)
-    raise ValueError(f"chain.source {config.chain.source!r} has no adapter yet")
+    if config.chain.source == "rpc":
+        from pipelines.sources.chain_rpc import RpcChainSource
+
+        return RpcChainSource(config)
+    raise ValueError(f"chain.source {config.chain.source!r} has no adapter")
 
 
 def _dex(config: KimeraConfig) -> DexSource:
@@ -45,4 +69,8 @@ def _dex(config: KimeraConfig) -> DexSource:
         from pipelines.sources.sim import SimDexSource
 
         return SimDexSource(config)
-    raise ValueError(f"dex.source {config.dex.source!r} has no adapter yet")
+    if config.dex.source == "rpc":
+        from pipelines.sources.dex_rpc import RpcDexSource
+
+        return RpcDexSource(config)
+    raise ValueError(f"dex.source {config.dex.source!r} has no adapter")
