@@ -114,7 +114,11 @@ def _detect_layout(name: str, first_line: str) -> tuple[str, list[str], bool]:
     header = not _is_number(fields[0])
     hint = "aggTrades" if "aggTrades" in name else "trades" if "-trades-" in name else None
     if header:
-        for kind, columns in (("klines", KLINE_COLUMNS), ("trades", TRADE_COLUMNS), ("aggTrades", AGG_COLUMNS)):
+        for kind, columns in (
+            ("klines", KLINE_COLUMNS),
+            ("trades", TRADE_COLUMNS),
+            ("aggTrades", AGG_COLUMNS),
+        ):
             if fields == columns[: len(fields)] and len(fields) >= len(columns) - 1:
                 return kind, fields, True
         raise DumpError(f"{name}: line 1: header {first_line.strip()!r} is not a Binance layout; {ACCEPTED}")
@@ -183,8 +187,11 @@ def _read_csv(name: str, data: bytes) -> tuple[str, pa.Table, bool]:
             io.BytesIO(text.encode()),
             read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1 if header else 0),
             convert_options=pacsv.ConvertOptions(
-                column_types=types, include_columns=list(types), true_values=["True", "true", "1"],
-                false_values=["False", "false", "0"], strings_can_be_null=False,
+                column_types=types,
+                include_columns=list(types),
+                true_values=["True", "true", "1"],
+                false_values=["False", "false", "0"],
+                strings_can_be_null=False,
             ),  # fmt: skip
         )
     except pa.ArrowInvalid:
@@ -295,7 +302,9 @@ def _trades(name: str, kind: str, table: pa.Table, header: bool, venue: str, sym
         }
     )
     first, last = pc.min(stamps).as_py(), pc.max(stamps).as_py()
-    return Dump(name, kind, EXCHANGE_TRADES, conform(EXCHANGE_TRADES, rows), first, last + timedelta(microseconds=1))
+    return Dump(
+        name, kind, EXCHANGE_TRADES, conform(EXCHANGE_TRADES, rows), first, last + timedelta(microseconds=1)
+    )
 
 
 def _parquet(path: Path, venue: str, symbol: str) -> Dump:
@@ -308,7 +317,9 @@ def _parquet(path: Path, venue: str, symbol: str) -> Dump:
         if column in names:
             others = set(pc.unique(table.column(column)).to_pylist()) - {wanted}
             if others:
-                raise DumpError(f"{path.name}: column {column} holds {sorted(others)}, not --{column} {wanted!r}")
+                raise DumpError(
+                    f"{path.name}: column {column} holds {sorted(others)}, not --{column} {wanted!r}"
+                )
             table = table.drop_columns([column])
     names = set(table.column_names)
     if {"open_time", "close_time", "open"} <= names or {"transact_time"} <= names or {"qty", "time"} <= names:
@@ -335,7 +346,11 @@ def _parquet(path: Path, venue: str, symbol: str) -> Dump:
             timeframes = pc.unique(rows.column("timeframe")).to_pylist() if raw is EXCHANGE_OHLCV else [None]
             if len(timeframes) != 1:
                 raise DumpError(f"{path.name}: holds several timeframes {timeframes}; import one per file")
-            step = timedelta(milliseconds=_step_ms(timeframes[0])) if timeframes[0] else timedelta(microseconds=1)
+            step = (
+                timedelta(milliseconds=_step_ms(timeframes[0]))
+                if timeframes[0]
+                else timedelta(microseconds=1)
+            )
             return Dump(path.name, "parquet", raw, rows, first, last + step, timeframes[0])
     raise DumpError(f"{path.name}: columns {sorted(names)} match no accepted layout; {ACCEPTED}")
 
@@ -403,7 +418,9 @@ def write_dumps(con: duckdb.DuckDBPyConnection, dumps: list[Dump], venue: str, s
     """Write parsed dumps: each replaces its own time range for (venue, symbol[, timeframe]) atomically."""
     done = []
     for dump in dumps:
-        count = replace_window(con, dump.table, dump.start, dump.end, dump.rows, scope=dump.scope(venue, symbol))
+        count = replace_window(
+            con, dump.table, dump.start, dump.end, dump.rows, scope=dump.scope(venue, symbol)
+        )
         done.append(Imported(dump.source, dump.table.qualified, count, dump.start, dump.end, dump.timeframe))
         log.info("imported %d rows of %s from %s", count, dump.table.qualified, dump.source)
     return done
@@ -421,9 +438,13 @@ def import_dump_cli(path: Path, venue: str, symbol: str) -> None:
     from kimera.settings import prepare_home
 
     if not re.fullmatch(r"[A-Z0-9]{1,15}/[A-Z0-9]{1,15}", symbol):
-        raise click.BadParameter(f"{symbol!r}: use the unified form BASE/QUOTE, e.g. BTC/USDT", param_hint="--symbol")
+        raise click.BadParameter(
+            f"{symbol!r}: use the unified form BASE/QUOTE, e.g. BTC/USDT", param_hint="--symbol"
+        )
     if not re.fullmatch(r"[a-z][a-z0-9_]{1,30}", venue):
-        raise click.BadParameter(f"{venue!r}: lower-case letters, digits and _, e.g. binance", param_hint="--venue")
+        raise click.BadParameter(
+            f"{venue!r}: lower-case letters, digits and _, e.g. binance", param_hint="--venue"
+        )
     settings = prepare_home()
     try:
         dumps = read_dumps(path, venue, symbol)
@@ -480,7 +501,9 @@ def export_binance_csv(
         for r in sorted(rows.to_pylist(), key=lambda r: r["open_time"]):
             open_us = (r["open_time"] - EPOCH) // timedelta(microseconds=1)
             prices = [_number(r[c], decimals) for c in ("open", "high", "low", "close", "volume")]
-            lines.append(",".join([str(open_us // per_unit), *prices, str((open_us + step_us) // per_unit - 1)]))
+            lines.append(
+                ",".join([str(open_us // per_unit), *prices, str((open_us + step_us) // per_unit - 1)])
+            )
     else:
         if header:
             lines.append("id,price,qty,time,is_buyer_maker")

@@ -52,7 +52,9 @@ def agg_trade_lines(start_ms: int, count: int, first_id: int = 2985316637) -> li
     lines = []
     for i in range(count):
         price, qty = _price(i, 2280.5), round(0.01 + (i * 7 % 30) / 100, 5)
-        lines.append(f"{first_id + i},{price:.8f},{qty:.8f},{100 + 2 * i},{101 + 2 * i},{start_ms + i * 211},{i % 2 == 1},True")
+        lines.append(
+            f"{first_id + i},{price:.8f},{qty:.8f},{100 + 2 * i},{101 + 2 * i},{start_ms + i * 211},{i % 2 == 1},True"
+        )
     return lines
 
 

@@ -62,7 +62,9 @@ def test_futures_klines_with_header_and_short_numbers_round_trip(tmp_path: Path)
     (done,) = import_dump(con, dump, "binanceusdm", "BTC/USDT")
     assert done.timeframe == "15m" and done.rows == 96
     out = export_binance_csv(_rows(con, "exchange_ohlcv"), tmp_path / "out.csv", decimals=None, header=True)
-    assert out.read_text() == "open_time,open,high,low,close,volume,close_time\n" + _projection(lines, range(7))
+    assert out.read_text() == "open_time,open,high,low,close,volume,close_time\n" + _projection(
+        lines, range(7)
+    )
 
 
 def test_microsecond_spot_files_are_detected_by_magnitude(tmp_path: Path) -> None:
@@ -118,8 +120,10 @@ def test_a_bad_value_is_refused_naming_line_and_column_and_nothing_changes(tmp_p
     ("mutate", "message"),
     [
         (lambda ls: ls[:5] + [ls[5].rsplit(",", 2)[0]] + ls[6:], "line 6 has 10 columns, expected 12"),
-        (lambda ls: ls[:3] + [ls[3].replace(ls[3].split(",")[0], ls[3].split(",")[0] + "000", 1)] + ls[4:],
-         "line 4, column open_time"),
+        (
+            lambda ls: ls[:3] + [ls[3].replace(ls[3].split(",")[0], ls[3].split(",")[0] + "000", 1)] + ls[4:],
+            "line 4, column open_time",
+        ),
         (lambda ls: ls + [ls[0]], "line 61 repeats open_time 1704067200000 of line 1"),
         (lambda ls: ["1,2,3,4,5"], "line 1 has 5 columns"),
         (lambda ls: ["time,price"] + ls, "header 'time,price' is not a Binance layout"),
@@ -162,7 +166,9 @@ def test_kimera_import_command(tmp_path: Path, kimera_home) -> None:
     assert result.exit_code == 0, result.output
     assert "288 rows into raw.exchange_ohlcv (binance BTC/USDT 5m)" in result.output
     with duckdb.connect(str(kimera_home.warehouse_path), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM raw.exchange_ohlcv WHERE timeframe = '5m'").fetchone()[0] == 288
+        assert (
+            con.execute("SELECT count(*) FROM raw.exchange_ohlcv WHERE timeframe = '5m'").fetchone()[0] == 288
+        )
 
     bad = write_csv(tmp_path / "bad.csv", ["1,2,3"])
     result = CliRunner().invoke(main, ["import", str(bad), "--venue", "binance", "--symbol", "BTC/USDT"])
