@@ -347,9 +347,10 @@ PARTITIONED_TABLES: tuple[RawTable, ...] = (
     DEX_POOL_RESERVES,
 )
 REFERENCE_TABLES: tuple[RawTable, ...] = (DEX_POOLS, TOKENS, WALLET_LABELS)
-# Written by the live sources and the landing loader (the simulator has no gaps, reorgs or landings).
-LIVE_TABLES: tuple[RawTable, ...] = (EXCHANGE_GAPS, BLOCK_COVERAGE, LANDED_FILES)
-RAW_TABLES: dict[str, RawTable] = {t.name: t for t in PARTITIONED_TABLES + REFERENCE_TABLES + LIVE_TABLES}
+RAW_TABLES: dict[str, RawTable] = {t.name: t for t in PARTITIONED_TABLES + REFERENCE_TABLES}
+# Bookkeeping written only by the live sources and the landing loader (the simulator has no gaps,
+# reorgs or landings); created on first write.
+LIVE_TABLES: dict[str, RawTable] = {t.name: t for t in (EXCHANGE_GAPS, BLOCK_COVERAGE, LANDED_FILES)}
 
 
 def conform(table: RawTable, data: pa.Table) -> pa.Table:

@@ -114,6 +114,9 @@ def build_exchange(
         cls = getattr(ccxt, venue.exchange)
     options = dict(venue.options)
     _spot_only(options, getattr(ccxt, venue.exchange)().options)
+    if pro and venue.exchange.startswith("binance"):
+        # REST trades are aggregate trades: stream the same ids, so a backfill de-duplicates exactly
+        options.setdefault("watchTradesForSymbols", {"name": "aggTrade"})
     exchange = cls(
         {
             "enableRateLimit": venue.rate_limit,

@@ -77,7 +77,7 @@ def book_records(venue: str, symbol: str, book: dict[str, Any], ts: datetime, de
     return rows
 
 
-class _Venue:
+class VenueClient:
     """One configured exchange: its ccxt client (built lazily), symbols and retried calls."""
 
     def __init__(self, venue: CcxtVenue, config: KimeraConfig, settings: Settings) -> None:
@@ -134,7 +134,7 @@ class CcxtExchangeSource:
     def __init__(self, config: KimeraConfig, settings: Settings | None = None) -> None:
         self.config = config
         self.settings = settings or get_settings()
-        self._venues = [_Venue(v, config, self.settings) for v in config.exchange.ccxt_venues]
+        self._venues = [VenueClient(v, config, self.settings) for v in config.exchange.ccxt_venues]
         self._gaps: dict[tuple[datetime, datetime], pa.Table] = {}
 
     # --- ExchangeSource ---------------------------------------------------------------------------
@@ -157,7 +157,7 @@ class CcxtExchangeSource:
         fetched = []
         for venue in self._venues:
             for symbol in venue.symbols():
-                fetched.extend(self._trades_one(venue, symbol, start, end))
+                fetched.extend(page_trades(venue, symbol, start, end))
         landed = read_landed(self.settings.landing_dir, EXCHANGE_TRADES, self.venues(), start, end)
         return dedupe(EXCHANGE_TRADES, [table_from_records(EXCHANGE_TRADES, fetched), landed])
 
@@ -196,7 +196,7 @@ class CcxtExchangeSource:
 
     # --- one venue and symbol ----------------------------------------------------------------------
     def _page_ohlcv(
-        self, venue: _Venue, symbol: str, timeframe: str, since: int, stop: int, step: int
+        self, venue: VenueClient, symbol: str, timeframe: str, since: int, stop: int, step: int
     ) -> dict[int, list]:
         limit = venue.page_limit("fetchOHLCV", 500)
         got: dict[int, list] = {}
@@ -215,7 +215,7 @@ class CcxtExchangeSource:
         return got
 
     def _ohlcv_one(
-        self, venue: _Venue, symbol: str, timeframe: str, start: datetime, end: datetime
+        self, venue: VenueClient, symbol: str, timeframe: str, start: datetime, end: datetime
     ) -> tuple[list[dict], pa.Table]:
         step = int(venue.exchange.parse_timeframe(timeframe) * 1000)
         now_ms = venue.now_ms()
@@ -252,27 +252,29 @@ class CcxtExchangeSource:
         found = gap_rows(venue.name, symbol, "ohlcv", timeframe, gaps, "rest", ms_to_ts(now_ms))
         return rows, found
 
-    def _trades_one(self, venue: _Venue, symbol: str, start: datetime, end: datetime) -> list[dict]:
-        limit = venue.page_limit("fetchTrades", 1000)
-        since, stop = ts_to_ms(start), min(ts_to_ms(end), venue.now_ms() + 1)
-        seen: dict[str, dict] = {}
-        while since < stop:
-            page = venue.call(
-                f"fetch_trades {symbol} since {ms_to_ts(since):%Y-%m-%d %H:%M:%S}",
-                lambda s=since: venue.exchange.fetch_trades(symbol, s, limit),
-            )
-            for trade in page:
-                if since <= trade["timestamp"] < stop:
-                    record = trade_record(venue.name, symbol, trade)
-                    seen.setdefault(record["trade_id"], record)
-            stamps = [t["timestamp"] for t in page]
-            if stamps and max(stamps) < since:
-                break  # the exchange ignores `since` (recent trades only): nothing more to page
-            if any(ts >= stop for ts in stamps):
-                break  # the page reaches past the window: everything inside it is in hand
-            if len(page) < limit:
-                since += HOUR_MS  # all it has from `since` (some exchanges answer an hour at a time)
-                continue
-            newest = max(stamps)
-            since = newest if newest > since else newest + 1  # same-ms trades: de-duplicated by id
-        return list(seen.values())
+
+def page_trades(venue: VenueClient, symbol: str, start: datetime, end: datetime) -> list[dict]:
+    """``raw.exchange_trades`` rows of ``symbol`` on ``venue`` in ``[start, end)``, paged forward by time."""
+    limit = venue.page_limit("fetchTrades", 1000)
+    since, stop = ts_to_ms(start), min(ts_to_ms(end), venue.now_ms() + 1)
+    seen: dict[str, dict] = {}
+    while since < stop:
+        page = venue.call(
+            f"fetch_trades {symbol} since {ms_to_ts(since):%Y-%m-%d %H:%M:%S}",
+            lambda s=since: venue.exchange.fetch_trades(symbol, s, limit),
+        )
+        for trade in page:
+            if since <= trade["timestamp"] < stop:
+                record = trade_record(venue.name, symbol, trade)
+                seen.setdefault(record["trade_id"], record)
+        stamps = [t["timestamp"] for t in page]
+        if stamps and max(stamps) < since:
+            break  # the exchange ignores `since` (recent trades only): nothing more to page
+        if any(ts >= stop for ts in stamps):
+            break  # the page reaches past the window: everything inside it is in hand
+        if len(page) < limit:
+            since += HOUR_MS  # all it has from `since` (some exchanges answer an hour at a time)
+            continue
+        newest = max(stamps)
+        since = newest if newest > since else newest + 1  # same-ms trades: de-duplicated by id
+    return list(seen.values())

@@ -245,6 +245,7 @@ class Binance(Dialect):
         await ws.prepare(request)
         assert self.server is not None
         self.server.websockets.add(ws)
+        self.server.websocket_connections += 1
         streams: dict[str, dict] = {}  # stream name -> cursor state
         pusher = asyncio.ensure_future(self._push(ws, streams))
         try:

@@ -78,6 +78,7 @@ class ExchangeServer:
         self._rest: dict[tuple[str, str, str], Handler] = {}
         self._ws: list[tuple[str, str, Handler]] = []
         self.websockets: set[web.WebSocketResponse] = set()
+        self.websocket_connections = 0  # opened since start
         for dialect in self.dialects:
             dialect.server = self
             for method, host, path, handler in dialect.rest_routes():
