@@ -30,7 +30,9 @@ def test_non_transient_errors_are_not_retried_and_transient_ones_are_bounded() -
         raise KeyError("no such symbol")
 
     with pytest.raises(KeyError):
-        call_with_retries(bad_symbol, config=config, what="x", retryable=lambda e: isinstance(e, TimeoutError))
+        call_with_retries(
+            bad_symbol, config=config, what="x", retryable=lambda e: isinstance(e, TimeoutError)
+        )
     assert len(calls) == 1
 
     def flaky():
@@ -71,10 +73,20 @@ def test_the_commented_live_examples_in_kimera_yaml_are_valid() -> None:
     [
         ({"exchange": {"source": "ccxt"}}, "source 'ccxt' needs ccxt_venues"),
         ({"exchange": {"source": "file"}}, "source 'file' needs files"),
-        ({"exchange": {"source": "ccxt", "ccxt_venues": [{"exchange": "binance"}, {"exchange": "binance"}]}},
-         "ccxt venue names must be unique"),
+        (
+            {
+                "exchange": {
+                    "source": "ccxt",
+                    "ccxt_venues": [{"exchange": "binance"}, {"exchange": "binance"}],
+                }
+            },
+            "ccxt venue names must be unique",
+        ),
         ({"chain": {"source": "rpc"}}, "source 'rpc' needs rpc_url"),
-        ({"chain": {"source": "rpc", "rpc_url": "wss://node.example"}}, "websocket RPC URLs are not supported"),
+        (
+            {"chain": {"source": "rpc", "rpc_url": "wss://node.example"}},
+            "websocket RPC URLs are not supported",
+        ),
     ],  # fmt: skip
 )
 def test_live_sections_refuse_incomplete_settings(section: dict, message: str) -> None:
