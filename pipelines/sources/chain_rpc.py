@@ -89,6 +89,7 @@ class RpcChainSource:
         self, config: KimeraConfig, settings: Settings | None = None, client: RpcClient | None = None
     ):
         self.config = config
+        self.reorg_lookback = config.chain.reorg_lookback_blocks
         self.client = client or make_client(config, settings)
         self.tokens: dict[str, Token] = {t.address.lower(): t for t in config.chain.tokens}
         self._decimals_checked = False

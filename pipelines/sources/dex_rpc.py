@@ -70,6 +70,7 @@ class RpcDexSource:
         self, config: KimeraConfig, settings: Settings | None = None, client: RpcClient | None = None
     ):
         self.config = config
+        self.reorg_lookback = config.chain.reorg_lookback_blocks
         self.settings = settings or get_settings()
         self.client = client or make_client(config, self.settings, label=f"{config.chain.name} rpc (dex)")
         self.pool_config: dict[str, Pool] = {p.address.lower(): p for p in config.dex.pools}
