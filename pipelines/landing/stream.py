@@ -89,8 +89,13 @@ class Streamer:
         self._stop.set()
 
     async def run(self, seconds: float | None = None) -> StreamStats:
-        """Stream until stopped or ``seconds`` have passed; always lands what is buffered at the end."""
+        """Stream until stopped or ``seconds`` have passed; always lands what is buffered at the end.
+
+        A watcher failing with anything but a dropped connection (which it survives) stops the
+        stream and is raised, after the buffers are landed.
+        """
         tasks: list[asyncio.Task] = []
+        failure: BaseException | None = None
         try:
             for venue in self.venues:
                 await self._load_markets(venue)
@@ -101,8 +106,10 @@ class Streamer:
                         tasks.append(asyncio.create_task(self._watch_book(venue, symbol)))
             tasks.append(asyncio.create_task(self._sample_books()))
             tasks.append(asyncio.create_task(self._flush_every()))
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+            stopper = asyncio.create_task(self._stop.wait())
+            done, _ = await asyncio.wait([stopper, *tasks], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            failure = next((t.exception() for t in done if t is not stopper and t.exception()), None)
         finally:
             for task in tasks:
                 task.cancel()
@@ -111,6 +118,8 @@ class Streamer:
             for venue in self.venues:
                 with contextlib.suppress(Exception):
                     await venue.pro.close()
+        if failure is not None:
+            raise failure
         return self.stats
 
     async def _load_markets(self, venue: _Venue) -> None:

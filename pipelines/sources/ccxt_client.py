@@ -20,7 +20,7 @@ from kimera.settings import Settings, get_settings
 from pipelines.sources.retry import retry_after_seconds
 
 
-class UnknownSymbol(ValueError):
+class UnknownSymbol(ConfigError):
     """A symbol the exchange does not list; the message names the closest ones it does."""
 
 
