@@ -107,7 +107,9 @@ class Streamer:
             tasks.append(asyncio.create_task(self._sample_books()))
             tasks.append(asyncio.create_task(self._flush_every()))
             stopper = asyncio.create_task(self._stop.wait())
-            done, _ = await asyncio.wait([stopper, *tasks], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                [stopper, *tasks], timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
             stopper.cancel()
             failure = next((t.exception() for t in done if t is not stopper and t.exception()), None)
         finally:
