@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from kimera.config import KimeraConfig
 from pipelines.sources.base import ChainSource, DexSource, ExchangeSource
 
 
 class Sources:
-    """The three source families, each built on first use (an exchange ingest never dials the RPC)."""
+    """The three source families: given ones (``Sources(exchange, chain, dex)``), or built from a
+    config on first use (``make_sources(config)``: an exchange ingest never dials the RPC)."""
 
-    def __init__(self, config: KimeraConfig) -> None:
+    def __init__(
+        self,
+        exchange: ExchangeSource | None = None,
+        chain: ChainSource | None = None,
+        dex: DexSource | None = None,
+        *,
+        config: KimeraConfig | None = None,
+    ) -> None:
         self.config = config
+        self._given = {"exchange": exchange, "chain": chain, "dex": dex}
+        if config is None and None in self._given.values():
+            missing = [name for name, source in self._given.items() if source is None]
+            raise TypeError(
+                f"Sources needs exchange, chain and dex, or a config to build them; missing {missing}"
+            )
 
-    @cached_property
+    def _get(self, family: str, build):
+        if self._given[family] is None:
+            self._given[family] = build(self.config)
+        return self._given[family]
+
+    @property
     def exchange(self) -> ExchangeSource:
-        return _exchange(self.config)
+        return self._get("exchange", _exchange)
 
-    @cached_property
+    @property
     def chain(self) -> ChainSource:
-        return _chain(self.config)
+        return self._get("chain", _chain)
 
-    @cached_property
+    @property
     def dex(self) -> DexSource:
-        return _dex(self.config)
+        return self._get("dex", _dex)
 
 
 def make_sources(config: KimeraConfig) -> Sources:
@@ -33,7 +50,7 @@ def make_sources(config: KimeraConfig) -> Sources:
     Switching a ``source:`` key in kimera.yaml is the only change needed to move between the
     simulator and a live source. Each family is built when first used.
     """
-    return Sources(config)
+    return Sources(config=config)
 
 
 def _exchange(config: KimeraConfig) -> ExchangeSource:

@@ -133,10 +133,13 @@ class ExchangeServer:
             return
 
         async def shutdown() -> None:
-            for task in self._tasks:
-                task.cancel()
             for ws in list(self.websockets):
                 await ws.close()
+            # background tasks and requests still being answered (a stalled one): cancel, then wait
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
             if self._runner is not None:
                 await self._runner.cleanup()
 
