@@ -259,3 +259,35 @@ def test_keys_come_only_from_secrets(exchange_server, monkeypatch, kimera_home) 
     signed = exchange_server.requests_to("/sapi/v1/capital/config/getall")
     assert signed and all(r.status == 200 for r in signed)  # the key reached the exchange in its header
     assert not [r for r in exchange_server.requests if "s-456" in str(r.query)]  # the secret only signs
+
+
+def test_a_window_includes_what_the_stream_landed_so_a_rerun_loses_nothing(
+    exchange_server, kimera_home
+) -> None:
+    from pipelines.landing.files import land
+    from pipelines.sources.rows import table_from_records
+
+    start, end = _window(2, 0.05)  # three minutes, two hours ago
+    streamed = [
+        {"venue": "binance", "symbol": "BTC/USDT", "trade_id": "streamed-only", "ts": start + timedelta(seconds=5),
+         "side": "buy", "price": 1.0, "amount": 2.0},
+    ]  # fmt: skip
+    rest_trade = exchange_server.market.trades_between("BTC/USDT", ts_to_ms(start), ts_to_ms(end) - 1)[0]
+    streamed.append(
+        {**streamed[0], "trade_id": str(rest_trade.id), "price": rest_trade.price}
+    )  # also over REST
+    land(kimera_home.landing_dir, EXCHANGE_TRADES, "binance", table_from_records(EXCHANGE_TRADES, streamed))
+    book = [{"venue": "binance", "symbol": "BTC/USDT", "ts": start + timedelta(seconds=30), "side": s, "level": 0,
+             "price": p, "amount": 1.0} for s, p in (("bid", 99.0), ("ask", 101.0))]  # fmt: skip
+    land(
+        kimera_home.landing_dir,
+        ORDER_BOOK_SNAPSHOTS,
+        "binance",
+        table_from_records(ORDER_BOOK_SNAPSHOTS, book),
+    )
+
+    source = make_sources(ccxt_config(exchange_server, "binance")).exchange
+    trades = conform(EXCHANGE_TRADES, source.trades(start, end)).to_pylist()
+    ids = [r["trade_id"] for r in trades if r["symbol"] == "BTC/USDT"]
+    assert "streamed-only" in ids and ids.count(str(rest_trade.id)) == 1
+    assert source.order_books(start, end).num_rows == 2  # a past book exists only if it was streamed
