@@ -18,6 +18,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
+from execution.api.audit_routes import audit_router
 from execution.api.errors import validation_error
 from execution.api.routes import create_router, public_router
 from execution.service import ExecutionService
@@ -46,6 +47,7 @@ def create_app(service: ExecutionService, dependencies: Sequence = ()) -> FastAP
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(public_router())
     app.include_router(create_router(dependencies))
+    app.include_router(audit_router(dependencies))
     return app
 
 
@@ -78,24 +80,34 @@ def serve_cli(port: int | None = None) -> None:
     """``kimera execute``: run the service on 127.0.0.1 (paper venues started when none answer)."""
     import uvicorn
 
+    from execution import redact
+    from execution.auth import ApiKeys, secure_app
     from kimera.config import load_config
     from kimera.settings import get_settings, prepare_home
 
     settings = prepare_home(get_settings())
     config = load_config(settings=settings)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact.install()  # secrets never reach a log line, even through a library's message
+    keys = ApiKeys.load(config.execution.auth, settings)  # before anything starts: a missing key fails here
     paper = None
-    if not _paper_server_up(config.execution.paper.url):
+    needs_paper = not config.execution.venues or any(v.type == "paper" for v in config.execution.venues)
+    if needs_paper and not _paper_server_up(config.execution.paper.url):
         print(f"starting the paper venue server on port {config.execution.paper.port}")
         paper = start_paper_server(
             str(settings.config), config.execution.paper.port, settings.tool_environment()
         )
     service = ExecutionService(config, settings)
     app = create_app(service)
+    secure_app(app, keys, config.execution.auth, service.metrics.registry)
     port = port or config.execution.port
-    print(f"execution service on http://{config.execution.host}:{port} (OpenAPI at /docs)")
-    try:
-        uvicorn.run(app, host=config.execution.host, port=port, log_level="warning", access_log=False)
+    print(
+        f"execution service on http://{config.execution.host}:{port} (OpenAPI at /docs; API keys {keys.ids()})"
+    )
+    try:  # log_config=None: uvicorn's records go through our handlers (and their redaction)
+        uvicorn.run(
+            app, host=config.execution.host, port=port, log_level="warning", access_log=False, log_config=None
+        )
     finally:
         if paper is not None:
             paper.terminate()

@@ -397,11 +397,134 @@ class PaperVenues(_Section):
     faults: PaperFaults = Field(default_factory=PaperFaults)
 
 
-class VenueRef(_Section):
-    """A venue the service trades on. #8 adds types ccxt and uniswap."""
+KeyId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
+VenueName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
 
-    name: str
+
+class PaperVenueRef(_Section):
+    """A venue or pool of the paper venue server, by name (alpha, uniswap_v2_weth_usdc, ...)."""
+
+    name: VenueName
     type: Literal["paper"] = "paper"
+
+
+class CcxtVenueRef(_Section):
+    """A live exchange through ccxt. Keys only as secrets ``<name>_api_key``, ``<name>_secret``,
+    ``<name>_password`` (``KIMERA_SECRET_<NAME>_API_KEY`` ... or files in ``KIMERA_SECRETS_DIR``)."""
+
+    name: VenueName
+    type: Literal["ccxt"]
+    exchange: str = Field(description="A ccxt exchange id: binance, kraken, okx, ...")
+    sandbox: bool = Field(
+        default=True, description="The exchange's test network; set false to trade real money."
+    )
+    symbols: dict[str, str] = Field(
+        default_factory=dict,
+        description="Asset -> this exchange's unified symbol when it is not the asset's pair.",
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="ccxt exchange options.")
+    rate_limit: bool = Field(default=True, description="ccxt's built-in request throttle; leave it on.")
+    rate_limit_per_s: PositiveFloat | None = Field(
+        default=None, description="Published order-rate limit; default: from the exchange's ccxt rateLimit."
+    )
+    timeout_s: PositiveFloat = Field(
+        default=5.0, description="Per request; a write that times out is unknown."
+    )
+    recv_window_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=5.0,
+        description="Binance-style recvWindow cap: a request arriving later is refused unprocessed.",
+    )
+    updates_lookback_s: PositiveFloat = Field(
+        default=300.0, description="First poll of our trades reaches this far back (later: from the cursor)."
+    )
+    api_base: str | None = Field(
+        default=None,
+        description="Route every API host to <api_base>/<host>/... (a gateway or the test exchange).",
+    )
+
+    @field_validator("exchange")
+    @classmethod
+    def _known_to_ccxt(cls, exchange: str) -> str:
+        import difflib
+
+        import ccxt
+
+        if exchange not in ccxt.exchanges:
+            near = difflib.get_close_matches(exchange.lower(), ccxt.exchanges, n=5, cutoff=0.4)
+            hint = f"closest: {', '.join(near)}" if near else "see ccxt.exchanges"
+            raise ValueError(f"not a ccxt exchange id; {hint}")
+        return exchange
+
+
+class UniswapVenueRef(_Section):
+    """A Uniswap V2 pool traded through Router02 with a local key (secret ``<name>_private_key``)."""
+
+    name: VenueName
+    type: Literal["uniswap"]
+    pool: Address = Field(description="A pool of dex.pools whose tokens are in chain.tokens.")
+    router: Address = Field(
+        description="UniswapV2Router02 (mainnet 0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D)."
+    )
+    rpc_url: str | None = Field(default=None, description="JSON-RPC URL; default: chain.rpc_url.")
+    rpc_url_secret: str | None = Field(default=None, description="Name of a secret holding the RPC URL.")
+    slippage_bps: NonNegativeFloat = Field(
+        default=50.0, description="Bound beyond the router's quote (getAmountsIn/Out) at send time."
+    )
+    deadline_s: PositiveFloat = Field(
+        default=120.0, description="The swap reverts when mined later than this."
+    )
+    gas_multiplier: Annotated[float, Field(ge=1, le=5)] = Field(
+        default=1.25, description="Gas limit = estimate x this."
+    )
+    priority_fee_gwei: NonNegativeFloat = Field(default=1.0, description="EIP-1559 tip per gas.")
+    max_fee_gwei: PositiveFloat = Field(default=300.0, description="Never pay more than this per gas.")
+    swap_gas: Annotated[int, Field(ge=21_000)] = Field(
+        default=130_000, description="Gas units of one swap, for the router's cost estimate."
+    )
+    native_price: PositiveFloat | None = Field(
+        default=None,
+        description="Quote per native coin (ETH) for gas; default: this pool's price when it holds WETH.",
+    )
+    amount_increment: PositiveFloat = Field(default=1e-5, description="Lot size of the base token.")
+    rate_limit_per_s: PositiveFloat = Field(default=2.0, description="Swaps per second we allow ourselves.")
+    receipt_wait_s: NonNegativeFloat = Field(
+        default=2.0, description="place_order waits this long for the receipt, then reports the swap open."
+    )
+    confirmations: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=1, description="Blocks (1 = mined) before a swap counts as filled."
+    )
+    auto_approve: bool = Field(default=True, description="Approve the router for both tokens when needed.")
+
+
+VenueRef = Annotated[PaperVenueRef | CcxtVenueRef | UniswapVenueRef, Field(discriminator="type")]
+
+
+class ExecutionAuth(_Section):
+    """Who may call the service (docs/security.md). Secrets: ``execution_key_<id>``, never here."""
+
+    keys: list[KeyId] = Field(
+        default_factory=lambda: ["local"], description="Key ids accepted; several while rotating."
+    )
+    client_key: KeyId = Field(
+        default="local", description="The key id `kimera` commands and the signals push sign with."
+    )
+    window_s: Annotated[float, Field(ge=1, le=300)] = Field(
+        default=30.0, description="A signed request older or newer than this is refused (replay window)."
+    )
+    signed_reads: bool = Field(
+        default=False, description="Require signatures on GETs too (always: a key id)."
+    )
+    public_paths: list[str] = Field(
+        default_factory=lambda: ["/healthz", "/metrics"], description="Paths open without a key."
+    )
+
+    @model_validator(mode="after")
+    def _client_key_accepted(self) -> ExecutionAuth:
+        if not self.keys:
+            raise ValueError("keys: at least one key id is needed, e.g. [local]")
+        if self.client_key not in self.keys:
+            raise ValueError(f"client_key {self.client_key!r} is not one of keys {self.keys}")
+        return self
 
 
 class ExecutionConfig(_Section):
@@ -415,13 +538,23 @@ class ExecutionConfig(_Section):
         default="full", description="SQLite: full survives power loss; normal survives process crashes."
     )
     venues: list[VenueRef] = Field(
-        default_factory=list, description="Empty: every paper venue and pool of the paper server."
+        default_factory=list,
+        description="Empty: every paper venue and pool of the paper server; else each {name, type: paper | ccxt | uniswap, ...}.",
     )
     paper: PaperVenues = Field(default_factory=PaperVenues)
+    auth: ExecutionAuth = Field(default_factory=ExecutionAuth)
     sizing: ExecutionSizing = Field(default_factory=ExecutionSizing)
     risk: ExecutionRisk = Field(default_factory=ExecutionRisk)
     routing: ExecutionRouting = Field(default_factory=ExecutionRouting)
     oms: ExecutionOms = Field(default_factory=ExecutionOms)
+
+    @field_validator("venues")
+    @classmethod
+    def _unique_venue_names(cls, venues: list[VenueRef]) -> list[VenueRef]:
+        names = [v.name for v in venues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"venue names must be unique, got {names}")
+        return venues
 
 
 class KimeraConfig(_Section):
