@@ -123,6 +123,8 @@ def build_exchange(ref: CcxtVenueRef, credentials: Mapping[str, SecretStr]) -> A
     )
     if ref.sandbox:
         try:
+            if not exchange.urls.get("test"):  # ccxt leaves None where an exchange has no test network
+                raise ccxt.NotSupported(ref.exchange)
             exchange.set_sandbox_mode(True)
         except ccxt.NotSupported:
             raise ConfigError(

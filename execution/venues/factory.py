@@ -26,9 +26,9 @@ def ccxt_venue(ref: CcxtVenueRef, config: KimeraConfig, settings: Settings) -> V
     from execution.venues.ccxt_venue import CcxtVenue, credentials_of
 
     credentials = credentials_of(ref.name, settings)
-    for field, suffix in (("apiKey", "api_key"), ("secret", "secret")):
+    for field, suffix, what in (("apiKey", "api_key", "API key"), ("secret", "secret", "API secret")):
         if field not in credentials:
-            raise _missing_secret(ref.name, f"{ref.name}_{suffix}", f"API {suffix.replace('_', ' ')}")
+            raise _missing_secret(ref.name, f"{ref.name}_{suffix}", what)
     symbols = {a.pair: ref.symbols.get(a.symbol, a.pair) for a in config.assets}
     return CcxtVenue(ref, symbols, credentials)
 
