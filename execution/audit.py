@@ -256,16 +256,16 @@ def verify(url: str) -> Verification:
             )
             result.bad_seq = expected
             break
-        if e.computed_hash() != e.hash:
-            result.problem = (
-                f"entry {e.seq} ({e.kind}, ref {e.ref}) was edited: its content does not match its hash"
-            )
-            result.bad_seq = e.seq
-            break
-        if e.prev != prev_hash:
+        if e.prev != prev_hash:  # first: a shifted entry fails its hash too, this says why
             result.problem = (
                 f"entry {e.seq} ({e.kind}, ref {e.ref}) does not follow entry {e.seq - 1}: an entry was "
                 f"inserted or removed before it"
+            )
+            result.bad_seq = e.seq
+            break
+        if e.computed_hash() != e.hash:
+            result.problem = (
+                f"entry {e.seq} ({e.kind}, ref {e.ref}) was edited: its content does not match its hash"
             )
             result.bad_seq = e.seq
             break
