@@ -89,7 +89,16 @@ def test_an_inserted_entry_is_found_even_when_its_own_hash_is_right(audited):
     entry after it no longer links."""
     url = f"sqlite:///{audited}"
     prev = next(e for e in entries(url) if e.seq == 10)
-    record = canonical({"reason": "made_up", "detail": "", "asset": "BTC", "signal_id": "s9", "parent_id": None, "venue": None})
+    record = canonical(
+        {
+            "reason": "made_up",
+            "detail": "",
+            "asset": "BTC",
+            "signal_id": "s9",
+            "parent_id": None,
+            "venue": None,
+        }
+    )
     digest = entry_hash(11, prev.at_ms, "refusal", "s9", prev.hash, record)
     tamper(
         audited,
@@ -104,7 +113,9 @@ def test_an_inserted_entry_is_found_even_when_its_own_hash_is_right(audited):
 def test_a_crude_insertion_and_a_cut_off_end_are_found(audited, tmp_path):
     copy = tmp_path / "copy.sqlite"
     shutil.copy(audited, copy)
-    result = verify(tamper(audited, f"INSERT INTO audit VALUES (21, 0, 'fill', 'x', '{{}}', '{GENESIS}', '{GENESIS}')"))
+    result = verify(
+        tamper(audited, f"INSERT INTO audit VALUES (21, 0, 'fill', 'x', '{{}}', '{GENESIS}', '{GENESIS}')")
+    )
     assert result.bad_seq == 21 and "does not follow entry 20" in result.problem
     result = verify(tamper(copy, "DELETE FROM audit WHERE seq > 17"))
     assert result.bad_seq == 18 and "removed from the end" in result.problem
@@ -112,7 +123,9 @@ def test_a_crude_insertion_and_a_cut_off_end_are_found(audited, tmp_path):
 
 def test_a_journal_row_changed_behind_the_audits_back_is_reported(audited):
     result = verify(tamper(audited, "UPDATE fills SET price = '100.0' WHERE fill_id = 'f2'"))
-    assert result.problem is None and result.mismatches == ["fill alpha/f2: price 100.5 -> 100.0 in the journal"]
+    assert result.problem is None and result.mismatches == [
+        "fill alpha/f2: price 100.5 -> 100.0 in the journal"
+    ]
 
 
 def test_kimera_audit_verify_exits_nonzero_and_names_the_first_bad_entry(audited, kimera_home):
@@ -128,7 +141,9 @@ async def test_a_failed_unit_leaves_no_audit_entries_and_the_chain_continues_aft
     path = tmp_path / "journal.sqlite"
     journal = journal_at(path)
     good = journal.submit([journal.signal("a", signal(1), "refused", None, "x")])
-    dup = journal.submit([journal.refusal("r", "d", "BTC", "a"), journal.signal("a", signal(1), "refused", None, "x")])
+    dup = journal.submit(
+        [journal.refusal("r", "d", "BTC", "a"), journal.signal("a", signal(1), "refused", None, "x")]
+    )
     await asyncio.wrap_future(good)
     with pytest.raises(Exception, match="UNIQUE"):
         await asyncio.wrap_future(dup)
@@ -147,13 +162,15 @@ async def test_a_trading_session_audits_signals_decisions_orders_fills_and_the_k
 
     for i in range(3):
         await service.handle_signal(signal(i, forecast=0.004 * (-1) ** i))
+    deadline = time.time() + 20  # the fills first: a HALT with cancel_open could cancel IOC orders still in flight
+    while time.time() < deadline and not (
+        all(o.settled for o in service.oms.orders.values()) and any(o.fill_ids for o in service.oms.orders.values())
+    ):
+        await service.oms.reconcile()
+        await asyncio.sleep(0.2)
     await service.set_kill_switch(SwitchState.HALTED, "audit test", cancel_open=True)
     refused = await service.handle_signal(signal(9, asset="ETH", forecast=0.01))
     assert refused["outcome"] == "refused"
-    deadline = time.time() + 20
-    while time.time() < deadline and not all(o.settled for o in service.oms.orders.values()):
-        await service.oms.reconcile()
-        await asyncio.sleep(0.2)
     result = verify(service.journal.url)
     assert result.ok, (result.problem, result.mismatches)
     kinds = {e.kind for e in entries(service.journal.url)}

@@ -22,11 +22,15 @@ def verifier(**kw) -> Verifier:
     return Verifier(ApiKeys({"ops": SecretStr(OPS), "signals": SecretStr(SIGNALS)}), **kw)
 
 
-def headers_of(method: str, target: str, body: bytes, key: str = "ops", secret: str = OPS, **kw) -> dict[str, str]:
+def headers_of(
+    method: str, target: str, body: bytes, key: str = "ops", secret: str = OPS, **kw
+) -> dict[str, str]:
     return {k.lower(): v for k, v in sign_request(method, target, body, key, secret, **kw).items()}
 
 
-def refused(v: Verifier, method: str, target: str, headers: dict, body: bytes = b"", now: float | None = None) -> str:
+def refused(
+    v: Verifier, method: str, target: str, headers: dict, body: bytes = b"", now: float | None = None
+) -> str:
     with pytest.raises(Unauthorized) as exc:
         v.verify(method, target, headers, body, now=now)
     return exc.value.reason
@@ -118,8 +122,12 @@ async def test_over_http_only_healthz_and_metrics_are_open(app):
                              ("POST", "/signals"), ("PUT", "/killswitch"), ("GET", "/no/such/route")):  # fmt: skip
             r = await anonymous.request(method, path, json={} if method != "GET" else None)
             assert r.status_code == 401, (method, path)
-            assert r.json()["reason"] == "missing_key" and r.headers["www-authenticate"].startswith("KimeraHMAC")
-        forged = await anonymous.post("/signals", json=signal(1), headers=sign_request("POST", "/signals", b"x", "ops", OPS))
+            assert r.json()["reason"] == "missing_key" and r.headers["www-authenticate"].startswith(
+                "KimeraHMAC"
+            )
+        forged = await anonymous.post(
+            "/signals", json=signal(1), headers=sign_request("POST", "/signals", b"x", "ops", OPS)
+        )
         assert forged.status_code == 401 and forged.json()["reason"] == "forged"
         assert OPS not in forged.text
         metrics = (await anonymous.get("/metrics")).text
@@ -128,12 +136,16 @@ async def test_over_http_only_healthz_and_metrics_are_open(app):
 
 async def test_over_http_a_signed_client_trades_and_a_captured_request_cannot_be_replayed(app):
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test", auth=SignedAuth("ops", SecretStr(OPS))) as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", auth=SignedAuth("ops", SecretStr(OPS))
+    ) as c:
         r = await c.post("/signals", json=signal(1))
         assert r.status_code == 200 and r.json()["signal_id"] == "sig-1"
         assert (await c.get("/orders", params={"state": "filled"})).status_code == 200
         schema = (await c.get("/openapi.json")).json()
-        assert schema["paths"]["/signals"]["post"]["security"] == [{"KeyId": [], "Timestamp": [], "Nonce": [], "Signature": []}]
+        assert schema["paths"]["/signals"]["post"]["security"] == [
+            {"KeyId": [], "Timestamp": [], "Nonce": [], "Signature": []}
+        ]
         assert schema["paths"]["/orders"]["get"]["security"] == [{"KeyId": []}]
         sent = c.build_request("PUT", "/killswitch", json={"state": "REDUCING", "reason": "test"})
         sent = next(SignedAuth("ops", SecretStr(OPS)).auth_flow(sent))

@@ -27,7 +27,9 @@ async def settle(service, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.2)
 
 
-async def test_an_order_is_traced_to_its_signal_prediction_feature_row_and_raw_partitions(service, kimera_home):
+async def test_an_order_is_traced_to_its_signal_prediction_feature_row_and_raw_partitions(
+    service, kimera_home
+):
     import duckdb
 
     with duckdb.connect(str(kimera_home.warehouse_path)) as con:  # the prediction as the models stored it
@@ -44,18 +46,30 @@ async def test_an_order_is_traced_to_its_signal_prediction_feature_row_and_raw_p
     assert trace["order"]["client_order_id"] == order.client_order_id
     assert trace["signal"]["signal_id"] == "sig-1" and trace["decision"]["outcome"] == "orders"
     prov = trace["provenance"]
-    assert (prov["model_tag"], prov["prediction_id"], prov["feature_time"]) == ("test-model", "pred-1", "2026-04-01T00:00:00")
-    assert prov["feature_row"] == {"table": "marts.features", "asset": "BTC", "bar_time": "2026-04-01T00:00:00"}
+    assert (prov["model_tag"], prov["prediction_id"], prov["feature_time"]) == (
+        "test-model",
+        "pred-1",
+        "2026-04-01T00:00:00",
+    )
+    assert prov["feature_row"] == {
+        "table": "marts.features",
+        "asset": "BTC",
+        "bar_time": "2026-04-01T00:00:00",
+    }
     # 1h bars, 48 bars of look-back: the 48 hourly partitions before the bar close
     parts = prov["raw_partitions"]
     assert (parts["first"], parts["last"], parts["count"]) == ("2026-03-30-00:00", "2026-03-31-23:00", 48)
     assert prov["prediction"] == {"available": True, "row": {"prediction_id": "pred-1", "model_tag": "test-model",
                                                              "forecast": 0.004}}  # fmt: skip
     kinds = [e["kind"] for e in trace["audit"]]
-    assert {"signal", "decision", "parent", "order"} <= set(kinds) and all(e["intact"] for e in trace["audit"])
+    assert {"signal", "decision", "parent", "order"} <= set(kinds) and all(
+        e["intact"] for e in trace["audit"]
+    )
     assert sorted(f["fill_id"] for f in trace["fills"]) == sorted(order.fill_ids)
     assert "fill" in kinds
-    cli = CliRunner().invoke(main, ["audit", "trace", order.client_order_id, "--path", str(kimera_home.journal_path)])
+    cli = CliRunner().invoke(
+        main, ["audit", "trace", order.client_order_id, "--path", str(kimera_home.journal_path)]
+    )
     assert cli.exit_code == 0 and '"raw_partitions"' in cli.output and "2026-03-31-23:00" in cli.output
 
 
@@ -73,7 +87,9 @@ def _parent(pid: str, side: str, reference: str) -> dict:
 
 
 def _fill(venue: str, fid: str, cid: str, side: Side, price: str, amount: str, fee: str) -> VenueFill:
-    return VenueFill(venue, fid, cid, "BTC/USDT", side, Decimal(price), Decimal(amount), Decimal(fee), time.time())
+    return VenueFill(
+        venue, fid, cid, "BTC/USDT", side, Decimal(price), Decimal(amount), Decimal(fee), time.time()
+    )
 
 
 @pytest.fixture
@@ -101,7 +117,9 @@ def test_costs_per_venue_are_slippage_against_arrival_fees_and_gas(costs_journal
     rows, fills = cost_table(costs_journal, {"alpha": "cex", "pool": "amm"})
     alpha, pool, total = rows
     assert (alpha.venue, alpha.orders, alpha.rejected, alpha.fills) == ("alpha", 3, 1, 2)
-    assert alpha.notional == Decimal(300) and alpha.slippage == Decimal("1.5")  # 0.5 on the buy, 1 on the sell
+    assert alpha.notional == Decimal(300) and alpha.slippage == Decimal(
+        "1.5"
+    )  # 0.5 on the buy, 1 on the sell
     assert alpha.fees == Decimal("0.2995") and alpha.gas == 0
     assert alpha.bps(alpha.slippage) == pytest.approx(50.0)
     assert pool.slippage == Decimal("0.4") and pool.gas == Decimal("0.5") and pool.fees == 0
@@ -113,7 +131,9 @@ def test_costs_per_venue_are_slippage_against_arrival_fees_and_gas(costs_journal
 
 
 def test_the_cost_report_is_written_as_csv_and_png_under_the_report_folder(costs_journal, kimera_home):
-    table, csv_path, png = write_cost_report(costs_journal, {"alpha": "cex", "pool": "amm"}, kimera_home.report_dir)
+    table, csv_path, png = write_cost_report(
+        costs_journal, {"alpha": "cex", "pool": "amm"}, kimera_home.report_dir
+    )
     assert csv_path.parent == png.parent == kimera_home.report_dir
     assert csv_path.read_text().splitlines()[1].startswith("alpha,cex,3,1,2")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

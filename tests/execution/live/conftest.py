@@ -30,7 +30,9 @@ def exchange(monkeypatch) -> Iterator[tuple[ExchangeServer, BinanceOrders]]:
     monkeypatch.setenv("KIMERA_SECRET_BINANCE_API_KEY", API_KEY)
     monkeypatch.setenv("KIMERA_SECRET_BINANCE_SECRET", API_SECRET)
     with ExchangeServer() as server:
-        orders = BinanceOrders(server, API_KEY, API_SECRET, {"USDT": 1_000_000, "BTC": 10, "ETH": 100}).attach()
+        orders = BinanceOrders(
+            server, API_KEY, API_SECRET, {"USDT": 1_000_000, "BTC": 10, "ETH": 100}
+        ).attach()
         yield server, orders
 
 

@@ -25,7 +25,9 @@ from tests.execution.conftest import free_port
 from tests.execution.live.conftest import ccxt_ref, live_config
 
 
-def request(cid: str, side: Side, amount: str, price: str, tif: TimeInForce = TimeInForce.IOC) -> OrderRequest:
+def request(
+    cid: str, side: Side, amount: str, price: str, tif: TimeInForce = TimeInForce.IOC
+) -> OrderRequest:
     return OrderRequest(cid, "BTC/USDT", side, Decimal(amount), Decimal(price), tif, time.time() + 2)
 
 
@@ -95,7 +97,9 @@ async def test_a_resting_order_is_cancelled_by_client_order_id(binance):
     assert orders.account.locked.get("USDT") == 0
 
 
-async def test_the_sandbox_is_used_unless_the_config_says_otherwise(exchange, tmp_path, kimera_home, monkeypatch):
+async def test_the_sandbox_is_used_unless_the_config_says_otherwise(
+    exchange, tmp_path, kimera_home, monkeypatch
+):
     server, _ = exchange
     monkeypatch.setenv("KIMERA_SECRET_KRAKEN_API_KEY", "kraken-key-0000")
     monkeypatch.setenv("KIMERA_SECRET_KRAKEN_SECRET", "kraken-secret-0000")
@@ -106,7 +110,9 @@ async def test_the_sandbox_is_used_unless_the_config_says_otherwise(exchange, tm
     hosts = [r.host for r in server.requests if r.path == "/api/v3/exchangeInfo"]
     assert hosts == ["testnet.binance.vision", "api.binance.com"]
     with pytest.raises(ConfigError, match="no sandbox"):
-        config = live_config(tmp_path / "c", {"venues": [{**ccxt_ref(server), "exchange": "kraken", "name": "kraken"}]})
+        config = live_config(
+            tmp_path / "c", {"venues": [{**ccxt_ref(server), "exchange": "kraken", "name": "kraken"}]}
+        )
         ccxt_venue(config.execution.venues[0], config, get_settings())
 
 
@@ -180,7 +186,9 @@ async def test_the_same_client_order_id_on_a_resting_order_returns_that_order(bi
     assert second.venue_order_id == first.venue_order_id and orders.placed == 1
 
 
-async def test_keys_are_not_in_the_venue_repr_or_in_error_messages(exchange, tmp_path, kimera_home, monkeypatch):
+async def test_keys_are_not_in_the_venue_repr_or_in_error_messages(
+    exchange, tmp_path, kimera_home, monkeypatch
+):
     from tests.execution.live.conftest import API_KEY, API_SECRET
 
     server, _ = exchange

@@ -33,7 +33,9 @@ def kimera(*args: str, env: dict[str, str], out: Path) -> subprocess.CompletedPr
 
 
 @pytest.mark.slow
-def test_no_secret_is_written_to_any_file_or_log_after_a_full_live_run(exchange, make_pool, tmp_path, kimera_home):
+def test_no_secret_is_written_to_any_file_or_log_after_a_full_live_run(
+    exchange, make_pool, tmp_path, kimera_home
+):
     server, orders = exchange
     dex = make_pool(server.market.mid("ETH/USDT", server.market.now_ms()) * 0.995)
     port = free_port()
@@ -55,7 +57,9 @@ def test_no_secret_is_written_to_any_file_or_log_after_a_full_live_run(exchange,
         cli = logs / "cli.txt"
         body = json.dumps(signal(1, asset="ETH", forecast=0.02, width=0.004))
         traded = kimera("call", "POST", "/signals", "--data", body, env=env, out=cli)
-        assert traded.returncode == 0 and '"outcome": "orders"' in traded.stdout, traded.stdout + traded.stderr
+        assert traded.returncode == 0 and '"outcome": "orders"' in traded.stdout, (
+            traded.stdout + traded.stderr
+        )
         auth = SignedAuth("local", SecretStr(SIGNING_SECRET))
         with httpx.Client(base_url=url, auth=auth, timeout=30) as client:
             assert client.post("/signals", json=signal(2, asset="BTC", forecast=0.01)).status_code == 200
@@ -65,9 +69,18 @@ def test_no_secret_is_written_to_any_file_or_log_after_a_full_live_run(exchange,
                 assert client.get(f"/venues/{venue}/balances").status_code == 200
             assert client.get(f"/orders/{orders_now[0]['client_order_id']}/trace").status_code == 200
             assert client.get("/reports/costs").status_code == 200
-            assert client.put("/killswitch", json={"state": "HALTED", "reason": "end of run", "cancel_open": True}).status_code == 200
+            assert (
+                client.put(
+                    "/killswitch", json={"state": "HALTED", "reason": "end of run", "cancel_open": True}
+                ).status_code
+                == 200
+            )
             assert client.get("/audit/verify").json()["ok"] is True
-        forged = httpx.post(f"{url}/signals", json=signal(3), headers=sign_request("POST", "/signals", b"{}", "local", "wrong-secret-123456"))
+        forged = httpx.post(
+            f"{url}/signals",
+            json=signal(3),
+            headers=sign_request("POST", "/signals", b"{}", "local", "wrong-secret-123456"),
+        )
         assert forged.status_code == 401 and httpx.post(f"{url}/signals", json=signal(3)).status_code == 401
         assert kimera("call", "GET", "/pnl", env=env, out=cli).returncode == 0
     finally:
@@ -81,7 +94,9 @@ def test_no_secret_is_written_to_any_file_or_log_after_a_full_live_run(exchange,
     assert kimera("costs", env=env, out=cli).returncode == 0
     written = [p for p in kimera_home.home_dir.rglob("*") if p.is_file()]
     names = {p.name for p in written}
-    assert {"journal.sqlite", "uniswap_uni.sqlite", "execution_costs.png", "execution_costs.csv"} <= names, names
+    assert {"journal.sqlite", "uniswap_uni.sqlite", "execution_costs.png", "execution_costs.csv"} <= names, (
+        names
+    )
     service_log = (logs / "service.err").read_text()
     assert service_log.count("DEBUG") > 20, service_log[-2000:]  # the run did log, verbosely
     for path in [*written, *logs.iterdir(), config]:

@@ -79,7 +79,9 @@ async def test_a_swap_that_reverts_on_chain_is_rejected_though_its_gas_limit_was
     weth0, _ = dex.reserves()
     evm.tester.disable_auto_mine_transactions()
     try:
-        placing = asyncio.create_task(v.place_order(order("01JREV0000000000000000000A", Side.BUY, "2", "2100")))
+        placing = asyncio.create_task(
+            v.place_order(order("01JREV0000000000000000000A", Side.BUY, "2", "2100"))
+        )
         while v.store.get("01JREV0000000000000000000A") is None:  # signed, stored, being broadcast
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)
@@ -93,7 +95,9 @@ async def test_a_swap_that_reverts_on_chain_is_rejected_though_its_gas_limit_was
     assert report.fee > 0  # the gas was paid all the same
     assert dex.reserves()[0] == weth0
     receipt = evm.w3.eth.get_transaction_receipt(report.venue_order_id)
-    assert receipt.status == 0 and receipt.gasUsed < dex.evm.w3.eth.get_transaction(report.venue_order_id)["gas"]
+    assert (
+        receipt.status == 0 and receipt.gasUsed < dex.evm.w3.eth.get_transaction(report.venue_order_id)["gas"]
+    )
 
 
 async def test_orders_sent_together_get_consecutive_nonces_and_all_execute(venue):
