@@ -25,6 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from execution.journal import Journal, Statement
 from execution.orders import ChildOrder, OrderEvent
 from execution.venues.base import VenueFill
@@ -56,8 +58,10 @@ _POSTGRES_DDL = [
 
 
 def canonical(record: dict[str, Any]) -> str:
-    """Record as canonical JSON: sorted keys, no spaces, Decimals and times as strings."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), default=_plain, ensure_ascii=False)
+    """Record as canonical JSON: sorted keys, no spaces, Decimals and enums as strings."""
+    return orjson.dumps(
+        record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=_plain
+    ).decode()
 
 
 def _plain(value: Any) -> Any:
@@ -76,16 +80,20 @@ def entry_hash(seq: int, at_ms: int, kind: str, ref: str | None, prev: str, reco
 
 
 # --- what an entry says ---------------------------------------------------------------------------
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def order_record(o: ChildOrder, events: list[OrderEvent]) -> dict[str, Any]:
     return {
         "client_order_id": o.client_order_id, "parent_id": o.parent_id, "intent_key": o.intent_key,
-        "venue": o.venue, "symbol": o.symbol, "asset": o.asset, "side": o.side.value, "amount": o.amount,
-        "limit_price": o.limit_price, "time_in_force": o.time_in_force.value, "state": o.state.value,
-        "filled": o.filled, "cost": o.cost, "fees": o.fees, "venue_filled": o.venue_filled,
+        "venue": o.venue, "symbol": o.symbol, "asset": o.asset, "side": o.side.value, "amount": _s(o.amount),
+        "limit_price": _s(o.limit_price), "time_in_force": o.time_in_force.value, "state": o.state.value,
+        "filled": _s(o.filled), "cost": _s(o.cost), "fees": _s(o.fees), "venue_filled": _s(o.venue_filled),
         "venue_order_id": o.venue_order_id, "attempts": o.attempts, "reason": o.reason,
         "signal_id": o.signal_id, "model_tag": o.model_tag, "prediction_id": o.prediction_id,
         "events": [{"from": e.from_state.value, "to": e.to_state.value, "at": e.at, "reason": e.reason,
-                    "filled": e.filled} for e in events],
+                    "filled": _s(e.filled)} for e in events],
     }  # fmt: skip
 
 
@@ -124,9 +132,6 @@ class AuditedJournal(Journal):
                         self._append(cur, kind, ref, record)
                 else:
                     cur.execute(self._sql(sql), params)
-            if self.head != before:
-                head_sql, head_params = super().setting(HEAD_KEY, f"{self.head[0]}:{self.head[1]}")
-                cur.execute(self._sql(head_sql), head_params)
         except BaseException:
             self.head = before  # the savepoint is rolled back: so is the chain
             raise
@@ -141,6 +146,11 @@ class AuditedJournal(Journal):
             (seq, at_ms, kind, ref, text, prev, digest),
         )
         self.head = (seq, digest)
+
+    def _before_commit(self, cur) -> None:
+        if self.head != self._committed:  # once per group: the head travels in the same commit
+            head_sql, head_params = super().setting(HEAD_KEY, f"{self.head[0]}:{self.head[1]}")
+            cur.execute(self._sql(head_sql), head_params)
 
     def _group_done(self, committed: bool) -> None:
         if committed:

@@ -205,6 +205,7 @@ class Journal:
                         cur.execute("ROLLBACK TO SAVEPOINT unit")
                         errors[i] = exc
                     cur.execute("RELEASE SAVEPOINT unit")
+                self._before_commit(cur)
                 cur.execute("COMMIT")
             except BaseException as exc:  # the commit itself failed: nobody's unit is durable
                 with contextlib.suppress(Exception):
@@ -226,6 +227,9 @@ class Journal:
         """Run one unit's statements (inside its savepoint). Hook: the audit chain extends it."""
         for sql, params in statements:
             cur.execute(self._sql(sql), params)
+
+    def _before_commit(self, cur) -> None:
+        """Hook: last statements of a group's transaction (the audit chain records its head)."""
 
     def _group_done(self, committed: bool) -> None:
         """Hook: called once a group was committed, or rolled back as a whole."""
