@@ -190,7 +190,8 @@ class FeaturesConfig(_Section):
         default_factory=lambda: [1, 4, 24], description="Label horizons in bars: fwd_ret_<h>, fwd_dir_<h>."
     )
     lookback_bars: Annotated[int, Field(ge=1, le=10_000)] = Field(
-        default=48, description="Late data: an incremental run also rebuilds this many bars before its window."
+        default=48,
+        description="Late data: an incremental run also rebuilds this many bars before its window.",
     )
     return_lags: list[Annotated[int, Field(ge=1, le=10_000)]] = Field(
         default_factory=lambda: [1, 4, 24], description="Feature ret_<k>: log return over k bars."

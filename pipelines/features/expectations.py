@@ -141,7 +141,9 @@ class SuiteResult:
         if self.passed:
             return f"raw.{self.table}{where}: {self.evaluated} expectations met by {self.row_count} rows"
         broken = "; ".join(f"{f.expectation} ({f.unexpected_count} rows)" for f in self.failures)
-        return f"raw.{self.table}{where}: {len(self.failures)} of {self.evaluated} expectations failed: {broken}"
+        return (
+            f"raw.{self.table}{where}: {len(self.failures)} of {self.evaluated} expectations failed: {broken}"
+        )
 
     def markdown(self) -> str:
         """The offending rows of each failed expectation, as markdown tables."""
@@ -181,7 +183,9 @@ def load_rows(
     if window is not None and table.partitioned:
         # Rows are selected by their time, so for most tables this guards the load itself (time
         # zones, casts); a candle must also close inside the window.
-        end_of_row = f"open_time + to_seconds({_grid_seconds_sql()})" if rules.candles else f'"{table.time_column}"'
+        end_of_row = (
+            f"open_time + to_seconds({_grid_seconds_sql()})" if rules.candles else f'"{table.time_column}"'
+        )
         compare = "<=" if rules.candles else "<"
         derived.append(
             f'("{table.time_column}" >= ?::TIMESTAMP AND {end_of_row} {compare} ?::TIMESTAMP) AS inside_window'
@@ -301,7 +305,9 @@ def _validate(name: str, table: RawTable, frame: pd.DataFrame, expectations: lis
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     asset = context.data_sources.add_pandas("raw").add_dataframe_asset(name=table.name)
-    batch = asset.add_batch_definition_whole_dataframe("window").get_batch(batch_parameters={"dataframe": frame})
+    batch = asset.add_batch_definition_whole_dataframe("window").get_batch(
+        batch_parameters={"dataframe": frame}
+    )
     suite = gx.ExpectationSuite(name=f"raw.{table.name}.{name}", expectations=expectations)
     result_format = {
         "result_format": "SUMMARY",
