@@ -8,16 +8,14 @@ with the lines that say what failed.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kimera.settings import Settings
-from pipelines.features.project import DBT_PROJECT_DIR
+from pipelines.features.project import DBT_PROJECT_DIR, dbt_executable
 
 
 class DbtFailed(RuntimeError):
@@ -40,14 +38,6 @@ class DbtRun:
     def elapsed_s(self) -> float:
         """dbt's own time for the nodes (without process start and parsing)."""
         return float((self.run_results or {}).get("elapsed_time", 0.0))
-
-
-def dbt_executable() -> str:
-    beside = Path(sys.executable).with_name("dbt")
-    found = str(beside) if beside.exists() else shutil.which("dbt")
-    if not found:
-        raise FileNotFoundError("the dbt CLI is not installed in this environment (run `make setup`)")
-    return found
 
 
 def run_dbt(

@@ -7,6 +7,8 @@ run, the raw-time window ``[window_start, window_end)`` that the incremental mod
 
 from __future__ import annotations
 
+import shutil
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,15 @@ from kimera.config import TIMEFRAME_SECONDS, ConfigError, KimeraConfig
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_executable() -> str:
+    """The dbt CLI of this Python environment (the venv's bin need not be on PATH)."""
+    beside = Path(sys.executable).with_name("dbt")
+    found = str(beside) if beside.exists() else shutil.which("dbt")
+    if not found:
+        raise FileNotFoundError("the dbt CLI is not installed in this environment (run `make setup`)")
+    return found
 
 
 def dbt_vars(config: KimeraConfig, window: tuple[datetime, datetime] | None = None) -> dict[str, Any]:
