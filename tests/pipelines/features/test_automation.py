@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, evaluate_automation_conditions, in_process_executor
 
