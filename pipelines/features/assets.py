@@ -10,7 +10,7 @@ the ``duckdb`` pool: DuckDB has one writer.
 import json
 import os
 
-from dagster import AssetExecutionContext, AssetsDefinition, BackfillPolicy
+from dagster import AssetExecutionContext, AssetsDefinition, BackfillPolicy, Config
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from kimera.config import KimeraConfig
@@ -23,19 +23,29 @@ from pipelines.resources import KimeraResource
 POOL = "duckdb"
 
 
-def build_features_assets(config: KimeraConfig) -> AssetsDefinition:
-    """The dbt models of ``dbt_project/`` as assets on the ingest's hourly partitions of ``config``."""
+class DbtBuildConfig(Config):
+    """Run config of the dbt assets (the launchpad's ``ops: features_dbt: config:``)."""
+
+    full_refresh: bool = False
+    """Rebuild every incremental model from all raw data: needed after a change of the feature columns
+    (a new lag, a new window), which an incremental run refuses (``on_schema_change: fail``)."""
+
+
+def build_features_assets(kimera_config: KimeraConfig) -> AssetsDefinition:
+    """The dbt models of ``dbt_project/`` as assets on the ingest's hourly partitions of the config."""
 
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
         name="features_dbt",
         dagster_dbt_translator=KimeraDbtTranslator(),
-        partitions_def=hourly_partitions(config.start),
+        partitions_def=hourly_partitions(kimera_config.start),
         backfill_policy=BackfillPolicy.single_run(),
         pool=POOL,
     )
-    def features_dbt(context: AssetExecutionContext, dbt: DbtCliResource, kimera: KimeraResource):
+    def features_dbt(
+        context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, kimera: KimeraResource
+    ):
         settings = prepare_home(get_settings())
         # dbt runs in the project folder: its profile must see the warehouse by absolute path.
         os.environ["KIMERA_HOME"] = str(settings.home_dir)
@@ -44,6 +54,8 @@ def build_features_assets(config: KimeraConfig) -> AssetsDefinition:
         context.log.info(f"dbt build over raw window {window} (vars {build_vars})")
         # Unit tests pin arithmetic in CI; a production run builds models and their data tests.
         args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(build_vars)]
+        if config.full_refresh:
+            args.append("--full-refresh")
         yield from dbt.cli(args, context=context).stream()
 
     return features_dbt

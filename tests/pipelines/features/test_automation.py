@@ -12,7 +12,13 @@ from datetime import timedelta
 
 import pyarrow as pa
 import pytest
-from dagster import AssetKey, DagsterInstance, Definitions, evaluate_automation_conditions, in_process_executor
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    evaluate_automation_conditions,
+    in_process_executor,
+)
 
 from pipelines.ingest.partitions import partition_key
 from pipelines.resources import KimeraResource, WarehouseResource
