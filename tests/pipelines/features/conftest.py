@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, Definitions, in_process_executor
+from dagster import DagsterInstance, Definitions
 
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import Settings
@@ -43,16 +43,10 @@ def config(home: Settings) -> KimeraConfig:
 
 @pytest.fixture
 def defs(dbt_manifest: Path, home: Settings, config: KimeraConfig) -> Definitions:
-    """The ingest and features domains with the shared resources, bound to this test's home."""
-    from pipelines.features.definitions import build_defs as features_defs
-    from pipelines.ingest.definitions import build_defs as ingest_defs
-    from pipelines.resources import shared_resources
+    """The code location as `dagster dev` loads it, bound to this test's home."""
+    from pipelines.definitions import build_location
 
-    return Definitions.merge(
-        ingest_defs(config),
-        features_defs(config),
-        Definitions(resources=shared_resources(home), executor=in_process_executor),
-    )
+    return build_location(settings=home, config=config)
 
 
 @pytest.fixture
