@@ -152,6 +152,23 @@ class SimConfig(_Section):
         return venues
 
 
+# --- ingest (Dagster assets writing raw.*) ---------------------------------------------------------
+class IngestConfig(_Section):
+    chunk_hours: Annotated[int, Field(ge=1, le=24 * 31)] = Field(
+        default=24,
+        description="Hours fetched and written per transaction in a ranged run (bounds memory).",
+    )
+    max_retries: Annotated[int, Field(ge=0, le=20)] = Field(
+        default=3, description="Retries of a failed ingest step (source or lock errors; bad rows never)."
+    )
+    retry_delay_s: Annotated[float, Field(ge=0, le=600)] = Field(
+        default=2.0, description="First retry delay; doubles on each further retry, with jitter."
+    )
+    schedule_minute: Annotated[int, Field(ge=0, le=59)] = Field(
+        default=5, description="Minute past each hour when the hourly schedule ingests the hour before."
+    )
+
+
 # --- features, models, serving, execution ---------------------------------------------------------
 class FeaturesConfig(_Section):
     bar: Literal["5m", "15m", "30m", "1h", "4h", "1d"] = "1h"
@@ -183,6 +200,7 @@ class KimeraConfig(_Section):
     chain: ChainConfig = Field(default_factory=ChainConfig)
     dex: DexConfig = Field(default_factory=DexConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
