@@ -228,20 +228,24 @@ class Faulty:
     """Wraps a source; ``faults`` maps a method name to a function that replaces its result.
 
     The function receives the call count (1 for the first call) and the real result; it may raise
-    (a source failing) or return other rows (a source returning bad rows). Calls are counted.
+    (a source failing) or return other rows (a source returning bad rows). Every call's arguments
+    are recorded in ``calls[name]``.
     """
 
     def __init__(self, inner: object, **faults: Callable[[int, object], object]) -> None:
         self._inner, self._faults = inner, faults
-        self.calls: dict[str, int] = {}
+        self.calls: dict[str, list[tuple]] = {}
 
     def __getattr__(self, name: str):
         real = getattr(self._inner, name)
-        if name not in self._faults:
+        if name.startswith("_") or not callable(real):
             return real
 
         def call(*args, **kwargs):
-            self.calls[name] = self.calls.get(name, 0) + 1
-            return self._faults[name](self.calls[name], real(*args, **kwargs))
+            made = self.calls.setdefault(name, [])
+            made.append(args)
+            result = real(*args, **kwargs)
+            fault = self._faults.get(name)
+            return result if fault is None else fault(len(made), result)
 
         return call
