@@ -32,9 +32,10 @@ from kimera.config import IngestConfig, KimeraConfig
 from kimera.schema import RawTable, duckdb_type
 from pipelines.ingest.feeds import FEEDS, REFERENCE_FEEDS, Feed, ReferenceFeed
 from pipelines.ingest.partitions import hourly_partitions, naive_window
-from pipelines.ingest.progress import chunk_message
 from pipelines.ingest.write import IngestReport, ingest_reference, ingest_window, preview_markdown, scope_text
+from pipelines.progress import progress_message
 from pipelines.resources import KimeraResource
+from pipelines.sources import Sources
 from pipelines.warehouse import RowsRefused
 
 GROUP = "ingest"
@@ -94,6 +95,17 @@ def _refused(exc: RowsRefused) -> Failure:
     return Failure(description=f"nothing written: {exc}", allow_retries=False)
 
 
+def _config_and_sources(kimera: KimeraResource) -> tuple[KimeraConfig, Sources]:
+    """The run's config and sources; a config or adapter that cannot load fails at once, unretried."""
+    try:
+        return kimera.config(), kimera.sources()
+    except Exception as exc:
+        raise Failure(
+            description=f"cannot make the sources the config asks for: {type(exc).__name__}: {exc}",
+            allow_retries=False,
+        ) from exc
+
+
 def _partitioned_asset(feed: Feed, config: KimeraConfig) -> AssetsDefinition:
     table = feed.table
 
@@ -112,17 +124,18 @@ def _partitioned_asset(feed: Feed, config: KimeraConfig) -> AssetsDefinition:
         context: AssetExecutionContext, warehouse: DuckDBResource, kimera: KimeraResource
     ) -> MaterializeResult:
         start, end = naive_window(context.partition_time_window)
-        run_config = kimera.config()
+        run_config, sources = _config_and_sources(kimera)
 
         def log_chunk(chunk_start, chunk_end, rows, done, total) -> None:
-            context.log.info(chunk_message(table.qualified, done, total, rows, chunk_start, chunk_end))
+            window = f"{rows} rows in [{chunk_start.isoformat()}, {chunk_end.isoformat()})"
+            context.log.info(progress_message(table.qualified, done, total, window))
 
         with warehouse.get_connection() as con:
             try:
                 report = ingest_window(
                     con,
                     feed,
-                    kimera.sources(),
+                    sources,
                     start,
                     end,
                     chunk=timedelta(hours=run_config.ingest.chunk_hours),
@@ -151,13 +164,13 @@ def _reference_asset(feed: ReferenceFeed, config: KimeraConfig) -> AssetsDefinit
     def _ingest(
         context: AssetExecutionContext, warehouse: DuckDBResource, kimera: KimeraResource
     ) -> MaterializeResult:
+        run_config, sources = _config_and_sources(kimera)
         with warehouse.get_connection() as con:
             try:
-                report = ingest_reference(con, feed, kimera.config(), kimera.sources())
+                report = ingest_reference(con, feed, run_config, sources)
             except RowsRefused as exc:
                 raise _refused(exc) from exc
         context.log.info(report.summary())
-        run_config = kimera.config()
         source = "config" if feed.origin == "config" else getattr(run_config, feed.origin).source
         return MaterializeResult(metadata=_materialisation_metadata(report, source))
 

@@ -1,0 +1,102 @@
+"""Run a job of the code location in this process, on the persistent Dagster instance.
+
+``kimera demo`` (and any other command) materialises assets through here, so the runs, their logs
+and the partitions they filled show in ``dagster dev``'s UI afterwards, exactly as if launched
+there. Events are streamed to a callback as they happen (for progress bars).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dagster import DagsterEventType, DagsterInstance, Definitions
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.utils import make_new_run_id
+
+from pipelines.ingest.partitions import partition_keys_between
+
+OnEvent = Callable[[EventLogEntry], None]
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended: its id, whether it succeeded, what it materialised, and the first error."""
+
+    run_id: str
+    job: str
+    success: bool
+    materialisations: int = 0
+    failed_steps: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def code_location() -> Definitions:
+    """The code location's definitions, as ``dagster dev`` loads them."""
+    from pipelines.definitions import defs
+
+    return defs
+
+
+def run_job(
+    job_name: str,
+    instance: DagsterInstance,
+    window: tuple[datetime, datetime] | None = None,
+    on_event: OnEvent | None = None,
+    defs: Definitions | None = None,
+    console_log_level: str = "WARNING",
+) -> RunOutcome:
+    """Run ``job_name`` in-process on ``instance``; a partitioned job over ``window`` as one run.
+
+    ``window`` is a half-open ``[start, end)`` of whole hours (naive UTC); it becomes the run's
+    partition range, so a partitioned asset with a single-run backfill policy is executed once for
+    all of it. Returns the outcome rather than raising when a step fails. ``console_log_level``
+    quiets Dagster's own console logger (the instance's event log keeps everything).
+    """
+    defs = defs or code_location()
+    job = defs.resolve_job_def(job_name)
+    tags: dict[str, str] = {}
+    if window is not None:
+        first, last = partition_keys_between(*window)
+        tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    run_id = make_new_run_id()
+    outcome = RunOutcome(run_id=run_id, job=job_name, success=False)
+
+    def record(entry: EventLogEntry) -> None:
+        event = entry.dagster_event
+        if event is not None:
+            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                outcome.materialisations += 1
+            elif event.event_type == DagsterEventType.STEP_FAILURE:
+                outcome.failed_steps.append(event.step_key or "?")
+                if outcome.error is None and event.step_failure_data is not None:
+                    outcome.error = _failure_text(event.step_failure_data)
+        if on_event is not None:
+            on_event(entry)
+
+    instance.add_event_listener(run_id, record)
+    run_config = {"loggers": {"console": {"config": {"log_level": console_log_level}}}}
+    result = job.execute_in_process(
+        run_config=run_config, instance=instance, run_id=run_id, tags=tags, raise_on_error=False
+    )
+    outcome.success = result.success
+    return outcome
+
+
+def _failure_text(failure) -> str:
+    """A step failure in a line or two: a ``Failure``'s own description, else the error and its cause."""
+    if failure.user_failure_data is not None and failure.user_failure_data.description:
+        return failure.user_failure_data.description
+    error = failure.error
+    if error is None:
+        return "unknown error"
+    text = error.message.strip()
+    while error.cause is not None and error.cls_name in {
+        "RetryRequestedFromPolicy",
+        "DagsterExecutionStepExecutionError",
+    }:
+        error = error.cause
+        text = error.message.strip()
+    return text
