@@ -25,6 +25,19 @@ TELEMETRY_OFF = {
 }
 
 
+# The Dagster instance under KIMERA_HOME/dagster, written when missing (edit freely afterwards).
+DAGSTER_YAML = """\
+# Dagster instance for Kimera (written by `kimera` when missing; yours to edit).
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    # DuckDB has one writer: every asset that writes the warehouse holds pool "duckdb".
+    granularity: op
+    default_limit: 1
+"""
+
+
 class Settings(BaseSettings):
     """Process-wide settings. Every field can be set as ``KIMERA_<FIELD>`` in the environment."""
 
@@ -113,9 +126,7 @@ def prepare_home(settings: Settings | None = None) -> Settings:
         folder.mkdir(parents=True, exist_ok=True)
     dagster_yaml = settings.dagster_home / "dagster.yaml"
     if not dagster_yaml.exists():
-        dagster_yaml.write_text(
-            "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n"
-        )
+        dagster_yaml.write_text(DAGSTER_YAML)
     os.environ.update(TELEMETRY_OFF)
     os.environ.setdefault("KIMERA_HOME", str(home))
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
