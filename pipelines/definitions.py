@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
-from pipelines.ingest.definitions import defs as ingest_defs
+from pipelines.ingest import definitions as ingest
 from pipelines.resources import shared_resources
 
-DOMAINS: list[Definitions] = [ingest_defs]
+# Modules, not their `defs`: Dagster allows one Definitions object at this module's top level.
+DOMAINS: list[Definitions] = [ingest.defs]
 
 defs = Definitions.merge(
     *DOMAINS,

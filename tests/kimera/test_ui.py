@@ -103,9 +103,12 @@ def ui(kimera_home: Settings) -> Iterator[DagsterUI]:
             try:
                 if ui.client.get("/server_info", timeout=2).status_code == 200:
                     locations = ui.gql(
-                        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+                        """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+                             locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
                     )["workspaceOrError"]["locationEntries"]
                     if locations and all(e["loadStatus"] == "LOADED" for e in locations):
+                        loaded = [e["locationOrLoadError"] for e in locations]
+                        assert all(x["__typename"] == "RepositoryLocation" for x in loaded), loaded
                         break
             except httpx.HTTPError:
                 pass
