@@ -29,7 +29,10 @@ def run_ui(host: str = "127.0.0.1", port: int = 3000) -> None:
     env = settings.tool_environment()
     # dagster dev runs from the repository root: pass the config by absolute path.
     env["KIMERA_CONFIG"] = str(settings.config.expanduser().resolve())
-    print(f"Dagster UI on http://{host}:{port}  (instance: {settings.dagster_home}; Ctrl-C stops it)", flush=True)
+    print(
+        f"Dagster UI on http://{host}:{port}  (instance: {settings.dagster_home}; Ctrl-C stops it)",
+        flush=True,
+    )
     # exec so that Ctrl-C and SIGTERM reach dagster directly.
     os.chdir(REPO_ROOT)
     os.execve(sys.executable, cmd, env)

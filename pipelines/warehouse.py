@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kimera.schema import RAW_TABLES, RawTable, conform
 
@@ -67,6 +68,65 @@ def _examples(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     return "; e.g. " + ", ".join(str(r) for r in rows) if rows else ""
 
 
+def _conformed(table: RawTable, rows: pa.Table) -> pa.Table:
+    try:
+        return conform(table, rows)
+    except ValueError as exc:
+        message = str(exc)
+        if table.qualified not in message:
+            message = f"rows for {table.qualified} are refused: {message}"
+        raise RowsRefused(message) from None
+
+
+def _replace(
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    where_sql: str,
+    params: Sequence[Any],
+    rows: pa.Table,
+    inside_sql: str | None,
+    may_collide: bool,
+) -> int:
+    """The one transaction every write is: check keys (and ``inside_sql``), delete, insert."""
+    key = ", ".join(_quote(k) for k in table.key)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("_incoming", rows)
+        # One pass over the new rows: how many fall outside the part replaced, how many repeat a key.
+        outside_sql = f"NOT ({inside_sql})" if inside_sql is not None else "FALSE"
+        outside, repeated = con.execute(
+            f"SELECT count(*) FILTER (WHERE {outside_sql}), count(*) - count(DISTINCT ({key})) FROM _incoming",
+            list(params) if inside_sql is not None else [],
+        ).fetchall()[0]
+        if outside:
+            raise RowsRefused(f"{outside} row(s) for {table.qualified} fall outside the window being written")
+        if repeated:
+            raise RowsRefused(
+                f"{repeated} repeated natural key(s) {table.key} in rows for {table.qualified}"
+                + _examples(con, f"SELECT {key} FROM _incoming GROUP BY ALL HAVING count(*) > 1")
+            )
+        con.execute(f"DELETE FROM {table.qualified} WHERE {where_sql}", list(params))
+        if may_collide:
+            clash = f"SELECT {key} FROM {table.qualified} SEMI JOIN _incoming USING ({key})"
+            ((clashes,),) = con.execute(f"SELECT count(*) FROM ({clash})").fetchall()
+            if clashes:
+                raise RowsRefused(
+                    f"{clashes} row(s) for {table.qualified} repeat a natural key {table.key} "
+                    f"already stored outside the part being replaced" + _examples(con, clash)
+                )
+        con.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM _incoming")
+        con.execute("COMMIT")
+    except duckdb.ConstraintException as exc:
+        con.execute("ROLLBACK")
+        raise RowsRefused(f"rows for {table.qualified} break a constraint: {exc}") from None
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_incoming")
+    return rows.num_rows
+
+
 def replace_where(
     con: duckdb.DuckDBPyConnection,
     table: RawTable,
@@ -86,57 +146,30 @@ def replace_where(
     ``check_inside == where_sql``, no existing row can share a key and that check is skipped.
     Nothing is changed when anything fails.
     """
-    try:
-        rows = conform(table, rows)
-    except ValueError as exc:
-        message = str(exc)
-        if table.qualified not in message:
-            message = f"rows for {table.qualified} are refused: {message}"
-        raise RowsRefused(message) from None
+    rows = _conformed(table, rows)
     ensure_raw_schema(con, [table])
-    key = ", ".join(_quote(k) for k in table.key)
     may_collide = not (
         check_inside is not None
         and check_inside == where_sql
         and where_columns is not None
         and set(where_columns) <= set(table.key)
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.register("_incoming", rows)
-        # One pass over the new rows: how many fall outside the window, how many repeat a key.
-        inside = f"NOT ({check_inside})" if check_inside is not None else "FALSE"
-        outside, repeated = con.execute(
-            f"SELECT count(*) FILTER (WHERE {inside}), count(*) - count(DISTINCT ({key})) FROM _incoming",
-            list(params) if check_inside is not None else [],
-        ).fetchone()
-        if outside:
-            raise RowsRefused(f"{outside} row(s) for {table.qualified} fall outside the window being written")
-        if repeated:
-            raise RowsRefused(
-                f"{repeated} repeated natural key(s) {table.key} in rows for {table.qualified}"
-                + _examples(con, f"SELECT {key} FROM _incoming GROUP BY ALL HAVING count(*) > 1")
-            )
-        con.execute(f"DELETE FROM {table.qualified} WHERE {where_sql}", list(params))
-        if may_collide:
-            clash = f"SELECT {key} FROM {table.qualified} SEMI JOIN _incoming USING ({key})"
-            (clashes,) = con.execute(f"SELECT count(*) FROM ({clash})").fetchone()
-            if clashes:
-                raise RowsRefused(
-                    f"{clashes} row(s) for {table.qualified} repeat a natural key {table.key} "
-                    f"already stored outside the part being replaced" + _examples(con, clash)
-                )
-        con.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM _incoming")
-        con.execute("COMMIT")
-    except duckdb.ConstraintException as exc:
-        con.execute("ROLLBACK")
-        raise RowsRefused(f"rows for {table.qualified} break a constraint: {exc}") from None
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_incoming")
-    return rows.num_rows
+    return _replace(con, table, where_sql, params, rows, check_inside, may_collide)
+
+
+def _outside(
+    table: RawTable, rows: pa.Table, start: datetime, end: datetime, scope: Mapping[str, Sequence[Any]]
+) -> int:
+    """How many rows fall outside ``[start, end)`` and the scope (Arrow kernels, no SQL round trip)."""
+    if rows.num_rows == 0:
+        return 0
+    moment = rows[table.time_column]
+    bounds = pa.scalar(start, moment.type), pa.scalar(end, moment.type)
+    mask = pc.or_(pc.less(moment, bounds[0]), pc.greater_equal(moment, bounds[1]))
+    for column, values in scope.items():
+        allowed = pa.array(list(values), type=rows.schema.field(column).type)
+        mask = pc.or_(mask, pc.invert(pc.is_in(rows[column], value_set=allowed)))
+    return pc.sum(mask).as_py() or 0
 
 
 def replace_window(
@@ -146,32 +179,38 @@ def replace_window(
     end: datetime,
     rows: pa.Table,
     scope: Mapping[str, Sequence[Any]] | None = None,
+    ensure_table: bool = True,
 ) -> int:
     """Replace the half-open window ``[start, end)`` of ``table`` with ``rows``, atomically.
 
     ``scope`` limits what is replaced to the given column values (e.g. ``{"venue": ["binance"]}``)
     so that one source's write never deletes another source's rows. Every new row must lie inside
     the window (and scope), and no key may repeat; otherwise nothing is written (:class:`RowsRefused`).
-    Aware datetimes are converted to naive UTC.
+    Aware datetimes are converted to naive UTC. ``ensure_table=False`` skips creating the table
+    (for callers that did so once before many writes).
     """
     start, end = _naive_utc(start), _naive_utc(end)
     if not start < end:
         raise ValueError(f"window start {start} must be before its end {end}")
     if not table.partitioned:
         raise ValueError(f"{table.qualified} is a reference table: write it with replace_reference")
+    scope = scope or {}
+    rows = _conformed(table, rows)
+    outside = _outside(table, rows, start, end, scope)
+    if outside:
+        raise RowsRefused(
+            f"{outside} row(s) for {table.qualified} fall outside the window being written "
+            f"[{start.isoformat()}, {end.isoformat()}) and scope {dict(scope)}"
+        )
+    if ensure_table:
+        ensure_raw_schema(con, [table])
     col = _quote(table.time_column)
     in_scope, scope_params = scope_sql(scope)
     where = f"{col} >= ? AND {col} < ?{in_scope}"
-    params = [start, end, *scope_params]
-    return replace_where(
-        con,
-        table,
-        where,
-        params,
-        rows,
-        check_inside=where,
-        where_columns=[table.time_column, *(scope or {})],
-    )
+    # The window and scope pin every column of the key they cover; if they cover all of it, any
+    # stored row sharing a key with a new row is inside the part deleted, and cannot clash.
+    may_collide = not {table.time_column, *scope} <= set(table.key)
+    return _replace(con, table, where, [start, end, *scope_params], rows, None, may_collide)
 
 
 def replace_reference(

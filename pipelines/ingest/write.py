@@ -17,7 +17,7 @@ from kimera.config import KimeraConfig
 from kimera.schema import RawTable
 from pipelines.ingest.feeds import Feed, ReferenceFeed, Scope
 from pipelines.sources import Sources
-from pipelines.warehouse import replace_reference, replace_window, scope_sql
+from pipelines.warehouse import ensure_raw_schema, replace_reference, replace_window, scope_sql
 
 # Called after each chunk is committed: (chunk start, chunk end, rows written, chunks done, chunks in all).
 OnChunk = Callable[[datetime, datetime, int, int, int], None]
@@ -73,9 +73,12 @@ def ingest_window(
     scope = feed.scope(sources)
     report = IngestReport(feed.table, start, end, scope)
     windows = list(split_window(start, end, chunk))
+    ensure_raw_schema(con, [feed.table])
     for done, (chunk_start, chunk_end) in enumerate(windows, start=1):
         rows = feed.fetch(sources, chunk_start, chunk_end)
-        written = replace_window(con, feed.table, chunk_start, chunk_end, rows, scope=scope)
+        written = replace_window(
+            con, feed.table, chunk_start, chunk_end, rows, scope=scope, ensure_table=False
+        )
         report.rows_written += written
         report.chunks = done
         if on_chunk is not None:
@@ -103,7 +106,7 @@ def ingest_reference(
 def _describe(con: duckdb.DuckDBPyConnection, report: IngestReport, preview_rows: int) -> None:
     """Fill the report's table count and a preview of the rows just written (for asset metadata)."""
     table = report.table
-    (report.table_rows,) = con.execute(f"SELECT count(*) FROM {table.qualified}").fetchone()
+    ((report.table_rows,),) = con.execute(f"SELECT count(*) FROM {table.qualified}").fetchall()
     in_scope, params = scope_sql(report.scope)
     where, order = "TRUE", ", ".join(f'"{k}"' for k in table.key)
     if report.start is not None:

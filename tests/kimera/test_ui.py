@@ -99,7 +99,9 @@ def ui(kimera_home: Settings) -> Iterator[DagsterUI]:
     try:
         deadline = time.monotonic() + 180
         while True:
-            assert server.poll() is None, (kimera_home.home_dir.parent / "dagster-dev.log").read_text()[-3000:]
+            assert server.poll() is None, (kimera_home.home_dir.parent / "dagster-dev.log").read_text()[
+                -3000:
+            ]
             try:
                 if ui.client.get("/server_info", timeout=2).status_code == 200:
                     locations = ui.gql(
@@ -142,7 +144,11 @@ def test_the_ui_shows_the_ingest_assets_and_materialises_a_partition_and_a_backf
     assert all(ingest[("raw", t.name)]["isPartitioned"] for t in PARTITIONED_TABLES)
 
     # One partition of every partitioned table, as the UI's "Materialize" button launches it.
-    selector = {"repositoryLocationName": "kimera", "repositoryName": "__repository__", "jobName": "ingest_raw"}
+    selector = {
+        "repositoryLocationName": "kimera",
+        "repositoryName": "__repository__",
+        "jobName": "ingest_raw",
+    }
     launched = ui.gql(
         LAUNCH_RUN,
         params={
