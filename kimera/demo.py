@@ -157,7 +157,9 @@ def warehouse_counts(settings: Settings) -> dict[str, int]:
         tables = con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal ORDER BY ALL"
         ).fetchall()
-        return {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchall()[0][0] for s, t in tables}
+        return {
+            f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchall()[0][0] for s, t in tables
+        }
 
 
 def run_demo(days: int | None = None, stage: str = "all") -> dict[str, int]:
