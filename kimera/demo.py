@@ -84,7 +84,8 @@ class DemoContext:
         from pipelines.progress import parse_progress
         from pipelines.runner import code_location, run_job
 
-        job = code_location().resolve_job_def(job_name)
+        defs = code_location()
+        job = defs.resolve_job_def(job_name)
         overall = self.progress.add_task(f"[bold]{title}", total=len(job.graph.nodes))
         steps: dict[str, Any] = {}
 

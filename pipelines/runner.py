@@ -7,7 +7,10 @@ there. Events are streamed to a callback as they happen (for progress bars).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +18,7 @@ from dagster import DagsterEventType, DagsterInstance, Definitions
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster._core.utils import make_new_run_id
+from dagster._utils.interrupts import check_captured_interrupt
 
 from pipelines.ingest.partitions import partition_keys_between
 
@@ -31,13 +35,14 @@ class RunOutcome:
     materialisations: int = 0
     failed_steps: list[str] = field(default_factory=list)
     error: str | None = None
+    interrupted: bool = False
 
 
 def code_location() -> Definitions:
-    """The code location's definitions, as ``dagster dev`` loads them."""
-    from pipelines.definitions import defs
+    """The code location's definitions for this process's settings, as ``dagster dev`` loads them."""
+    from pipelines.definitions import build_location
 
-    return defs
+    return build_location()
 
 
 def run_job(
@@ -52,8 +57,9 @@ def run_job(
 
     ``window`` is a half-open ``[start, end)`` of whole hours (naive UTC); it becomes the run's
     partition range, so a partitioned asset with a single-run backfill policy is executed once for
-    all of it. Returns the outcome rather than raising when a step fails. ``console_log_level``
-    quiets Dagster's own console logger (the instance's event log keeps everything).
+    all of it. Returns the outcome rather than raising when a step fails; ``interrupted`` tells
+    that Ctrl-C (SIGINT or SIGTERM) arrived during the run, even between steps, where Dagster
+    holds it back. ``console_log_level`` quiets Dagster's console logger (the event log keeps all).
     """
     defs = defs or code_location()
     job = defs.resolve_job_def(job_name)
@@ -75,14 +81,57 @@ def run_job(
                     outcome.error = _failure_text(event.step_failure_data)
         if on_event is not None:
             on_event(entry)
+        # Ctrl-C inside a step fails it (and a retry policy would even retry it); between steps
+        # Dagster holds it back. Either way, stop the run here: the step's transaction is undone.
+        if check_captured_interrupt() or (event is not None and _interrupted(event)):
+            outcome.interrupted = True
+            raise _Interrupted
 
     instance.add_event_listener(run_id, record)
     run_config = {"loggers": {"console": {"config": {"log_level": console_log_level}}}}
-    result = job.execute_in_process(
-        run_config=run_config, instance=instance, run_id=run_id, tags=tags, raise_on_error=False
-    )
+    with _noting_interrupts(outcome):
+        try:
+            result = job.execute_in_process(
+                run_config=run_config, instance=instance, run_id=run_id, tags=tags, raise_on_error=False
+            )
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            return outcome
     outcome.success = result.success
     return outcome
+
+
+@contextmanager
+def _noting_interrupts(outcome: RunOutcome) -> Iterator[None]:
+    """Note a Ctrl-C that lands outside Dagster's own handling (while it sets the run up)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum, frame) -> None:
+        outcome.interrupted = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Raised from the event listener to unwind a run the user interrupted."""
+
+
+def _interrupted(event) -> bool:
+    """Whether a step failed or asked for a retry because the run was interrupted."""
+    data = event.event_specific_data
+    error = getattr(data, "error", None)
+    while error is not None:
+        if error.cls_name in {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}:
+            return True
+        error = error.cause
+    return False
 
 
 def _failure_text(failure) -> str:
