@@ -113,8 +113,10 @@ class DemoContext:
 
         window = (self.start, self.end) if partitioned else None
         outcome = run_job(
-            job_name, self.instance, window=window, on_event=on_event, console_log_level="CRITICAL"
+            job_name, self.instance, window=window, on_event=on_event, defs=defs, console_log_level="CRITICAL"
         )
+        if outcome.interrupted:
+            raise KeyboardInterrupt
         if not outcome.success:
             steps_failed = ", ".join(outcome.failed_steps) or "the run"
             raise DemoFailed(f"{title}: {steps_failed} failed (run {outcome.run_id}): {outcome.error}")
@@ -182,7 +184,7 @@ def run_demo(days: int | None = None, stage: str = "all") -> dict[str, int]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=False)
+    console = Console(soft_wrap=True)  # paths and queries stay whole, to copy and paste
     console.print(
         f"[bold]Kimera demo[/]: {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, home {settings.home_dir}"
     )
@@ -218,8 +220,8 @@ def _print_summary(console: Console, settings: Settings, summary: list[str], cou
     from rich.table import Table
 
     for line in summary:
-        console.print(f"  {line}")
-    console.print(f"\n[bold]Warehouse[/]: {settings.warehouse_path}")
+        console.print(f"  {line}", soft_wrap=True)
+    console.print(f"\n[bold]Warehouse[/]: {settings.warehouse_path}", soft_wrap=True)
     table = Table("table", "rows")
     for name, rows in counts.items():
         table.add_row(name, f"{rows:,}")
@@ -227,4 +229,6 @@ def _print_summary(console: Console, settings: Settings, summary: list[str], cou
     console.print("[bold]Try[/]:")
     for query in EXAMPLE_QUERIES:
         console.print(f'  kimera sql "{query}"', soft_wrap=True)
-    console.print("Runs, partitions and asset metadata: `make ui` (Dagster on http://127.0.0.1:3000).")
+    console.print(
+        "Runs, partitions and asset metadata: `make ui` (Dagster on http://127.0.0.1:3000).", soft_wrap=True
+    )

@@ -7,15 +7,18 @@ there. Events are streamed to a callback as they happen (for progress bars).
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dagster import DagsterEventType, DagsterInstance, Definitions
+from dagster import DagsterEventType, DagsterInstance, Definitions, RunsFilter
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster._core.utils import make_new_run_id
 from dagster._utils.interrupts import check_captured_interrupt
@@ -23,6 +26,9 @@ from dagster._utils.interrupts import check_captured_interrupt
 from pipelines.ingest.partitions import partition_keys_between
 
 OnEvent = Callable[[EventLogEntry], None]
+# Who runs a run started here, so a run whose process is gone can be told from a live one.
+PID_TAG = "kimera/pid"
+HOST_TAG = "kimera/host"
 
 
 @dataclass
@@ -89,16 +95,57 @@ def run_job(
 
     instance.add_event_listener(run_id, record)
     run_config = {"loggers": {"console": {"config": {"log_level": console_log_level}}}}
-    with _noting_interrupts(outcome):
-        try:
-            result = job.execute_in_process(
-                run_config=run_config, instance=instance, run_id=run_id, tags=tags, raise_on_error=False
-            )
-        except KeyboardInterrupt:
-            outcome.interrupted = True
-            return outcome
+    release_abandoned(instance)
+    tags = {**tags, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    try:
+        with _noting_interrupts(outcome):
+            try:
+                result = job.execute_in_process(
+                    run_config=run_config, instance=instance, run_id=run_id, tags=tags, raise_on_error=False
+                )
+            except KeyboardInterrupt:
+                outcome.interrupted = True
+                return outcome
+    finally:
+        # An interrupted in-process run can leave its pool slot claimed, which would block the
+        # next run on the "duckdb" pool for ever: a run that is over holds nothing.
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
     outcome.success = result.success
     return outcome
+
+
+def release_abandoned(instance: DagsterInstance) -> list[str]:
+    """Fail runs started here by a process that is gone, and free pool slots held by finished runs.
+
+    A ``kimera demo`` killed outright leaves its run "started" and its ``duckdb`` slot claimed;
+    without this every later run would wait for that slot. Returns the run ids released.
+    """
+    released: list[str] = []
+    here = socket.gethostname()
+    for run in instance.get_runs(RunsFilter(statuses=NOT_FINISHED_STATUSES, tags={HOST_TAG: here})):
+        pid = run.tags.get(PID_TAG)
+        if pid is not None and not _alive(int(pid)):
+            instance.report_run_failed(run, "the process running it (kimera) ended without finishing it")
+            released.append(run.run_id)
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        for pool in storage.get_concurrency_keys():
+            for slot in storage.get_concurrency_info(pool).claimed_slots:
+                run = instance.get_run_by_id(slot.run_id)
+                if run is None or run.is_finished:
+                    storage.free_concurrency_slots_for_run(slot.run_id)
+                    released.append(slot.run_id)
+    return released
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager

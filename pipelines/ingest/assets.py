@@ -7,6 +7,7 @@ timing out, the warehouse locked) is retried with exponential backoff.
 """
 
 # No ``from __future__ import annotations``: Dagster reads the context and resource annotations.
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from dagster import (
     AssetsDefinition,
     BackfillPolicy,
     Backoff,
+    BetaWarning,
     Failure,
     Jitter,
     MaterializeResult,
@@ -179,6 +181,9 @@ def _reference_asset(feed: ReferenceFeed, config: KimeraConfig) -> AssetsDefinit
 
 def build_ingest_assets(config: KimeraConfig) -> list[AssetsDefinition]:
     """One asset per raw table: the partitioned ones first, then the reference tables."""
-    return [_partitioned_asset(f, config) for f in FEEDS.values()] + [
-        _reference_asset(f, config) for f in REFERENCE_FEEDS.values()
-    ]
+    with warnings.catch_warnings():
+        # `backfill_policy` is marked beta in Dagster 1.13; a warning on every load helps no user.
+        warnings.simplefilter("ignore", BetaWarning)
+        return [_partitioned_asset(f, config) for f in FEEDS.values()] + [
+            _reference_asset(f, config) for f in REFERENCE_FEEDS.values()
+        ]
