@@ -25,9 +25,10 @@ REPO_CONFIG = Path(__file__).resolve().parents[3] / "kimera.yaml"
 
 @pytest.fixture
 def config_path(kimera_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The shipped config with retries fast enough for tests (2 retries, 10 ms first delay)."""
+    """The shipped config with retries fast enough for tests (2 retries, 10 ms first delay) and day-long
+    chunks (so a short range crosses a chunk edge)."""
     data = yaml.safe_load(REPO_CONFIG.read_text())
-    data["ingest"] = {**data.get("ingest", {}), "max_retries": 2, "retry_delay_s": 0.01}
+    data["ingest"] = {**data.get("ingest", {}), "max_retries": 2, "retry_delay_s": 0.01, "chunk_hours": 24}
     path = tmp_path / "kimera.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     monkeypatch.setenv("KIMERA_CONFIG", str(path))
