@@ -10,7 +10,7 @@ import pytest
 from dagster import AssetKey, DagsterEventType
 
 from kimera.schema import PARTITIONED_TABLES
-from pipelines.sources import Sources
+from pipelines.sources import Sources, make_sources
 from tests.pipelines.ingest.fixture_sources import Faulty, fixture_sources
 
 ALL = [t.name for t in PARTITIONED_TABLES]
@@ -31,23 +31,25 @@ def _materialised(result) -> dict[str, list[str]]:
 
 
 def test_rematerialising_a_partition_leaves_identical_rows(run_ingest, read_rows) -> None:
-    run_ingest(ALL, HOUR, sources=fixture_sources())
+    """With the config's own sources (the simulator), as `kimera demo` and the UI run them."""
+    run_ingest(ALL, HOUR)
     first = _snapshot(read_rows)
     assert all(first[t] for t in ALL), "every raw table got rows"
-    run_ingest(ALL, HOUR, sources=fixture_sources())
+    run_ingest(ALL, HOUR)
     assert _snapshot(read_rows) == first
 
 
-def test_a_materialisation_records_rows_window_source_and_a_preview(run_ingest) -> None:
-    result = run_ingest(["exchange_ohlcv"], HOUR, sources=fixture_sources())
+def test_a_materialisation_records_rows_window_source_and_a_preview(run_ingest, config) -> None:
+    result = run_ingest(["exchange_ohlcv"], HOUR)
     (event,) = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
-    assert metadata["rows_written"].value == 60 * 2
-    assert metadata["dagster/partition_row_count"].value == 120
+    bars = 60 * len(config.sim.venues) * len(config.assets)
+    assert metadata["rows_written"].value == bars
+    assert metadata["dagster/partition_row_count"].value == bars
     assert metadata["window_start"].value == H0.isoformat()
     assert metadata["window_end"].value == H1.isoformat()
     assert metadata["source"].value == "sim"
-    assert '"venue": ["alpha", "bravo"]' in metadata["scope"].value
+    assert '"venue": ["alpha", "bravo", "charlie"]' in metadata["scope"].value
     preview = metadata["preview"].value
     assert preview.splitlines()[0].startswith("| venue | symbol | timeframe | open_time")
     assert "2026-01-02 05:00:00" in preview
@@ -109,7 +111,7 @@ def test_a_transient_source_error_is_retried_and_the_partition_lands(run_ingest,
 
 
 def test_a_ranged_backfill_is_one_run_that_writes_each_window_once(run_ingest, read_rows, config) -> None:
-    base = fixture_sources()
+    base = make_sources(config)  # the simulator, with its calls recorded
     exchange, chain = Faulty(base.exchange), Faulty(base.chain)
     start, end = datetime(2026, 1, 1, 20), datetime(2026, 1, 3, 2)  # 30 partitions, across a chunk edge
     result = run_ingest(
@@ -126,8 +128,8 @@ def test_a_ranged_backfill_is_one_run_that_writes_each_window_once(run_ingest, r
     edge = start + timedelta(hours=24)
     assert exchange.calls["ohlcv"] == [(start, edge), (edge, end)]
     assert chain.calls["blocks"] == [(start, edge), (edge, end)]
-    assert len(read_rows("exchange_ohlcv")) == 30 * 60 * 2
-    assert len(read_rows("chain_blocks")) == 30 * 12
+    assert len(read_rows("exchange_ohlcv")) == 30 * 60 * len(config.sim.venues) * len(config.assets)
+    assert len(read_rows("chain_blocks")) == 30 * 3600 // config.sim.block_seconds
 
 
 def test_reference_tables_materialise_unpartitioned(run_ingest, read_rows, config) -> None:
