@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pytest
-from dagster import AssetKey, DagsterEventType
+from dagster import AssetKey, DagsterEventType, materialize
 
 from kimera.schema import PARTITIONED_TABLES
+from pipelines.resources import KimeraResource, WarehouseResource
 from pipelines.sources import Sources, make_sources
 from tests.pipelines.ingest.fixture_sources import Faulty, fixture_sources
 
@@ -152,3 +153,33 @@ def test_partitioned_assets_are_hourly_from_the_config_start_in_one_run_backfill
         == timedelta(hours=1)
     )
     assert asset_def.backfill_policy.max_partitions_per_run is None  # single run
+
+
+def test_sources_the_config_cannot_make_fail_the_step_at_once_without_retries(
+    ingest_assets, settings, config_path
+) -> None:
+    calls = []
+
+    class _NoAdapter(KimeraResource):
+        def sources(self) -> Sources:
+            calls.append(1)
+            raise ValueError("exchange.source 'ccxt' has no adapter yet")
+
+    result = materialize(
+        ingest_assets,
+        selection=[AssetKey(["raw", "exchange_ohlcv"])],
+        resources={
+            "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
+            "kimera": _NoAdapter(config_path=str(config_path)),
+        },
+        partition_key=HOUR,
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert len(calls) == 1
+    (failure,) = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    assert (
+        "cannot make the sources the config asks for"
+        in failure.step_failure_data.user_failure_data.description
+    )
+    assert "has no adapter yet" in failure.step_failure_data.user_failure_data.description
