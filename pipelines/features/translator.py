@@ -24,7 +24,9 @@ class KimeraDbtTranslator(DagsterDbtTranslator):
         # Model tests are checks on the models. Source tests stay dbt's (run by every `dbt build`, they
         # skip the models downstream of a failure) rather than checks on raw/<table>: as checks they
         # would start dbt inside every ingest run, and the raw tables' own checks are the GX suites.
-        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_source_tests_as_checks=False))
+        super().__init__(
+            DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_source_tests_as_checks=False)
+        )
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":

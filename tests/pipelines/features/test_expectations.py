@@ -30,7 +30,7 @@ def con(raw_home: Path, hour, tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnect
     con.execute("create schema raw")
     for table in PARTITIONED_TABLES:
         con.execute(
-            f'create table {table.qualified} as select * from src.{table.qualified} '
+            f"create table {table.qualified} as select * from src.{table.qualified} "
             f'where "{table.time_column}" >= ? and "{table.time_column}" < ?',
             list(hour),
         )
@@ -55,7 +55,9 @@ def test_every_raw_table_of_the_simulator_meets_its_suite(con, hour):
 
 
 def test_negative_nan_and_infinite_prices_are_named_with_their_keys(con, hour):
-    keys = con.execute("select venue, symbol, trade_id from raw.exchange_trades order by ts limit 3").fetchall()
+    keys = con.execute(
+        "select venue, symbol, trade_id from raw.exchange_trades order by ts limit 3"
+    ).fetchall()
     for key, price in zip(keys, ["-1", "'nan'", "'inf'"], strict=True):
         con.execute(
             f"update raw.exchange_trades set price = {price}::double where venue = ? and symbol = ? and trade_id = ?",
@@ -77,7 +79,9 @@ def test_a_duplicated_key_fails_uniqueness(con, hour):
 
 def test_inconsistent_candles_are_caught(con, hour):
     first = con.execute("select min(open_time) from raw.exchange_ohlcv").fetchall()[0][0]
-    con.execute("update raw.exchange_ohlcv set high = low - 1 where open_time = ? and venue = 'alpha'", [first])
+    con.execute(
+        "update raw.exchange_ohlcv set high = low - 1 where open_time = ? and venue = 'alpha'", [first]
+    )
     con.execute(
         "update raw.exchange_ohlcv set open_time = open_time + interval 7 second "
         "where open_time = ? and venue = 'bravo'",
