@@ -56,7 +56,11 @@ def build_features_assets(kimera_config: KimeraConfig) -> AssetsDefinition:
         args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(build_vars)]
         if config.full_refresh:
             args.append("--full-refresh")
-        yield from dbt.cli(args, context=context).stream()
+        # One artefact folder per KIMERA_HOME, reused by every run (they hold the duckdb pool, so never
+        # two at once): dagster-dbt's default, a new folder per run, grows by megabytes every hour.
+        artefacts = settings.home_dir / "dbt"
+        args += ["--log-path", str(artefacts / "logs")]
+        yield from dbt.cli(args, context=context, target_path=artefacts / "target").stream()
 
     return features_dbt
 

@@ -47,9 +47,9 @@ def run_dbt(
     target_path: Path | None = None,
     check: bool = True,
 ) -> DbtRun:
-    """Run ``dbt <args>`` against ``home/warehouse.duckdb``; target and logs go to ``target_path``
-    (default ``home/dbt-target``) so concurrent projects never share dbt's partial-parse state."""
-    target = target_path or home / "dbt-target"
+    """Run ``dbt <args>`` against ``home/warehouse.duckdb``; artefacts go to ``target_path`` (default
+    ``home/dbt/target``, where the Dagster assets keep theirs), logs beside it."""
+    target = target_path or home / "dbt" / "target"
     command = [
         dbt_executable(),
         *args,

@@ -32,7 +32,7 @@ def _dbt_lines_to(path: Path, console: Any) -> Iterator[None]:
 def features_stage(ctx: DemoContext) -> list[str]:
     """Run the ``features`` job over ``[ctx.start, ctx.end)`` as one run; summarise the marts."""
     hours = int((ctx.end - ctx.start).total_seconds() // 3600)
-    log = ctx.settings.home_dir / "logs" / "features-dbt.log"
+    log = ctx.settings.home_dir / "dbt" / "logs" / "demo.log"
     with _dbt_lines_to(log, ctx.progress.console):
         outcome = ctx.run_job(FEATURES_JOB, f"raw checks and dbt build, {hours} hourly partitions")
     with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
