@@ -19,7 +19,9 @@ def test_the_demo_builds_features_and_labels_for_every_bar_and_records_the_parti
     assert "features: marts.features 48 rows (2 assets" in result.output
     assert "raw checks passed" in result.output
     with duckdb.connect(str(kimera_home.warehouse_path), read_only=True) as con:
-        bars = con.execute("select asset, count(*) from marts.features group by asset order by asset").fetchall()
+        bars = con.execute(
+            "select asset, count(*) from marts.features group by asset order by asset"
+        ).fetchall()
         labels = con.execute("select count(*), count(fwd_ret_1) from marts.labels").fetchall()[0]
     assert bars == [("BTC", 24), ("ETH", 24)]
     assert labels == (48, 46)  # the newest bar of each asset has no next bar yet
