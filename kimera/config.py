@@ -296,11 +296,60 @@ class SimConfig(_Section):
         return venues
 
 
+# --- ingest (Dagster assets writing raw.*) ---------------------------------------------------------
+class IngestConfig(_Section):
+    chunk_hours: Annotated[int, Field(ge=1, le=24 * 31)] = Field(
+        default=168,
+        description="Hours fetched and written per transaction in a ranged run: bounds memory; "
+        "fewer, larger transactions write faster (each commit syncs the file).",
+    )
+    max_retries: Annotated[int, Field(ge=0, le=20)] = Field(
+        default=3, description="Retries of a failed ingest step (source or lock errors; bad rows never)."
+    )
+    retry_delay_s: Annotated[float, Field(ge=0, le=600)] = Field(
+        default=2.0, description="First retry delay; doubles on each further retry, with jitter."
+    )
+    schedule_minute: Annotated[int, Field(ge=0, le=59)] = Field(
+        default=5, description="Minute past each hour when the hourly schedule ingests the hour before."
+    )
+
+
 # --- features, models, serving, execution ---------------------------------------------------------
 class FeaturesConfig(_Section):
+    """The dbt features (``dbt_project/``): bar size, windows and label horizons, passed to dbt as vars."""
+
     bar: Literal["5m", "15m", "30m", "1h", "4h", "1d"] = "1h"
-    horizons: list[Annotated[int, Field(ge=1, le=168)]] = Field(default_factory=lambda: [1, 4, 24])
-    lookback_bars: Annotated[int, Field(ge=1)] = 48
+    horizons: list[Annotated[int, Field(ge=1, le=168)]] = Field(
+        default_factory=lambda: [1, 4, 24], description="Label horizons in bars: fwd_ret_<h>, fwd_dir_<h>."
+    )
+    lookback_bars: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=48,
+        description="Late data: an incremental run also rebuilds this many bars before its window.",
+    )
+    return_lags: list[Annotated[int, Field(ge=1, le=10_000)]] = Field(
+        default_factory=lambda: [1, 4, 24], description="Feature ret_<k>: log return over k bars."
+    )
+    vol_window: Annotated[int, Field(ge=2, le=10_000)] = Field(
+        default=24, description="Bars in realised volatility and the volume z-score."
+    )
+    zscore_window: Annotated[int, Field(ge=2, le=10_000)] = Field(
+        default=168, description="Bars in the standardisation of net exchange flow."
+    )
+    book_levels: Annotated[int, Field(ge=1, le=500)] = Field(
+        default=10, description="Order-book levels per side summed into depth and imbalance."
+    )
+    max_gap_minutes: Annotated[float, Field(gt=0)] = Field(
+        default=15.0, description="Raw checks report (without blocking) a series silent for longer than this."
+    )
+
+    @field_validator("horizons", "return_lags")
+    @classmethod
+    def _distinct_sorted(cls, values: list[int]) -> list[int]:
+        if not values:
+            raise ValueError("at least one value is needed, e.g. [1, 4, 24]")
+        if len(set(values)) != len(values):
+            raise ValueError(f"values must be distinct, got {values}")
+        return sorted(values)
 
 
 class ModelsConfig(_Section):
@@ -567,6 +616,7 @@ class KimeraConfig(_Section):
     chain: ChainConfig = Field(default_factory=ChainConfig)
     dex: DexConfig = Field(default_factory=DexConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
