@@ -162,9 +162,11 @@ async def test_a_trading_session_audits_signals_decisions_orders_fills_and_the_k
 
     for i in range(3):
         await service.handle_signal(signal(i, forecast=0.004 * (-1) ** i))
-    deadline = time.time() + 20  # the fills first: a HALT with cancel_open could cancel IOC orders still in flight
+    # the fills first: a HALT with cancel_open could cancel IOC orders still in flight
+    deadline = time.time() + 20
     while time.time() < deadline and not (
-        all(o.settled for o in service.oms.orders.values()) and any(o.fill_ids for o in service.oms.orders.values())
+        all(o.settled for o in service.oms.orders.values())
+        and any(o.fill_ids for o in service.oms.orders.values())
     ):
         await service.oms.reconcile()
         await asyncio.sleep(0.2)
