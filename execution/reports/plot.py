@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 from execution.reports.costs import COLUMNS, FillCost, VenueCosts, cost_table, format_table
@@ -48,7 +49,8 @@ def plot_costs(rows: list[VenueCosts], fills: list[FillCost], path: Path) -> Pat
 
 
 def write_cost_report(url: str, kinds: dict[str, str], report_dir: Path) -> tuple[str, Path, Path]:
-    """Write ``execution_costs.csv`` and ``execution_costs.png``; return the text table and both paths."""
+    """Write ``execution_costs.csv`` (per venue), ``execution_fills.csv`` (per fill) and ``execution_costs.png``;
+    return the text table and the paths of the venue table and the plot."""
     rows, fills = cost_table(url, kinds)
     report_dir.mkdir(parents=True, exist_ok=True)
     csv_path = report_dir / "execution_costs.csv"
@@ -58,6 +60,13 @@ def write_cost_report(url: str, kinds: dict[str, str], report_dir: Path) -> tupl
         for r in rows:
             row = r.row()
             writer.writerow({k: row[k] for k in writer.fieldnames})
+    with (report_dir / "execution_fills.csv").open("w", newline="") as handle:  # the fills behind the table
+        writer = csv.writer(handle)
+        writer.writerow(["venue", "kind", "symbol", "side", "amount", "price", "arrival", "slippage", "slippage_bps",
+                         "fee"])  # fmt: skip
+        for f in fills:
+            writer.writerow([f.venue, f.kind, f.symbol, f.side, f.amount, f.price, f.arrival, f.slippage,
+                             f"{f.slippage_bps:.4f}", f.fee])  # fmt: skip
     png = plot_costs(rows, fills, report_dir / "execution_costs.png")
     return format_table(rows), csv_path, png
 
@@ -71,6 +80,10 @@ def costs_cli() -> None:
 
     settings = get_settings()
     config = load_config(settings=settings)
-    table, csv_path, png = write_cost_report(default_url(), venue_kinds(config), settings.report_dir)
+    url = default_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        print(f"no journal at {url.removeprefix('sqlite:///')}: nothing has traded yet", file=sys.stderr)
+        sys.exit(2)
+    table, csv_path, png = write_cost_report(url, venue_kinds(config), settings.report_dir)
     print(table)
     print(f"\nwritten: {csv_path}\n         {png}")

@@ -154,3 +154,29 @@ async def test_over_http_a_signed_client_trades_and_a_captured_request_cannot_be
         replay = await attacker.send(sent)
         assert replay.status_code == 401 and replay.json()["reason"] == "replayed"
         assert (await attacker.get("/orders", headers={KEY_HEADER: "ops"})).status_code == 200
+
+
+def test_kimera_execute_refuses_to_start_without_a_key_and_keys_new_makes_one(
+    kimera_home, tmp_path, monkeypatch
+):
+    import stat
+
+    from click.testing import CliRunner
+
+    from kimera.cli import main
+    from kimera.settings import get_settings
+
+    runner = CliRunner()
+    refused = runner.invoke(main, ["execute", "--port", "1"])
+    assert refused.exit_code == 2 and "KIMERA_SECRET_EXECUTION_KEY_LOCAL" in refused.output
+    printed = runner.invoke(main, ["keys", "new", "local"])
+    assert printed.exit_code == 0 and "export KIMERA_SECRET_EXECUTION_KEY_LOCAL=" in printed.output
+    monkeypatch.setenv("KIMERA_SECRETS_DIR", str(tmp_path / "secrets"))
+    get_settings.cache_clear()
+    made = runner.invoke(main, ["keys", "new", "local"])
+    path = tmp_path / "secrets" / "execution_key_local"
+    assert made.exit_code == 0 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text().strip() not in made.output  # written, not shown
+    keys = ApiKeys.load(ExecutionAuth(), get_settings())
+    assert keys.secret("local").get_secret_value() == path.read_text().strip()
+    assert runner.invoke(main, ["keys", "new", "local"]).exit_code == 2  # never overwritten silently

@@ -137,5 +137,7 @@ def test_the_cost_report_is_written_as_csv_and_png_under_the_report_folder(costs
     assert csv_path.parent == png.parent == kimera_home.report_dir
     assert csv_path.read_text().splitlines()[1].startswith("alpha,cex,3,1,2")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    per_fill = (kimera_home.report_dir / "execution_fills.csv").read_text().splitlines()
+    assert len(per_fill) == 4 and per_fill[2].startswith("pool,amm,BTC/USDT,buy,2,100.2,100,0.4")
     out = CliRunner().invoke(main, ["costs"])
     assert out.exit_code == 0 and "execution_costs.png" in out.output and "pool" in out.output
