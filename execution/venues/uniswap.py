@@ -353,6 +353,9 @@ class UniswapVenue(Venue):
             except VenueUnavailable:
                 self.store.drop(cid)  # never reached the node
                 raise
+            except VenueTimeout:  # it may be in the mempool: its nonce is taken (fetch_order rebroadcasts it)
+                self._next_nonce = nonce + 1
+                raise
             except Web3RPCError as exc:
                 text = str(exc).lower()
                 if "already known" not in text:
@@ -415,6 +418,8 @@ class UniswapVenue(Venue):
             return report(VenueStatus.CLOSED, filled, (cost / filled).quantize(PRICE_QUANTUM), gas)
         known = await self._rpc(self.w3.eth.get_transaction_count(self.account, "latest"))
         if known > swap["nonce"]:
+            if await self._receipt(swap["tx_hash"]) is not None:  # mined since we asked: read it again
+                return await self.fetch_order(symbol, client_order_id)
             return report(VenueStatus.CANCELED, reason="another transaction used its nonce: never executed")
         block = await self._rpc(self.w3.eth.get_block("latest"))
         if block["timestamp"] > swap["deadline"]:
