@@ -170,7 +170,7 @@ class LstmConfig(_Section):
 class TransformerConfig(_Section):
     d_model: Annotated[int, Field(ge=4, le=1024)] = 32
     heads: Annotated[int, Field(ge=1, le=32)] = 4
-    layers: Annotated[int, Field(ge=1, le=12)] = 2
+    layers: Annotated[int, Field(ge=1, le=12)] = 1
     ff: Annotated[int, Field(ge=4, le=4096)] = 64
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
     lr: PositiveFloat = 1e-3
@@ -220,7 +220,9 @@ class ModelsConfig(_Section):
     embargo_bars: Annotated[int, Field(ge=0)] = Field(
         default=0, description="Extra gap after the horizon+1 purge, before validation and test windows."
     )
-    expanding: bool = Field(default=False, description="Grow the training window instead of sliding it.")
+    expanding: bool = Field(
+        default=True, description="Grow the training window from the first bar (train_bars is then its minimum)."
+    )
     max_windows: Annotated[int, Field(ge=1, le=1000)] = Field(
         default=3, description="Most recent walk-forward test windows evaluated."
     )

@@ -91,3 +91,29 @@ def pooled_accuracy(predictions: pd.DataFrame, model: str) -> tuple[float, float
     hit = ((per_bar["p_up"] > 0.5) == (per_bar["fwd_ret"] > 0)).to_numpy(np.float64)
     acc = float(hit.mean())
     return acc, math.sqrt(acc * (1 - acc) / len(hit)), len(hit)
+
+
+def against_oracle(predictions: pd.DataFrame, oracle: pd.DataFrame, model: str = "ensemble") -> dict[str, float]:
+    """Hit rates of ``model`` and of the oracle on the same labelled test bars (evaluation only).
+
+    ``oracle`` has (asset, bar_time, oracle_up): the Bayes-optimal direction (1 up, 0 down) that
+    a simulator with a planted signal knows. Comparing on the same bars cancels most sampling
+    noise. ``recovery`` is the achieved edge over the oracle's: (hit - 0.5) / (oracle_hit - 0.5).
+    """
+    rows = predictions[(predictions["model"] == model) & (predictions["part"] == "test") & predictions["fwd_ret"].notna()]
+    per_bar = rows.groupby(["asset", "bar_time"], as_index=False).agg(p_up=("p_up", "mean"), fwd_ret=("fwd_ret", "first"))
+    joined = per_bar.merge(oracle[["asset", "bar_time", "oracle_up"]], on=["asset", "bar_time"], how="inner")
+    if joined.empty:
+        raise ValueError("no test bar of the predictions has an oracle direction")
+    up = joined["fwd_ret"].to_numpy() > 0
+    hit = float(np.mean((joined["p_up"].to_numpy() > 0.5) == up))
+    oracle_hit = float(np.mean((joined["oracle_up"].to_numpy() > 0.5) == up))
+    agree = float(np.mean((joined["p_up"].to_numpy() > 0.5) == (joined["oracle_up"].to_numpy() > 0.5)))
+    edge = oracle_hit - 0.5
+    return {
+        "bars": float(len(joined)),
+        "hit": hit,
+        "oracle_hit": oracle_hit,
+        "agreement": agree,
+        "recovery": (hit - 0.5) / edge if edge > 0 else float("nan"),
+    }

@@ -17,8 +17,10 @@ from models.forecast import Forecast
 from models.scaling import Scaler
 from models.windows import Windows
 
-# batch size of prediction: fixed, so a model gives the same numbers in training and serving
-PREDICT_CHUNK = 4096
+# CPU matrix kernels round differently for different batch sizes: every forward pass runs on a
+# block of exactly this many windows (the last one padded), so one window served alone gets the
+# very same numbers as in a batch during training
+PREDICT_CHUNK = 64
 
 
 @dataclass
@@ -50,14 +52,17 @@ class NetworkModel(Model):
         rets, quants, probs = [], [], []
         with torch.inference_mode():
             for start in range(0, len(scaled), PREDICT_CHUNK):
-                ret, q, logit = self.network(torch.from_numpy(scaled[start : start + PREDICT_CHUNK]))
-                rets.append(ret.double().numpy())
-                quants.append(q.double().numpy())
-                probs.append(torch.sigmoid(logit).double().numpy())
+                block = scaled[start : start + PREDICT_CHUNK]
+                n = len(block)
+                if n < PREDICT_CHUNK:
+                    block = np.concatenate([block, np.repeat(block[-1:], PREDICT_CHUNK - n, axis=0)])
+                ret, q, logit = self.network(torch.from_numpy(block))
+                rets.append(ret[:n].double().numpy())
+                quants.append(q[:n].double().numpy())
+                probs.append(torch.sigmoid(logit[:n]).double().numpy())
         scale = self.scaler.target_scale
-        return Forecast(
-            np.concatenate(rets) * scale, np.concatenate(quants) * scale, np.concatenate(probs), self.levels
-        )
+        quantiles = widen(np.concatenate(quants), float(self.params.get("interval_adjust", 0.0)))
+        return Forecast(np.concatenate(rets) * scale, quantiles * scale, np.concatenate(probs), self.levels)
 
     def _save_weights(self, folder: Path) -> None:
         import torch
@@ -79,6 +84,24 @@ class NetworkModel(Model):
         )
         network.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
         return cls(network, config["kind"], **args)
+
+
+def widen(quantiles: np.ndarray, adjust: float) -> np.ndarray:
+    """Move the outer quantiles out by ``adjust`` (in by a negative one) without crossing their neighbours."""
+    if adjust == 0.0:
+        return quantiles
+    out = quantiles.copy()
+    out[:, 0] = np.minimum(quantiles[:, 0] - adjust, quantiles[:, 1])
+    out[:, -1] = np.maximum(quantiles[:, -1] + adjust, quantiles[:, -2])
+    return out
+
+
+def conformal_adjust(lower: np.ndarray, upper: np.ndarray, target: np.ndarray, coverage: float) -> float:
+    """Split-conformal (CQR) widening so that [lower, upper] held ``coverage`` of the validation targets."""
+    scores = np.maximum(lower - target, target - upper)
+    n = len(scores)
+    level = min(1.0, coverage * (n + 1) / n)
+    return float(np.quantile(scores, level, method="higher"))
 
 
 def train_network(
@@ -154,6 +177,18 @@ def train_network(
         if epoch - log.best_epoch >= patience:
             break
     network.load_state_dict(best_state)
+    network.eval()
+    with torch.inference_mode():
+        _, q_val, _ = network(x_val)
+    q_val = q_val.double().cpu().numpy()
+    # calibrate the interval on validation (inside the training window): the quantile head alone
+    # is early-stopped with the other heads and tends to be too narrow
+    params = {
+        **params,
+        "interval_adjust": conformal_adjust(
+            q_val[:, 0], q_val[:, -1], y_val.double().cpu().numpy(), levels[-1] - levels[0]
+        ),
+    }
     model = NetworkModel(
         network,
         kind,

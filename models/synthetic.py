@@ -45,7 +45,6 @@ def make_world(
         # r[t] is the log return from close t to close t+1: it follows the signal seen at t
         r = sigma * (strength * signal + noise)
         past = np.concatenate([[np.nan], r[:-1]])  # the last bar's return, known at close t
-        price = 100.0 * np.exp(np.concatenate([[0.0], np.cumsum(r[:-1])]))
         vol = pd.Series(past).rolling(warmup).std().to_numpy()
         frame = pd.DataFrame(
             {
@@ -56,10 +55,10 @@ def make_world(
                 "vol_24": vol,
                 "flow_z": signal,
                 "noise_a": rng.standard_normal(bars),
-                "close": price,
+                "volume_z": 1.0 + 0.5 * rng.standard_normal(bars) + (0.2 if asset == assets[0] else 0.0),
             }
         )
-        frame.loc[: warmup - 1, ["ret_1", "ret_4", "vol_24", "flow_z", "noise_a"]] = np.nan
+        frame.loc[: warmup - 1, ["ret_1", "ret_4", "vol_24", "flow_z", "noise_a", "volume_z"]] = np.nan
         feature_rows.append(frame)
         labels = {"asset": asset, "bar_time": times}
         for h in horizons:

@@ -45,7 +45,8 @@ class LinearModel(Model):
 
     def _predict(self, x: np.ndarray, asset: np.ndarray) -> Forecast:
         z = _inputs(self.scaler, x, asset, self.lags)
-        mean = (z @ self.coef + self.intercept) * self.scaler.target_scale
+        # a row-wise sum, not a matrix product: the same numbers for one window or a batch
+        mean = ((z * self.coef).sum(axis=1) + self.intercept) * self.scaler.target_scale
         return gaussian(mean, self.sigma, self.levels)
 
     def _save_weights(self, folder: Path) -> None:
