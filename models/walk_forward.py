@@ -275,3 +275,21 @@ def train_final(
     """Every member and the ensemble, trained on the newest training window."""
     members = {k: train_final_member(k, windows, cfg, (params or {}).get(k), device, seed) for k in MEMBERS}
     return {**members, "ensemble": final_ensemble(members, windows, cfg)}
+
+
+def run_all(
+    windows: Windows,
+    cfg: ModelsConfig,
+    params: dict[str, dict[str, Any]] | None = None,
+    device: str = "cpu",
+    folds: list[Fold] | None = None,
+) -> tuple[list[Fold], dict[str, MemberRun]]:
+    """Every baseline, member and the ensemble over the evaluation folds; runs keyed by model."""
+    folds = folds if folds is not None else evaluation_folds(windows, cfg)
+    runs = {k: run_member(k, windows, folds, cfg, (params or {}).get(k), device) for k in (*BASELINES, *MEMBERS)}
+    runs["ensemble"] = run_ensemble([runs[k] for k in MEMBERS], cfg)
+    return folds, runs
+
+
+def all_predictions(runs: dict[str, MemberRun]) -> pd.DataFrame:
+    return pd.concat([r.predictions for r in runs.values()], ignore_index=True)
