@@ -146,3 +146,21 @@ def search(
         pruned=sum(s == optuna.trial.TrialState.PRUNED for s in states),
         complete=complete,
     )
+
+
+def storage_url(cfg: ModelsConfig, default: str) -> str:
+    """The optuna storage: ``models.hpo.storage`` when set, else ``default`` (Settings.optuna_storage)."""
+    return cfg.hpo.storage or default
+
+
+def tuning_windows(windows: Windows, cfg: ModelsConfig) -> Windows:
+    """The windows a search may look at: the training window of the first evaluation fold.
+
+    Hyperparameters picked there were chosen before every walk-forward test bar, so the
+    evaluation of the tuned models stays out of sample.
+    """
+    from models.walk_forward import evaluation_folds
+
+    first = evaluation_folds(windows, cfg)[0]
+    keep = (windows.bar_time >= first.fit[0]) & (windows.bar_time < first.val[1])
+    return windows.take(np.flatnonzero(keep))

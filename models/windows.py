@@ -116,3 +116,46 @@ def make_windows(marts: Marts, seq_len: int) -> Windows:
 def windows_frame(windows: Windows) -> pd.DataFrame:
     """Key columns of the windows, for joining predictions to truth or plots."""
     return pd.DataFrame({"asset": windows.asset, "bar_time": windows.bar_time, "fwd_ret": windows.fwd_ret})
+
+
+def save_windows(windows: Windows, path) -> None:
+    """Write windows to one ``.npz`` (no pickle): arrays plus the feature names and sizes."""
+    import json
+
+    np.savez(
+        path,
+        x=windows.x,
+        asset=windows.asset.astype(str),
+        bar_time=windows.bar_time.astype("datetime64[us]").astype(np.int64),
+        fwd_ret=windows.fwd_ret,
+        past_ret=windows.past_ret,
+        meta=np.array(
+            json.dumps(
+                {
+                    "feature_names": list(windows.feature_names),
+                    "seq_len": windows.seq_len,
+                    "horizon": windows.horizon,
+                    "dropped": windows.dropped,
+                }
+            )
+        ),
+    )
+
+
+def load_windows(path) -> Windows:
+    """Windows written by :func:`save_windows`, identical to what was saved."""
+    import json
+
+    with np.load(path, allow_pickle=False) as a:
+        meta = json.loads(str(a["meta"]))
+        return Windows(
+            x=a["x"],
+            asset=a["asset"].astype(object),
+            bar_time=a["bar_time"].astype("datetime64[us]"),
+            fwd_ret=a["fwd_ret"],
+            past_ret=a["past_ret"],
+            feature_names=tuple(meta["feature_names"]),
+            seq_len=int(meta["seq_len"]),
+            horizon=int(meta["horizon"]),
+            dropped=dict(meta["dropped"]),
+        )
