@@ -124,4 +124,4 @@ def test_too_early_a_partition_fails_saying_how_much_data_is_needed(ml_home) -> 
     while error is not None:
         messages.append(error.message)
         error = error.cause
-    assert any("walk-forward needs at least 772 bars" in m for m in messages), messages
+    assert any("walk-forward needs at least 652 bars (train 500 + gap 2 + test 150), found 443" in m for m in messages), messages
