@@ -126,8 +126,26 @@ class DexConfig(_Section):
 
 
 # --- the simulator --------------------------------------------------------------------------------
+class SimAsset(_Section):
+    """The simulated fair price of one asset (see docs/simulator.md)."""
+
+    price: PositiveFloat = Field(description="Fair price in USD at `start`.")
+    vol: Annotated[float, Field(gt=0, le=5)] = Field(
+        description="Annualised diffusive volatility, e.g. 0.55."
+    )
+    jumps_per_day: NonNegativeFloat = 0.5
+    jump_size: NonNegativeFloat = Field(default=0.015, description="Std of one jump's log size.")
+
+
+def _default_sim_assets() -> dict[str, SimAsset]:
+    return {
+        "BTC": SimAsset(price=85_000, vol=0.55, jumps_per_day=0.5, jump_size=0.012),
+        "ETH": SimAsset(price=3_200, vol=0.70, jumps_per_day=0.5, jump_size=0.016),
+    }
+
+
 class SimConfig(_Section):
-    seed: int = 7
+    seed: Annotated[int, Field(ge=0)] = 7
     signal_strength: NonNegativeFloat = Field(
         default=0.0, description="Planted signal strength; 0 is a martingale (nothing predictable)."
     )
@@ -138,8 +156,19 @@ class SimConfig(_Section):
             SimVenue(id="charlie", spread_bps=4.0, fee_bps=20, depth=0.6, latency_ms=80, dispersion_bps=2.0),
         ]
     )
-    trades_per_minute: PositiveFloat = 3.0
+    assets: dict[str, SimAsset] = Field(
+        default_factory=_default_sim_assets, description="Fair-price parameters per asset symbol."
+    )
+    trades_per_minute: Annotated[float, Field(gt=0, le=1000)] = 3.0
     block_seconds: Annotated[int, Field(ge=1, le=60)] = 12
+    first_block: Annotated[int, Field(ge=1)] = 21_000_000
+    exchange_flows_per_hour: Annotated[float, Field(ge=0, le=100_000)] = 20.0
+    flow_size_usd: PositiveFloat = 80_000.0
+    whales_per_day: Annotated[float, Field(ge=0, le=100_000)] = 4.0
+    transfers_per_hour: Annotated[float, Field(ge=0, le=100_000)] = 30.0
+    dex_swaps_per_hour: Annotated[float, Field(ge=0, le=100_000)] = 12.0
+    dex_arb_lag_seconds: PositiveFloat = 60.0
+    pool_tvl_usd: PositiveFloat = 20_000_000.0
 
     @field_validator("venues")
     @classmethod

@@ -1,0 +1,101 @@
+"""The simulator as Kimera configures it: ``simulator_from_config(config) -> MarketSimulator``.
+
+One simulator per distinct config in a process (the pipelines' sources and the execution
+service's paper venues share its caches), built from the config's ``start``, ``assets``,
+``exchange``, ``chain``, ``dex``, ``features.bar`` and ``sim`` sections.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from kimera.config import TIMEFRAME_SECONDS, ConfigError, KimeraConfig
+from marketsim import (
+    AssetSpec,
+    MarketSimulator,
+    PoolSpec,
+    SimSpec,
+    SimSpecError,
+    TokenSpec,
+    VenueSpec,
+    WalletSpec,
+)
+
+_cache: dict[str, MarketSimulator] = {}
+_lock = threading.Lock()
+
+
+def spec_from_config(config: KimeraConfig) -> SimSpec:
+    """The simulator spec the config describes; raises ConfigError naming the key if it cannot run."""
+    sim = config.sim
+    assets = []
+    for a in config.assets:
+        params = sim.assets.get(a.symbol)
+        if params is None:
+            raise ConfigError(
+                f"sim.assets has no entry for {a.symbol!r} (listed in assets): add e.g. "
+                f"`sim: {{assets: {{{a.symbol}: {{price: 100.0, vol: 0.8}}}}}}`; known: {sorted(sim.assets)}"
+            )
+        token = a.token if a.token and any(t.symbol == a.token for t in config.chain.tokens) else None
+        assets.append(
+            AssetSpec(
+                symbol=a.symbol,
+                quote=a.quote,
+                token=token,
+                price=params.price,
+                vol=params.vol,
+                jumps_per_day=params.jumps_per_day,
+                jump_size=params.jump_size,
+            )
+        )
+    try:
+        return SimSpec(
+            start=config.start_time,
+            assets=tuple(assets),
+            venues=tuple(
+                VenueSpec(
+                    id=v.id,
+                    spread_bps=v.spread_bps,
+                    fee_bps=v.fee_bps,
+                    depth=v.depth,
+                    latency_ms=v.latency_ms,
+                    dispersion_bps=v.dispersion_bps,
+                )
+                for v in sim.venues
+            ),
+            tokens=tuple(
+                TokenSpec(t.symbol, t.address, t.decimals, t.asset, t.whale_threshold)
+                for t in config.chain.tokens
+            ),
+            wallets=tuple(WalletSpec(w.address, w.label, w.category) for w in config.chain.exchange_wallets),
+            pools=tuple(PoolSpec(p.address, p.token0, p.token1, p.dex, p.fee_bps) for p in config.dex.pools),
+            seed=sim.seed,
+            signal_strength=sim.signal_strength,
+            chain=config.chain.name,
+            bar_seconds=TIMEFRAME_SECONDS[config.features.bar],
+            timeframe_seconds=TIMEFRAME_SECONDS[config.exchange.timeframe],
+            book_interval_seconds=TIMEFRAME_SECONDS[config.exchange.book_interval],
+            book_depth=config.exchange.book_depth,
+            trades_per_minute=sim.trades_per_minute,
+            block_seconds=sim.block_seconds,
+            first_block=sim.first_block,
+            exchange_flows_per_hour=sim.exchange_flows_per_hour,
+            flow_size_usd=sim.flow_size_usd,
+            whales_per_day=sim.whales_per_day,
+            transfers_per_hour=sim.transfers_per_hour,
+            dex_swaps_per_hour=sim.dex_swaps_per_hour,
+            dex_arb_lag_seconds=sim.dex_arb_lag_seconds,
+            pool_tvl_usd=sim.pool_tvl_usd,
+        )
+    except SimSpecError as exc:
+        raise ConfigError(f"the config does not describe a world the simulator can run: {exc}") from None
+
+
+def simulator_from_config(config: KimeraConfig) -> MarketSimulator:
+    """The process-wide simulator of ``config`` (one per distinct config, built on first use)."""
+    key = config.model_dump_json()
+    with _lock:
+        sim = _cache.get(key)
+        if sim is None:
+            sim = _cache[key] = MarketSimulator(spec_from_config(config))
+        return sim
