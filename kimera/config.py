@@ -217,7 +217,9 @@ class LightGbmConfig(_Section):
     learning_rate: PositiveFloat = 0.05
     n_estimators: Annotated[int, Field(ge=1, le=10000)] = 400
     min_child_samples: Annotated[int, Field(ge=1)] = 50
-    lags: Annotated[int, Field(ge=1, le=64)] = Field(default=3, description="Last bars of the window it sees.")
+    lags: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=3, description="Last bars of the window it sees."
+    )
 
 
 class HpoConfig(_Section):
@@ -237,20 +239,26 @@ class ModelsConfig(_Section):
     """Walk-forward training and evaluation of the forecasting models (models/, pipelines/ml/)."""
 
     horizon: Annotated[int, Field(ge=1, le=168)] = 1
-    seq_len: Annotated[int, Field(ge=1, le=1024)] = Field(default=24, description="Bars in each input window.")
+    seq_len: Annotated[int, Field(ge=1, le=1024)] = Field(
+        default=24, description="Bars in each input window."
+    )
     features: list[str] = Field(
-        default_factory=list, description="Columns of marts.features to use; empty means every feature column."
+        default_factory=list,
+        description="Columns of marts.features to use; empty means every feature column.",
     )
     train_bars: Annotated[int, Field(ge=50)] = Field(default=1200, description="Bars per training window.")
     val_bars: Annotated[int, Field(ge=20)] = Field(
         default=240, description="Tail of each training window held out for early stopping and weights."
     )
-    test_bars: Annotated[int, Field(ge=10)] = Field(default=240, description="Bars per walk-forward test window.")
+    test_bars: Annotated[int, Field(ge=10)] = Field(
+        default=240, description="Bars per walk-forward test window."
+    )
     embargo_bars: Annotated[int, Field(ge=0)] = Field(
         default=0, description="Extra gap after the horizon+1 purge, before validation and test windows."
     )
     expanding: bool = Field(
-        default=True, description="Grow the training window from the first bar (train_bars is then its minimum)."
+        default=True,
+        description="Grow the training window from the first bar (train_bars is then its minimum).",
     )
     max_windows: Annotated[int, Field(ge=1, le=1000)] = Field(
         default=3, description="Most recent walk-forward test windows evaluated."
@@ -261,7 +269,8 @@ class ModelsConfig(_Section):
     patience: Annotated[int, Field(ge=1, le=1000)] = 6
     batch_size: Annotated[int, Field(ge=1, le=65536)] = 256
     threads: Annotated[int, Field(ge=1, le=256)] = Field(
-        default=1, description="torch/LightGBM threads; 1 is fastest for these small networks on a shared CPU."
+        default=1,
+        description="torch/LightGBM threads; 1 is fastest for these small networks on a shared CPU.",
     )
     fee_bps: NonNegativeFloat = Field(default=10.0, description="Cost per unit of turnover in the backtest.")
     min_edge_bps: NonNegativeFloat | None = Field(

@@ -57,7 +57,9 @@ class Model(ABC):
         if len(asset) != len(x):
             raise ValueError(f"got {len(x)} windows but {len(asset)} assets; give one asset per window")
         if not np.isfinite(x).all():
-            raise ValueError("windows contain NaN or infinite values; every feature of every bar must be known")
+            raise ValueError(
+                "windows contain NaN or infinite values; every feature of every bar must be known"
+            )
         if len(x) == 0:
             n = len(self.levels)
             return Forecast(np.empty(0), np.empty((0, n)), np.empty(0), self.levels)

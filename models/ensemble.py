@@ -67,7 +67,9 @@ class EnsembleModel(Model):
         return cls(members, config["weights"], **common_args(config, scaler))
 
 
-def make_ensemble(members: dict[str, Model], val_forecasts: dict[str, Forecast], val_up: np.ndarray) -> EnsembleModel:
+def make_ensemble(
+    members: dict[str, Model], val_forecasts: dict[str, Forecast], val_up: np.ndarray
+) -> EnsembleModel:
     """Ensemble of ``members`` with weights fit on their forecasts of the validation windows."""
     names = list(members)
     weights = fit_weights([val_forecasts[n].p_up for n in names], val_up)

@@ -23,7 +23,9 @@ METRICS = [
 def score(rows: pd.DataFrame, horizon: int, fee_bps: float, bar_hours: float) -> dict[str, float]:
     """Forecast metrics and the strategy's backtest of one model's test rows."""
     labelled = rows[rows["fwd_ret"].notna()]
-    scores = forecast_metrics(*(labelled[c].to_numpy(np.float64) for c in ("forecast", "lower", "upper", "p_up", "fwd_ret")))
+    scores = forecast_metrics(
+        *(labelled[c].to_numpy(np.float64) for c in ("forecast", "lower", "upper", "p_up", "fwd_ret"))
+    )
     bt = backtest(labelled, horizon, fee_bps, bar_hours)
     scores.update(
         sharpe=bt.sharpe,
@@ -55,7 +57,9 @@ def evaluate(predictions: pd.DataFrame, horizon: int, fee_bps: float, bar_hours:
     return pd.DataFrame(out)
 
 
-def summarise(predictions: pd.DataFrame, horizon: int, fee_bps: float, bar_hours: float = 1.0) -> pd.DataFrame:
+def summarise(
+    predictions: pd.DataFrame, horizon: int, fee_bps: float, bar_hours: float = 1.0
+) -> pd.DataFrame:
     """Per model: each metric over all test windows pooled, mean and std over seeds (``<metric>_std``)."""
     test = predictions[predictions["part"] == "test"]
     per_seed = []
@@ -86,22 +90,30 @@ def format_summary(summary: pd.DataFrame, order: list[str] | None = None) -> str
 
 def pooled_accuracy(predictions: pd.DataFrame, model: str) -> tuple[float, float, int]:
     """Accuracy of ``model`` over every labelled test row (seeds averaged per bar), its SE and bar count."""
-    rows = predictions[(predictions["model"] == model) & (predictions["part"] == "test") & predictions["fwd_ret"].notna()]
+    rows = predictions[
+        (predictions["model"] == model) & (predictions["part"] == "test") & predictions["fwd_ret"].notna()
+    ]
     per_bar = rows.groupby(["asset", "bar_time"]).agg(p_up=("p_up", "mean"), fwd_ret=("fwd_ret", "first"))
     hit = ((per_bar["p_up"] > 0.5) == (per_bar["fwd_ret"] > 0)).to_numpy(np.float64)
     acc = float(hit.mean())
     return acc, math.sqrt(acc * (1 - acc) / len(hit)), len(hit)
 
 
-def against_oracle(predictions: pd.DataFrame, oracle: pd.DataFrame, model: str = "ensemble") -> dict[str, float]:
+def against_oracle(
+    predictions: pd.DataFrame, oracle: pd.DataFrame, model: str = "ensemble"
+) -> dict[str, float]:
     """Hit rates of ``model`` and of the oracle on the same labelled test bars (evaluation only).
 
     ``oracle`` has (asset, bar_time, oracle_up): the Bayes-optimal direction (1 up, 0 down) that
     a simulator with a planted signal knows. Comparing on the same bars cancels most sampling
     noise. ``recovery`` is the achieved edge over the oracle's: (hit - 0.5) / (oracle_hit - 0.5).
     """
-    rows = predictions[(predictions["model"] == model) & (predictions["part"] == "test") & predictions["fwd_ret"].notna()]
-    per_bar = rows.groupby(["asset", "bar_time"], as_index=False).agg(p_up=("p_up", "mean"), fwd_ret=("fwd_ret", "first"))
+    rows = predictions[
+        (predictions["model"] == model) & (predictions["part"] == "test") & predictions["fwd_ret"].notna()
+    ]
+    per_bar = rows.groupby(["asset", "bar_time"], as_index=False).agg(
+        p_up=("p_up", "mean"), fwd_ret=("fwd_ret", "first")
+    )
     joined = per_bar.merge(oracle[["asset", "bar_time", "oracle_up"]], on=["asset", "bar_time"], how="inner")
     if joined.empty:
         raise ValueError("no test bar of the predictions has an oracle direction")

@@ -133,7 +133,9 @@ def search(
         pruner=make_pruner(cfg.hpo.pruner),
         load_if_exists=True,
     )
-    study.optimize(objective, n_trials=trials or cfg.hpo.trials, timeout=cfg.hpo.timeout_s, gc_after_trial=False)
+    study.optimize(
+        objective, n_trials=trials or cfg.hpo.trials, timeout=cfg.hpo.timeout_s, gc_after_trial=False
+    )
     states = [t.state for t in study.trials]
     complete = sum(s == optuna.trial.TrialState.COMPLETE for s in states)
     if not complete:

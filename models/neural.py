@@ -149,7 +149,9 @@ def train_network(
     level_t = torch.tensor(levels, dtype=torch.float32, device=device)
     network = build_network(kind, x_fit.shape[2], len(levels), x_fit.shape[1], params).to(device)
     optimiser = torch.optim.AdamW(
-        network.parameters(), lr=float(params.get("lr", 1e-3)), weight_decay=float(params.get("weight_decay", 0))
+        network.parameters(),
+        lr=float(params.get("lr", 1e-3)),
+        weight_decay=float(params.get("weight_decay", 0)),
     )
     shuffle = torch.Generator().manual_seed(seed)
     log = TrainingLog()

@@ -38,7 +38,9 @@ def equity_curves(predictions: pd.DataFrame, horizon: int, fee_bps: float, path:
 def predicted_vs_realised(predictions: pd.DataFrame, model: str, path: Path) -> Path:
     """Scatter of forecast against realised forward return, with the interval's share inside."""
     plt = _figure()
-    rows = predictions[(predictions["model"] == model) & (predictions["part"] == "test")].dropna(subset=["fwd_ret"])
+    rows = predictions[(predictions["model"] == model) & (predictions["part"] == "test")].dropna(
+        subset=["fwd_ret"]
+    )
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.scatter(rows["forecast"], rows["fwd_ret"], s=4, alpha=0.35)
     lim = float(np.nanquantile(np.abs(rows["fwd_ret"]), 0.99)) if len(rows) else 1.0
@@ -47,7 +49,11 @@ def predicted_vs_realised(predictions: pd.DataFrame, model: str, path: Path) -> 
     ax.set_ylim(-lim, lim)
     ax.set_xlabel("forecast log return")
     ax.set_ylabel("realised log return")
-    inside = np.mean((rows["fwd_ret"] >= rows["lower"]) & (rows["fwd_ret"] <= rows["upper"])) if len(rows) else np.nan
+    inside = (
+        np.mean((rows["fwd_ret"] >= rows["lower"]) & (rows["fwd_ret"] <= rows["upper"]))
+        if len(rows)
+        else np.nan
+    )
     ax.set_title(f"{model}: predicted vs realised (interval holds {inside:.0%})")
     return _save(fig, plt, path)
 
@@ -58,12 +64,16 @@ def calibration(predictions: pd.DataFrame, models: list[str], path: Path, bins: 
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="perfect")
     for model in models:
-        rows = predictions[(predictions["model"] == model) & (predictions["part"] == "test")].dropna(subset=["fwd_ret"])
+        rows = predictions[(predictions["model"] == model) & (predictions["part"] == "test")].dropna(
+            subset=["fwd_ret"]
+        )
         if rows.empty:
             continue
         edges = np.quantile(rows["p_up"], np.linspace(0, 1, bins + 1))
         which = np.clip(np.searchsorted(edges, rows["p_up"], side="right") - 1, 0, bins - 1)
-        table = pd.DataFrame({"bin": which, "p": rows["p_up"], "up": rows["fwd_ret"] > 0}).groupby("bin").mean()
+        table = (
+            pd.DataFrame({"bin": which, "p": rows["p_up"], "up": rows["fwd_ret"] > 0}).groupby("bin").mean()
+        )
         ax.plot(table["p"], table["up"], marker="o", ms=3, lw=1, label=model)
     ax.set_xlabel("predicted P(up)")
     ax.set_ylabel("realised share up")

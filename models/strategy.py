@@ -37,9 +37,7 @@ class Backtest:
     exposure: float  # share of periods in the market
 
 
-def backtest(
-    frame: pd.DataFrame, horizon: int, fee_bps: float, bar_hours: float = 1.0
-) -> Backtest:
+def backtest(frame: pd.DataFrame, horizon: int, fee_bps: float, bar_hours: float = 1.0) -> Backtest:
     """Backtest ``frame`` (asset, bar_time, position, fwd_ret) of one model and test window."""
     fee = fee_bps / 1e4
     per_asset = []

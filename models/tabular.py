@@ -58,7 +58,9 @@ class LinearModel(Model):
         if not path.is_file():
             raise ModelFileError(f"{path} not found: the linear model's coefficients are missing")
         with np.load(path, allow_pickle=False) as a:
-            return cls(a["coef"], float(a["intercept"][0]), float(a["sigma"][0]), **common_args(config, scaler))
+            return cls(
+                a["coef"], float(a["intercept"][0]), float(a["sigma"][0]), **common_args(config, scaler)
+            )
 
 
 def _ridge(z: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:

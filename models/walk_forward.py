@@ -146,7 +146,9 @@ def frame_of(
     )
 
 
-def baseline_forecast(kind: str, fit: Windows, w: Windows, levels: tuple[float, ...]) -> tuple[Forecast, np.ndarray | None]:
+def baseline_forecast(
+    kind: str, fit: Windows, w: Windows, levels: tuple[float, ...]
+) -> tuple[Forecast, np.ndarray | None]:
     """Forecast of a baseline for windows ``w`` from what ``fit`` knows, and its fixed position if any."""
     realised = fit.fwd_ret[fit.labelled]
     sigma = float(realised.std())
@@ -225,8 +227,12 @@ def run_ensemble(member_runs: list[MemberRun], cfg: ModelsConfig) -> MemberRun:
     frames, logs = [], []
     for (seed, window), rows in joined.groupby(["seed", "window"], sort=True):
         val = rows[(rows["part"] == "val") & rows["fwd_ret"].notna()]
-        weights = fit_weights([val[f"p_up:{n}"].to_numpy() for n in names], (val["fwd_ret"] > 0).to_numpy(float))
-        logs.append({"model": "ensemble", "window": window, "seed": seed, **dict(zip(names, weights, strict=True))})
+        weights = fit_weights(
+            [val[f"p_up:{n}"].to_numpy() for n in names], (val["fwd_ret"] > 0).to_numpy(float)
+        )
+        logs.append(
+            {"model": "ensemble", "window": window, "seed": seed, **dict(zip(names, weights, strict=True))}
+        )
         blended = {c: sum(w * rows[f"{c}:{n}"].to_numpy() for w, n in zip(weights, names, strict=True))
                    for c in ("forecast", "lower", "upper", "p_up")}  # fmt: skip
         out = rows[key + ["fwd_ret"]].copy()
@@ -286,7 +292,9 @@ def run_all(
 ) -> tuple[list[Fold], dict[str, MemberRun]]:
     """Every baseline, member and the ensemble over the evaluation folds; runs keyed by model."""
     folds = folds if folds is not None else evaluation_folds(windows, cfg)
-    runs = {k: run_member(k, windows, folds, cfg, (params or {}).get(k), device) for k in (*BASELINES, *MEMBERS)}
+    runs = {
+        k: run_member(k, windows, folds, cfg, (params or {}).get(k), device) for k in (*BASELINES, *MEMBERS)
+    }
     runs["ensemble"] = run_ensemble([runs[k] for k in MEMBERS], cfg)
     return folds, runs
 

@@ -5,16 +5,15 @@ day, so a retrain names the data window it learns from. Models go to the BentoML
 (``models.registry``); scores go to ``ml.evaluations`` and show as materialisation metadata.
 """
 
-
 import base64
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
 import dagster as dg
-from dagster import AssetExecutionContext
 import numpy as np
 import pandas as pd
+from dagster import AssetExecutionContext
 from dagster_duckdb import DuckDBResource
 
 from kimera.config import ModelsConfig, load_config
@@ -42,14 +41,18 @@ def _run(context: AssetExecutionContext) -> Run:
     settings = get_settings()
     cfg = load_config(settings=settings).models
     partition = context.partition_key
-    return Run(settings, cfg, RunFolder.of(settings, partition, cfg.horizon), training_end(context), partition)
+    return Run(
+        settings, cfg, RunFolder.of(settings, partition, cfg.horizon), training_end(context), partition
+    )
 
 
 def _windows(run: Run):
     from models.windows import load_windows
 
     if not run.folder.dataset.is_file():
-        raise FileNotFoundError(f"{run.folder.dataset} not found: materialise ml/dataset for {run.partition} first")
+        raise FileNotFoundError(
+            f"{run.folder.dataset} not found: materialise ml/dataset for {run.partition} first"
+        )
     return load_windows(run.folder.dataset)
 
 
@@ -96,8 +99,16 @@ def dataset(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.Materi
         [{"window": f.number, "fit": f.fit, "val": f.val, "test": f.test} for f in folds],
     )
     fold_table = pd.DataFrame(
-        [{"window": f.number, "train_start": str(f.fit[0]), "val_start": str(f.val[0]),
-          "test_start": str(f.test[0]), "test_end": str(f.test[1])} for f in folds]  # fmt: skip
+        [
+            {
+                "window": f.number,
+                "train_start": str(f.fit[0]),
+                "val_start": str(f.val[0]),
+                "test_start": str(f.test[0]),
+                "test_end": str(f.test[1]),
+            }
+            for f in folds
+        ]  # fmt: skip
     )
     return dg.MaterializeResult(
         metadata={
@@ -142,7 +153,9 @@ def _search_asset(kind: str) -> dg.AssetsDefinition:
         run = _run(context)
         storage = storage_url(run.cfg, run.settings.optuna_storage)
         study = f"kimera-{kind}-h{run.cfg.horizon}-{run.partition}"
-        result = search(kind, tuning_windows(_windows(run), run.cfg), run.cfg, storage, study, device=_device(run))
+        result = search(
+            kind, tuning_windows(_windows(run), run.cfg), run.cfg, storage, study, device=_device(run)
+        )
         run.folder.write_json(run.folder.params_path(kind), result.best_params)
         return dg.MaterializeResult(
             metadata={
@@ -208,7 +221,11 @@ def _member_asset(kind: str) -> dg.AssetsDefinition:
 
         run = _run(context)
         windows = _windows(run)
-        params = run.folder.read_json(run.folder.params_path(kind), f"ml/{kind}_search") if kind in SEARCHED else None
+        params = (
+            run.folder.read_json(run.folder.params_path(kind), f"ml/{kind}_search")
+            if kind in SEARCHED
+            else None
+        )
         device = _device(run)
         walk = run_member(kind, windows, evaluation_folds(windows, run.cfg), run.cfg, params, device)
         run.folder.write_predictions(kind, walk.predictions)
@@ -320,7 +337,8 @@ def evaluations(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.Ma
     per_window = evaluate(predictions, cfg.horizon, cfg.fee_bps)
     summary = summarise(predictions, cfg.horizon, cfg.fee_bps)
     folds = {
-        f["window"]: (f["fit"][0], f["val"][1]) for f in run.folder.read_json(run.folder.root / "folds.json", "ml/dataset")
+        f["window"]: (f["fit"][0], f["val"][1])
+        for f in run.folder.read_json(run.folder.root / "folds.json", "ml/dataset")
     }
     run_id = str(ULID())
     with duckdb.get_connection() as con:
@@ -334,7 +352,9 @@ def evaluations(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.Ma
     pngs = [
         plots.equity_curves(predictions, cfg.horizon, cfg.fee_bps, report / "equity.png", seed),
         plots.predicted_vs_realised(predictions, "ensemble", report / "predicted_vs_realised.png"),
-        plots.calibration(predictions, ["ensemble", "lstm", "transformer", "linear", "lightgbm"], report / "calibration.png"),
+        plots.calibration(
+            predictions, ["ensemble", "lstm", "transformer", "linear", "lightgbm"], report / "calibration.png"
+        ),
     ]
     table = format_summary(summary, list(ALL_MODELS))
     (report / "summary.md").write_text(table + "\n")

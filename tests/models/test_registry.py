@@ -48,7 +48,10 @@ def test_one_window_at_a_time_gives_the_batch_numbers(kimera_home, trained, plan
 def test_metadata_and_files_say_what_the_model_is(kimera_home, trained) -> None:
     _, models = trained
     stored = save_model(
-        models["lstm"], data_window=(datetime(2026, 1, 1), datetime(2026, 2, 1)), metrics={"sharpe": 1.2}, seeds=[5]
+        models["lstm"],
+        data_window=(datetime(2026, 1, 1), datetime(2026, 2, 1)),
+        metrics={"sharpe": 1.2},
+        seeds=[5],
     )
     meta = stored.metadata
     assert meta["features"] == ["ret_1", "ret_4", "vol_24", "flow_z", "noise_a", "volume_z"]
@@ -70,5 +73,7 @@ def test_newest_version_by_name_and_clear_error_for_unknown(kimera_home, trained
     first = save_model(models["linear"], data_window=window)
     second = save_model(models["linear"], data_window=window)
     assert [m.tag for m in list_models("kimera-linear")] == [second.tag, first.tag]
-    with pytest.raises(RegistryError, match=r"no model 'kimera-nope' in the store; stored names: \['kimera-linear'\]"):
+    with pytest.raises(
+        RegistryError, match=r"no model 'kimera-nope' in the store; stored names: \['kimera-linear'\]"
+    ):
         load_model("kimera-nope")

@@ -35,7 +35,9 @@ def test_folds_slide_by_the_test_window_and_tile_the_test_bars() -> None:
     for a, b in zip(folds, folds[1:], strict=False):
         assert b.test[0] == a.test[1]
         assert b.fit[0] - a.fit[0] == 30 * HOUR
-    expanding = WalkForward(train_bars=200, val_bars=40, test_bars=30, horizon=1, expanding=True).folds(_times(500))
+    expanding = WalkForward(train_bars=200, val_bars=40, test_bars=30, horizon=1, expanding=True).folds(
+        _times(500)
+    )
     assert all(f.fit[0] == expanding[0].fit[0] for f in expanding)
 
 

@@ -86,7 +86,15 @@ def test_a_partition_trains_evaluates_and_registers_every_model(ml_home) -> None
             "SELECT model, count(*), count(DISTINCT seed), max(test_end) FROM ml.evaluations GROUP BY model"
         ).fetchall()
         last_bar = con.execute("SELECT max(bar_time) FROM ml.walk_forward_predictions").fetchone()[0]
-    assert {r[0] for r in rows} == {"always_up", "persistence", "linear", "lightgbm", "lstm", "transformer", "ensemble"}
+    assert {r[0] for r in rows} == {
+        "always_up",
+        "persistence",
+        "linear",
+        "lightgbm",
+        "lstm",
+        "transformer",
+        "ensemble",
+    }
     assert all(r[1] == 4 and r[2] == 2 for r in rows)  # 2 windows x 2 seeds each
     assert last_bar < ml_home_end()  # nothing at or after the training end was scored
 
@@ -124,4 +132,7 @@ def test_too_early_a_partition_fails_saying_how_much_data_is_needed(ml_home) -> 
     while error is not None:
         messages.append(error.message)
         error = error.cause
-    assert any("walk-forward needs at least 652 bars (train 500 + gap 2 + test 150), found 443" in m for m in messages), messages
+    assert any(
+        "walk-forward needs at least 652 bars (train 500 + gap 2 + test 150), found 443" in m
+        for m in messages
+    ), messages

@@ -1,0 +1,117 @@
+"""Training benchmark: the demo configuration's time on this machine, and how much of the planted
+edge the models recover.
+
+Measures (each beside a baseline from the same run):
+- demo wall time (searches + walk-forward of every model over all seeds + models for use +
+  evaluation) against the ceiling goal of a few minutes (300 s), and against the linear
+  model's fit time (peer);
+- recovery: the ensemble's hit rate over 0.5 against the oracle's (the simulator's Bayes-optimal
+  direction) on the very same test bars; goal >= 0.9;
+- null world: the ensemble's accuracy and Sharpe z-scores where nothing is predictable; goal < 2.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import bench
+from bench._ml_worlds import simulated_world
+from kimera.config import ModelsConfig, load_config
+from models.synthetic import make_world
+
+CEILING_S = 300.0
+
+
+def _quick_config() -> ModelsConfig:
+    return ModelsConfig.model_validate(
+        {
+            "seq_len": 12,
+            "train_bars": 500,
+            "val_bars": 120,
+            "test_bars": 150,
+            "max_windows": 2,
+            "seeds": [0, 1],
+            "max_epochs": 8,
+            "patience": 3,
+            "lstm": {"hidden": 16},
+            "transformer": {"d_model": 16, "heads": 2, "layers": 1, "ff": 32},
+            "hpo": {"trials": 3, "folds": 1},
+        }
+    )
+
+
+def demo_run(world, cfg: ModelsConfig, storage: str) -> dict:
+    """What the ML assets do for one partition, timed: searches, walk-forward, models for use, scores."""
+    from models import walk_forward as wf
+    from models.evaluation import against_oracle, summarise
+    from models.hpo import search, tuning_windows
+    from models.marts import align
+    from models.windows import make_windows
+
+    started = time.perf_counter()
+    windows = make_windows(
+        align(world.features, world.labels, cfg.horizon, cfg.features or None), cfg.seq_len
+    )
+    params = {}
+    for kind in ("lstm", "transformer", "lightgbm"):
+        params[kind] = search(kind, tuning_windows(windows, cfg), cfg, storage, f"bench-{kind}").best_params
+    folds, runs = wf.run_all(windows, cfg, params)
+    models = wf.train_final(windows, cfg, params)
+    predictions = wf.all_predictions(runs)
+    summary = summarise(predictions, cfg.horizon, cfg.fee_bps).set_index("model")
+    elapsed = time.perf_counter() - started
+    linear_fit = max(sum(log["seconds"] for log in runs["linear"].logs) / len(runs["linear"].logs), 1e-6)
+    return {
+        "seconds": elapsed,
+        "linear_fit_seconds": linear_fit,
+        "summary": summary,
+        "oracle": against_oracle(predictions, world.truth, "ensemble"),
+        "models": models,
+    }
+
+
+def run(quick: bool = False) -> list[bench.Measure]:
+    if quick:
+        cfg = _quick_config()
+        planted = make_world(bars=1000, strength=0.4, seed=3)
+        null = make_world(bars=1000, strength=0.0, seed=1)
+        label = "synthetic"
+    else:
+        cfg = load_config("kimera.yaml").models
+        planted = simulated_world(90)
+        null = simulated_world(90, strength=0.0)
+        label = "simulator"
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = f"sqlite:///{Path(tmp) / 'optuna.sqlite'}"
+        result = demo_run(planted, cfg, storage)
+        null_result = demo_run(null, cfg, f"sqlite:///{Path(tmp) / 'optuna-null.sqlite'}")
+    o = result["oracle"]
+    ens_null = null_result["summary"].loc["ensemble"]
+    acc_z = (ens_null["accuracy"] - 0.5) / (0.25 / ens_null["n"]) ** 0.5
+    sharpe_z = ens_null["sharpe"] / ens_null["sharpe_se"] if ens_null["sharpe_se"] > 0 else 0.0
+    seconds = result["seconds"]
+    return [
+        bench.Measure(
+            f"training: {'quick' if quick else 'demo'} config, all models + evaluation ({label})", seconds, "s",
+            "ceiling goal", CEILING_S, seconds / CEILING_S, "ratio <= 1", seconds <= CEILING_S,
+        ),
+        bench.Measure(
+            "training: whole run vs one linear fit", seconds, "s", "linear model fit (peer)",
+            result["linear_fit_seconds"], seconds / result["linear_fit_seconds"], "reported", True,
+        ),
+        bench.Measure(
+            f"recovery: ensemble hit rate ({int(o['bars'])} test bars, {label} planted signal)", o["hit"],
+            "hit rate", "oracle hit rate, same bars", o["oracle_hit"], o["recovery"],
+            "edge ratio >= 0.9", o["recovery"] >= 0.9,
+        ),
+        bench.Measure(
+            f"null world: ensemble accuracy z-score ({label}, strength 0)", acc_z, "sigma", "2-sigma bound",
+            2.0, acc_z / 2.0, "ratio < 1", acc_z < 2.0,
+        ),
+        bench.Measure(
+            f"null world: ensemble Sharpe after {cfg.fee_bps:g} bps, z-score", sharpe_z, "sigma",
+            "2-sigma bound", 2.0, sharpe_z / 2.0, "ratio < 1", sharpe_z < 2.0,
+        ),
+    ]  # fmt: skip
