@@ -12,10 +12,7 @@ from kimera.config import load_config
 
 def training_partitions() -> dg.DailyPartitionsDefinition:
     """Daily partitions from the config's ``start``; a partition's end is its training end."""
-    try:
-        start = load_config().start
-    except Exception:  # no config at import (e.g. a bare `dagster definitions validate`): a safe default
-        start = datetime(2026, 1, 1).date()
+    start = load_config().start  # a bad config fails here, at load, with the key and value named
     return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC")
 
 
