@@ -129,3 +129,32 @@ def against_oracle(
         "agreement": agree,
         "recovery": (hit - 0.5) / edge if edge > 0 else float("nan"),
     }
+
+
+def score_model(model, windows, horizon: int, fee_bps: float, min_edge_bps: float | None = None,
+                allow_short: bool = True, bar_hours: float = 1.0) -> dict[str, float]:  # fmt: skip
+    """Scores and backtest of a trained ``model`` on the labelled ``windows`` (e.g. a promotion window).
+
+    Uses the same decision rule as the walk-forward evaluation, so two models scored on the same
+    windows can be compared directly.
+    """
+    from models.strategy import positions
+
+    labelled = windows.take(np.flatnonzero(windows.labelled))
+    if len(labelled) == 0:
+        raise ValueError("no labelled windows to score the model on")
+    forecast = model.predict_windows(labelled)
+    edge = (fee_bps if min_edge_bps is None else min_edge_bps) / 1e4
+    rows = pd.DataFrame(
+        {
+            "asset": labelled.asset.astype(str),
+            "bar_time": labelled.bar_time,
+            "forecast": forecast.ret,
+            "lower": forecast.lower,
+            "upper": forecast.upper,
+            "p_up": forecast.p_up,
+            "position": positions(forecast.ret, edge, allow_short),
+            "fwd_ret": labelled.fwd_ret,
+        }
+    )
+    return score(rows, horizon, fee_bps, bar_hours)

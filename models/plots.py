@@ -19,13 +19,15 @@ def _figure():
     return plt
 
 
-def equity_curves(predictions: pd.DataFrame, horizon: int, fee_bps: float, path: Path, seed: int) -> Path:
+def equity_curves(
+    predictions: pd.DataFrame, horizon: int, fee_bps: float, path: Path, seed: int, bar_hours: float = 1.0
+) -> Path:
     """Net cumulative log return of each model's strategy over the test windows (one seed)."""
     plt = _figure()
     fig, ax = plt.subplots(figsize=(9, 4.5))
     test = predictions[(predictions["part"] == "test") & (predictions["seed"] == seed)]
     for model, rows in test.groupby("model", sort=True):
-        curve = backtest(rows[rows["fwd_ret"].notna()], horizon, fee_bps).equity
+        curve = backtest(rows[rows["fwd_ret"].notna()], horizon, fee_bps, bar_hours).equity
         ax.plot(curve.index, curve.to_numpy(), label=model, lw=1.4 if model == "ensemble" else 0.9)
     ax.axhline(0, color="grey", lw=0.6)
     ax.set_title(f"Strategy equity after {fee_bps:g} bps fees (test windows, seed {seed})")

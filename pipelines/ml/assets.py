@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext
 from dagster_duckdb import DuckDBResource
 
-from kimera.config import ModelsConfig, load_config
+from kimera.config import TIMEFRAME_SECONDS, ModelsConfig, load_config
 from kimera.settings import Settings, get_settings
 from pipelines.ml.artefacts import RunFolder
 from pipelines.ml.partitions import training_end, training_partitions
@@ -35,15 +34,17 @@ class Run:
     folder: RunFolder
     end: datetime
     partition: str
+    bar_hours: float  # the features' bar (Sharpe is annualised with it)
 
 
 def _run(context: AssetExecutionContext) -> Run:
     settings = get_settings()
-    cfg = load_config(settings=settings).models
+    config = load_config(settings=settings)
+    cfg = config.models
     partition = context.partition_key
-    return Run(
-        settings, cfg, RunFolder.of(settings, partition, cfg.horizon), training_end(context), partition
-    )
+    folder = RunFolder.of(settings, partition, cfg.horizon)
+    bar_hours = TIMEFRAME_SECONDS[config.features.bar] / 3600.0
+    return Run(settings, cfg, folder, training_end(context), partition, bar_hours)
 
 
 def _windows(run: Run):
@@ -83,13 +84,11 @@ def _md_table(frame: pd.DataFrame) -> str:
 def dataset(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     from models.marts import read_marts
     from models.walk_forward import evaluation_folds
-    from models.windows import save_windows
+    from models.windows import make_windows, save_windows
 
     run = _run(context)
     with duckdb.get_connection() as con:
         marts = read_marts(con, run.cfg.horizon, run.cfg.features or None, end=run.end)
-    from models.windows import make_windows
-
     windows = make_windows(marts, run.cfg.seq_len)
     folds = evaluation_folds(windows, run.cfg)  # fails here, clearly, when there is too little data
     run.folder.root.mkdir(parents=True, exist_ok=True)
@@ -173,10 +172,10 @@ def _search_asset(kind: str) -> dg.AssetsDefinition:
 
 
 # --- models ----------------------------------------------------------------------------------------------
-def _pooled(predictions: pd.DataFrame, cfg: ModelsConfig) -> dict[str, float]:
+def _pooled(predictions: pd.DataFrame, run: Run) -> dict[str, float]:
     from models.evaluation import summarise
 
-    row = summarise(predictions, cfg.horizon, cfg.fee_bps).iloc[0]
+    row = summarise(predictions, run.cfg.horizon, run.cfg.fee_bps, run.bar_hours).iloc[0]
     keys = ("accuracy", "ic", "rank_ic", "log_loss", "coverage", "sharpe", "max_drawdown", "win_rate")
     out = {k: float(row[k]) for k in keys}
     out.update({f"{k}_std": float(row[f"{k}_std"]) for k in ("accuracy", "sharpe")})
@@ -232,7 +231,7 @@ def _member_asset(kind: str) -> dg.AssetsDefinition:
         started = time.perf_counter()
         final = train_final_member(kind, windows, run.cfg, params, device)
         final_seconds = time.perf_counter() - started
-        metrics = _pooled(walk.predictions, run.cfg)
+        metrics = _pooled(walk.predictions, run)
         tag = _save_final(run, final, metrics, windows)
         logs = pd.DataFrame(walk.logs)
         return dg.MaterializeResult(
@@ -268,7 +267,7 @@ def baselines(context: AssetExecutionContext) -> dg.MaterializeResult:
     for kind in BASELINES:
         walk = run_member(kind, windows, folds, run.cfg)
         run.folder.write_predictions(kind, walk.predictions)
-        metrics[kind] = _pooled(walk.predictions, run.cfg)
+        metrics[kind] = _pooled(walk.predictions, run)
     return dg.MaterializeResult(metadata={"test_metrics": dg.MetadataValue.json(metrics)})
 
 
@@ -293,7 +292,7 @@ def ensemble(context: AssetExecutionContext) -> dg.MaterializeResult:
         k: load_model(run.folder.read_json(run.folder.final_path(k), f"ml/{k}")["tag"]) for k in MEMBERS
     }
     final = final_ensemble(members, windows, run.cfg)
-    metrics = _pooled(walk.predictions, run.cfg)
+    metrics = _pooled(walk.predictions, run)
     tag = _save_final(run, final, metrics, windows)
     weights = pd.DataFrame(walk.logs).drop(columns="model")
     return dg.MaterializeResult(
@@ -334,8 +333,8 @@ def evaluations(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.Ma
     run = _run(context)
     cfg = run.cfg
     predictions = pd.concat([run.folder.read_predictions(m) for m in ALL_MODELS], ignore_index=True)
-    per_window = evaluate(predictions, cfg.horizon, cfg.fee_bps)
-    summary = summarise(predictions, cfg.horizon, cfg.fee_bps)
+    per_window = evaluate(predictions, cfg.horizon, cfg.fee_bps, run.bar_hours)
+    summary = summarise(predictions, cfg.horizon, cfg.fee_bps, run.bar_hours)
     folds = {
         f["window"]: (f["fit"][0], f["val"][1])
         for f in run.folder.read_json(run.folder.root / "folds.json", "ml/dataset")
@@ -350,7 +349,9 @@ def evaluations(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.Ma
     report = run.settings.report_dir / "ml" / run.partition
     seed = cfg.seeds[0]
     pngs = [
-        plots.equity_curves(predictions, cfg.horizon, cfg.fee_bps, report / "equity.png", seed),
+        plots.equity_curves(
+            predictions, cfg.horizon, cfg.fee_bps, report / "equity.png", seed, run.bar_hours
+        ),
         plots.predicted_vs_realised(predictions, "ensemble", report / "predicted_vs_realised.png"),
         plots.calibration(
             predictions, ["ensemble", "lstm", "transformer", "linear", "lightgbm"], report / "calibration.png"
@@ -381,4 +382,4 @@ ML_ASSETS = [
     evaluations,
 ]
 
-__all__ = ["ML_ASSETS", "PARTITIONS", "np"]
+__all__ = ["ML_ASSETS", "PARTITIONS"]

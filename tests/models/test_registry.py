@@ -77,3 +77,14 @@ def test_newest_version_by_name_and_clear_error_for_unknown(kimera_home, trained
         RegistryError, match=r"no model 'kimera-nope' in the store; stored names: \['kimera-linear'\]"
     ):
         load_model("kimera-nope")
+
+
+def test_a_loaded_model_scores_like_the_one_that_was_saved(kimera_home, trained, planted_windows) -> None:
+    from models.evaluation import score_model
+
+    _, models = trained
+    stored = save_model(models["ensemble"], data_window=(datetime(2026, 1, 1), datetime(2026, 2, 1)))
+    before = score_model(models["ensemble"], planted_windows, horizon=1, fee_bps=10)
+    after = score_model(load_model(stored.tag), planted_windows, horizon=1, fee_bps=10)
+    assert before == after
+    assert before["n"] == int(planted_windows.labelled.sum()) and 0.5 < before["accuracy"] < 1
