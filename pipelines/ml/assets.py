@@ -81,13 +81,13 @@ def _md_table(frame: pd.DataFrame) -> str:
     pool="duckdb",
     description="Input windows from marts.features with targets from marts.labels, as of the training end.",
 )
-def dataset(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def dataset(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     from models.marts import read_marts
     from models.walk_forward import evaluation_folds
     from models.windows import make_windows, save_windows
 
     run = _run(context)
-    with duckdb.get_connection() as con:
+    with warehouse.get_connection() as con:
         marts = read_marts(con, run.cfg.horizon, run.cfg.features or None, end=run.end)
     windows = make_windows(marts, run.cfg.seq_len)
     folds = evaluation_folds(windows, run.cfg)  # fails here, clearly, when there is too little data
@@ -321,7 +321,7 @@ def _embedded(path) -> str:
     description="Scores of every model and baseline on the walk-forward test windows (ml.evaluations), "
     "mean ± std over seeds, with equity, predicted-vs-realised and calibration plots.",
 )
-def evaluations(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def evaluations(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     from ulid import ULID
 
     from models import plots
@@ -340,7 +340,7 @@ def evaluations(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.Ma
         for f in run.folder.read_json(run.folder.root / "folds.json", "ml/dataset")
     }
     run_id = str(ULID())
-    with duckdb.get_connection() as con:
+    with warehouse.get_connection() as con:
         rows = write_evaluations(
             con, per_window, run_id=run_id, training_end=run.end, horizon=cfg.horizon, fee_bps=cfg.fee_bps,
             code_version=code_version(), folds=folds,

@@ -59,7 +59,7 @@ def _materialize(settings, partition: str):
     return dg.materialize(
         ML_ASSETS,
         partition_key=partition,
-        resources={"duckdb": DuckDBResource(database=str(settings.warehouse_path))},
+        resources={"warehouse": DuckDBResource(database=str(settings.warehouse_path))},
         raise_on_error=False,
     )
 
@@ -122,7 +122,7 @@ def test_too_early_a_partition_fails_saying_how_much_data_is_needed(ml_home) -> 
     result = dg.materialize(
         [dataset],
         partition_key="2026-01-20",
-        resources={"duckdb": DuckDBResource(database=str(ml_home.warehouse_path))},
+        resources={"warehouse": DuckDBResource(database=str(ml_home.warehouse_path))},
         raise_on_error=False,
     )
     assert not result.success
