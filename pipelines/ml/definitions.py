@@ -9,5 +9,6 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.ml.assets import ML_ASSETS
+from pipelines.ml.jobs import ml_training_job
 
-defs = dg.Definitions(assets=ML_ASSETS)
+defs = dg.Definitions(assets=ML_ASSETS, jobs=[ml_training_job])

@@ -136,3 +136,22 @@ def test_too_early_a_partition_fails_saying_how_much_data_is_needed(ml_home) -> 
         "walk-forward needs at least 652 bars (train 500 + gap 2 + test 150), found 443" in m
         for m in messages
     ), messages
+
+
+def test_the_training_job_holds_every_ml_asset_and_names_the_marts() -> None:
+    from dagster_duckdb import DuckDBResource as Resource
+
+    from pipelines.ml.definitions import defs
+
+    merged = dg.Definitions.merge(
+        defs, dg.Definitions(resources={"warehouse": Resource(database=":memory:")})
+    )
+    job = merged.resolve_job_def("ml_training")
+    keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert keys == {
+        "ml/dataset", "ml/lstm_search", "ml/transformer_search", "ml/lightgbm_search", "ml/lstm",
+        "ml/transformer", "ml/linear", "ml/lightgbm", "ml/baselines", "ml/ensemble", "ml/evaluations",
+    }  # fmt: skip
+    graph = merged.resolve_asset_graph()
+    upstream = {k.to_user_string() for k in graph.get(dg.AssetKey(["ml", "dataset"])).parent_keys}
+    assert upstream == {"marts/features", "marts/labels"}
