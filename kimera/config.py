@@ -223,7 +223,7 @@ class LightGbmConfig(_Section):
 
 
 class HpoConfig(_Section):
-    trials: Annotated[int, Field(ge=1, le=10000)] = 8
+    trials: Annotated[int, Field(ge=1, le=10000)] = 6
     pruner: Literal["median", "hyperband", "none"] = "median"
     timeout_s: PositiveFloat | None = None
     folds: Annotated[int, Field(ge=1, le=20)] = Field(
@@ -266,7 +266,7 @@ class ModelsConfig(_Section):
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
     max_epochs: Annotated[int, Field(ge=1, le=10000)] = 40
-    patience: Annotated[int, Field(ge=1, le=1000)] = 6
+    patience: Annotated[int, Field(ge=1, le=1000)] = 5
     batch_size: Annotated[int, Field(ge=1, le=65536)] = 256
     threads: Annotated[int, Field(ge=1, le=256)] = Field(
         default=1,

@@ -65,7 +65,7 @@ def inner_folds(windows: Windows, cfg: ModelsConfig) -> list:
     on the inner 'test' part, which lies inside the outer training window.
     """
     times = np.unique(windows.bar_time[windows.labelled])
-    test_bars = max(cfg.val_bars // 2, 20)
+    test_bars = max(cfg.val_bars, 20)  # as many scored bars as validation: a noisy score picks noise
     train_bars = max(len(times) - cfg.hpo.folds * test_bars - (cfg.horizon + 1 + cfg.embargo_bars), 0)
     scheme = WalkForward(
         train_bars=train_bars,
