@@ -55,7 +55,7 @@ def demo_run(world, cfg: ModelsConfig, storage: str, params: dict | None = None)
     from models.marts import align
     from models.windows import make_windows
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     windows = make_windows(
         align(world.features, world.labels, cfg.horizon, cfg.features or None), cfg.seq_len
     )
@@ -69,9 +69,11 @@ def demo_run(world, cfg: ModelsConfig, storage: str, params: dict | None = None)
     predictions = wf.all_predictions(runs)
     summary = summarise(predictions, cfg.horizon, cfg.fee_bps).set_index("model")
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     linear_fit = max(sum(log["seconds"] for log in runs["linear"].logs) / len(runs["linear"].logs), 1e-6)
     return {
         "seconds": elapsed,
+        "cpu_seconds": cpu,
         "linear_fit_seconds": linear_fit,
         "summary": summary,
         "oracle": against_oracle(predictions, world.truth, "ensemble"),
@@ -104,8 +106,14 @@ def run(quick: bool = False) -> list[bench.Measure]:
     ens_null = null_result["summary"].loc["ensemble"]
     acc_z = (ens_null["accuracy"] - 0.5) / (0.25 / ens_null["n"]) ** 0.5
     sharpe_z = ens_null["sharpe"] / ens_null["sharpe_se"] if ens_null["sharpe_se"] > 0 else 0.0
-    seconds = result["seconds"]
+    seconds, cpu = result["seconds"], result["cpu_seconds"]
     return [
+        # CPU time is what the run costs on an idle machine (one thread): wall time here includes
+        # waiting for the other processes that share these 2 cores
+        bench.Measure(
+            f"training: {'quick' if quick else 'demo'} config, CPU time ({label})", cpu, "s",
+            "ceiling goal", CEILING_S, cpu / CEILING_S, "ratio <= 1", cpu <= CEILING_S,
+        ),
         bench.Measure(
             f"training: {'quick' if quick else 'demo'} config, all models + evaluation ({label})", seconds, "s",
             "ceiling goal", CEILING_S, seconds / CEILING_S, "ratio <= 1", seconds <= CEILING_S,
