@@ -63,7 +63,7 @@ def demo_run(world, cfg: ModelsConfig, storage: str, params: dict | None = None)
         params = {}
         for kind in ("lstm", "transformer", "lightgbm"):
             tuning = tuning_windows(windows, cfg)
-            params[kind] = search(kind, tuning, cfg, storage, f"bench-{kind}").best_params
+            params[kind] = search(kind, tuning, cfg, storage, f"bench-{kind}").params
     folds, runs = wf.run_all(windows, cfg, params)
     models = wf.train_final(windows, cfg, params)
     predictions = wf.all_predictions(runs)

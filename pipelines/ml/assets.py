@@ -155,12 +155,16 @@ def _search_asset(kind: str) -> dg.AssetsDefinition:
         result = search(
             kind, tuning_windows(_windows(run), run.cfg), run.cfg, storage, study, device=_device(run)
         )
-        run.folder.write_json(run.folder.params_path(kind), result.best_params)
+        run.folder.write_json(run.folder.params_path(kind), result.params)
         return dg.MaterializeResult(
             metadata={
                 "study": study,
                 "storage": _masked(storage),
+                "chosen": result.chosen,
+                "params_used": dg.MetadataValue.json(result.params),
                 "best_log_loss": result.best_value,
+                "default_log_loss": result.default_value,
+                "improvement_z": result.improvement_z,
                 "best_params": dg.MetadataValue.json(result.best_params),
                 "trials": result.trials,
                 "pruned": result.pruned,
