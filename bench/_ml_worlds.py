@@ -22,7 +22,7 @@ def simulated_world(days: int = 90, strength: float | None = None, seed: int | N
     from kimera.config import load_config
     from kimera.simulation import simulator_from_config
 
-    config = load_config("kimera.yaml")
+    config = load_config()
     sim_section = config.sim.model_copy(
         update={k: v for k, v in (("signal_strength", strength), ("seed", seed)) if v is not None}
     )
