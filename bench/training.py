@@ -90,7 +90,7 @@ def run(quick: bool = False) -> list[bench.Measure]:
         null = make_world(bars=1000, strength=0.0, seed=1)
         label = "synthetic"
     else:
-        cfg = load_config("kimera.yaml").models
+        cfg = load_config().models
         planted = simulated_world(90)
         long_world = simulated_world(240)
         null = simulated_world(90, strength=0.0)
