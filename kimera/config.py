@@ -181,6 +181,24 @@ class SimConfig(_Section):
         return venues
 
 
+# --- ingest (Dagster assets writing raw.*) ---------------------------------------------------------
+class IngestConfig(_Section):
+    chunk_hours: Annotated[int, Field(ge=1, le=24 * 31)] = Field(
+        default=168,
+        description="Hours fetched and written per transaction in a ranged run: bounds memory; "
+        "fewer, larger transactions write faster (each commit syncs the file).",
+    )
+    max_retries: Annotated[int, Field(ge=0, le=20)] = Field(
+        default=3, description="Retries of a failed ingest step (source or lock errors; bad rows never)."
+    )
+    retry_delay_s: Annotated[float, Field(ge=0, le=600)] = Field(
+        default=2.0, description="First retry delay; doubles on each further retry, with jitter."
+    )
+    schedule_minute: Annotated[int, Field(ge=0, le=59)] = Field(
+        default=5, description="Minute past each hour when the hourly schedule ingests the hour before."
+    )
+
+
 # --- features, models, serving, execution ---------------------------------------------------------
 class FeaturesConfig(_Section):
     bar: Literal["5m", "15m", "30m", "1h", "4h", "1d"] = "1h"
@@ -302,9 +320,116 @@ class ServingConfig(_Section):
     port: Annotated[int, Field(ge=1, le=65535)] = 3100
 
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class ExecutionSizing(_Section):
+    """Forecast and interval -> target position (see docs/execution.md)."""
+
+    capital: PositiveFloat = Field(default=100_000.0, description="Quote currency the sizing scales to.")
+    risk_aversion: PositiveFloat = Field(default=2.0, description="gamma in w = edge / (gamma * sigma^2).")
+    interval_z: PositiveFloat = Field(
+        default=1.2816, description="z of the forecast interval (80% -> 1.2816)."
+    )
+    max_leverage: PositiveFloat = Field(default=1.0, description="Cap on |target notional| / capital.")
+    cost_hurdle_bps: NonNegativeFloat = Field(default=10.0, description="Edge below this gives no position.")
+    min_order_notional: PositiveFloat = Field(default=10.0, description="Smaller changes are not traded.")
+
+
+class ExecutionRisk(_Section):
+    """Pre-trade limits; every refusal is recorded with its reason."""
+
+    max_order_notional: PositiveFloat = 25_000.0
+    max_position_notional: PositiveFloat = 50_000.0
+    price_band_bps: PositiveFloat = Field(default=50.0, description="Limit price vs reference price.")
+    daily_loss_limit: PositiveFloat = Field(
+        default=5_000.0, description="Quote; beyond it only reducing orders."
+    )
+    rate_limit_headroom: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.8, description="Order rate per venue as a fraction of the venue's published limit."
+    )
+
+
+class ExecutionRouting(_Section):
+    book_depth: Annotated[int, Field(ge=1, le=500)] = 50
+    slice_threshold_notional: PositiveFloat = Field(default=20_000.0, description="Larger orders are sliced.")
+    slice_mode: Literal["twap", "iceberg"] = "twap"
+    slice_notional: PositiveFloat = 10_000.0
+    twap_interval_s: PositiveFloat = 5.0
+    max_pool_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.05, description="Largest swap as a fraction of the pool's base reserve."
+    )
+    slippage_bps: NonNegativeFloat = Field(
+        default=10.0, description="Limit price beyond the planned worst level."
+    )
+    book_max_age_s: PositiveFloat = Field(default=2.0, description="Older books are not routed to.")
+
+
+class ExecutionOms(_Section):
+    venue_timeout_s: PositiveFloat = 2.0
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 6
+    backoff_base_s: PositiveFloat = 0.05
+    backoff_max_s: PositiveFloat = 2.0
+    reconcile_interval_s: PositiveFloat = 5.0
+    fill_poll_interval_s: PositiveFloat = 0.2
+    unknown_grace_s: PositiveFloat = Field(
+        default=1.0, description="A lost order is resent only when the venue has not seen it for this long."
+    )
+    ack_wait_s: NonNegativeFloat = Field(default=2.0, description="POST /signals waits this long for acks.")
+
+
+class PaperFaults(_Section):
+    """Fault injection of the paper venue server: probabilities per request."""
+
+    seed: int = 11
+    timeout: Fraction = Field(default=0.0, description="Answer after the client gave up, then process.")
+    lost_answer: Fraction = Field(default=0.0, description="Process, then never answer in time.")
+    rate_limited: Fraction = Field(default=0.0, description="429 with Retry-After, not processed.")
+    duplicate_fill: Fraction = Field(default=0.0, description="A fill is reported twice.")
+    reorder_fills: Fraction = Field(default=0.0, description="A page of fills comes shuffled.")
+    delay_s: PositiveFloat = Field(default=3.0, description="How late a timed-out answer comes.")
+
+
+class PaperVenues(_Section):
+    """The paper venue server (its own process, like an exchange): CEX books and AMM pools."""
+
+    url: str = Field(default="http://127.0.0.1:8710", description="Where the service finds it.")
+    port: Annotated[int, Field(ge=1, le=65535)] = 8710
+    seed: int | None = Field(default=None, description="Defaults to sim.seed.")
+    speed: PositiveFloat = Field(default=1.0, description="Market seconds per wall-clock second.")
+    replenish_s: PositiveFloat = Field(default=1.0, description="Liquidity we take returns after this.")
+    gas_quote: NonNegativeFloat = Field(default=5.0, description="Gas per pool swap, in the quote currency.")
+    rate_limit_per_s: dict[str, PositiveFloat] = Field(
+        default_factory=dict, description="Override a venue's published order-rate limit."
+    )
+    faults: PaperFaults = Field(default_factory=PaperFaults)
+
+
+class VenueRef(_Section):
+    """A venue the service trades on. #8 adds types ccxt and uniswap."""
+
+    name: str
+    type: Literal["paper"] = "paper"
+
+
 class ExecutionConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8700
+    journal_url: str | None = Field(
+        default=None,
+        description="sqlite:///path or postgresql://...; default KIMERA_HOME/execution/journal.sqlite.",
+    )
+    journal_synchronous: Literal["full", "normal"] = Field(
+        default="full", description="SQLite: full survives power loss; normal survives process crashes."
+    )
+    venues: list[VenueRef] = Field(
+        default_factory=list, description="Empty: every paper venue and pool of the paper server."
+    )
+    paper: PaperVenues = Field(default_factory=PaperVenues)
+    sizing: ExecutionSizing = Field(default_factory=ExecutionSizing)
+    risk: ExecutionRisk = Field(default_factory=ExecutionRisk)
+    routing: ExecutionRouting = Field(default_factory=ExecutionRouting)
+    oms: ExecutionOms = Field(default_factory=ExecutionOms)
 
 
 class KimeraConfig(_Section):
@@ -317,6 +442,7 @@ class KimeraConfig(_Section):
     chain: ChainConfig = Field(default_factory=ChainConfig)
     dex: DexConfig = Field(default_factory=DexConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)

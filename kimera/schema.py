@@ -39,16 +39,22 @@ class RawTable:
     def columns(self) -> list[str]:
         return self.schema.names
 
-    def ddl(self) -> str:
-        """``CREATE TABLE IF NOT EXISTS`` with the natural key as primary key."""
+    def ddl(self, primary_key: bool = False) -> str:
+        """``CREATE TABLE IF NOT EXISTS`` with the contract's columns, types and NOT NULLs.
+
+        The natural key is enforced by the only writer, ``pipelines.warehouse``, on every write
+        rather than by a ``PRIMARY KEY``: DuckDB's ART index makes an insert about 6x slower and a
+        delete-and-reinsert of a window up to 100x slower. ``primary_key=True`` adds the constraint.
+        """
         cols = ",\n  ".join(
             f'"{f.name}" {duckdb_type(f.type)} NOT NULL'
             if not f.nullable
             else f'"{f.name}" {duckdb_type(f.type)}'
             for f in self.schema
         )
-        key = ", ".join(f'"{k}"' for k in self.key)
-        return f"CREATE TABLE IF NOT EXISTS {self.qualified} (\n  {cols},\n  PRIMARY KEY ({key})\n)"
+        if primary_key:
+            cols += ",\n  PRIMARY KEY (" + ", ".join(f'"{k}"' for k in self.key) + ")"
+        return f"CREATE TABLE IF NOT EXISTS {self.qualified} (\n  {cols}\n)"
 
     def empty(self) -> pa.Table:
         return self.schema.empty_table()
