@@ -155,3 +155,19 @@ def test_the_training_job_holds_every_ml_asset_and_names_the_marts() -> None:
     graph = merged.resolve_asset_graph()
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey(["ml", "dataset"])).parent_keys}
     assert upstream == {"marts/features", "marts/labels"}
+
+
+def test_the_code_location_carries_the_ml_group_with_its_warehouse(kimera_home) -> None:
+    from pipelines.definitions import build_location
+
+    defs = build_location()
+    repository = defs.get_repository_def()
+    ml = {
+        k.to_user_string()
+        for k, a in repository.assets_defs_by_key.items()
+        if a.group_names_by_key[k] == "ml"
+    }
+    assert {"ml/dataset", "ml/ensemble", "ml/evaluations"} <= ml
+    for key in (["ml", "dataset"], ["ml", "evaluations"]):
+        assert repository.assets_defs_by_key[dg.AssetKey(key)].op.pool == "duckdb"
+    assert repository.get_job("ml_training").partitions_def is not None
