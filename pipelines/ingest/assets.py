@@ -38,6 +38,7 @@ from pipelines.ingest.write import IngestReport, ingest_reference, ingest_window
 from pipelines.progress import progress_message
 from pipelines.resources import KimeraResource
 from pipelines.sources import Sources
+from pipelines.sources.retry import SourceUnavailable
 from pipelines.warehouse import RowsRefused
 
 GROUP = "ingest"
@@ -89,11 +90,18 @@ def _materialisation_metadata(report: IngestReport, source: str) -> dict[str, An
         metadata["window_end"] = report.end.isoformat()
         if report.end - report.start == timedelta(hours=1):
             metadata["dagster/partition_row_count"] = report.rows_written
+    if report.healed is not None:  # a reorg found in stored chain rows and re-read (pipelines.sources.reorg)
+        metadata["reorg_healed"] = str(report.healed)
     return metadata
 
 
 def _refused(exc: RowsRefused) -> Failure:
     # The same source call would return the same rows: fail now rather than retry.
+    return Failure(description=f"nothing written: {exc}", allow_retries=False)
+
+
+def _unavailable(exc: SourceUnavailable) -> Failure:
+    # The source already retried with backoff (its retry settings): fail naming the cause.
     return Failure(description=f"nothing written: {exc}", allow_retries=False)
 
 
@@ -145,6 +153,8 @@ def _partitioned_asset(feed: Feed, config: KimeraConfig) -> AssetsDefinition:
                 )
             except RowsRefused as exc:
                 raise _refused(exc) from exc
+            except SourceUnavailable as exc:
+                raise _unavailable(exc) from exc
         source = getattr(run_config, feed.family).source
         return MaterializeResult(metadata=_materialisation_metadata(report, source))
 

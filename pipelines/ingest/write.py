@@ -17,6 +17,7 @@ from kimera.config import KimeraConfig
 from kimera.schema import RawTable
 from pipelines.ingest.feeds import Feed, ReferenceFeed, Scope
 from pipelines.sources import Sources
+from pipelines.sources.bookkeeping import after_window, before_window
 from pipelines.warehouse import ensure_raw_schema, replace_reference, replace_window, scope_sql
 
 # Called after each chunk is committed: (chunk start, chunk end, rows written, chunks done, chunks in all).
@@ -35,6 +36,7 @@ class IngestReport:
     chunks: int = 0
     table_rows: int = 0
     preview: list[dict[str, Any]] = field(default_factory=list)
+    healed: Any = None  # pipelines.sources.reorg.Healed when a reorg was found and repaired
 
     def summary(self) -> str:
         window = f" [{self.start}, {self.end})" if self.start else ""
@@ -74,11 +76,14 @@ def ingest_window(
     report = IngestReport(feed.table, start, end, scope)
     windows = list(split_window(start, end, chunk))
     ensure_raw_schema(con, [feed.table])
+    source = getattr(sources, feed.family)
+    report.healed = before_window(con, feed.table, source)  # a reorg in what is stored (RPC sources)
     for done, (chunk_start, chunk_end) in enumerate(windows, start=1):
         rows = feed.fetch(sources, chunk_start, chunk_end)
         written = replace_window(
             con, feed.table, chunk_start, chunk_end, rows, scope=scope, ensure_table=False
         )
+        after_window(con, feed.table, source, chunk_start, chunk_end)  # block coverage, exchange gaps
         report.rows_written += written
         report.chunks = done
         if on_chunk is not None:
