@@ -78,15 +78,18 @@ def marts_world(
 
     Returns the world and the feature columns the marts carry.
     """
+    import importlib
     from pathlib import Path
 
     import duckdb
 
     from kimera.config import load_config
     from kimera.simulation import simulator_from_config
-    from pipelines.features.dbt_cli import run_dbt
-    from pipelines.features.project import dbt_vars
-    from pipelines.features.sim_data import load_sim_reference, load_sim_window
+
+    # the features domain (dbt) by name: this module must import where it is not installed yet
+    dbt_cli = importlib.import_module("pipelines.features.dbt_cli")
+    project = importlib.import_module("pipelines.features.project")
+    sim_data = importlib.import_module("pipelines.features.sim_data")
 
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -97,9 +100,9 @@ def marts_world(
     config = config.model_copy(update={"sim": sim_section})
     start, end = config.start_time, config.start_time + timedelta(days=days)
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
-        load_sim_reference(con, config)
-        load_sim_window(con, config, start, end)
-    run_dbt(["build"], home=home, dbt_vars=dbt_vars(config))
+        sim_data.load_sim_reference(con, config)
+        sim_data.load_sim_window(con, config, start, end)
+    dbt_cli.run_dbt(["build"], home=home, dbt_vars=project.dbt_vars(config))
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         features = con.execute("SELECT * FROM marts.features").df()
         labels = con.execute("SELECT * FROM marts.labels").df()
