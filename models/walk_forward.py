@@ -213,7 +213,9 @@ def run_member(
 
 
 def run_ensemble(member_runs: list[MemberRun], cfg: ModelsConfig) -> MemberRun:
-    """The ensemble's predictions: per window and seed, members blended with weights fit on 'val' rows."""
+    """The ensemble's predictions: per window and seed, members blended with weights fit on rows known
+    before the window's test part: its 'val' rows, and the out-of-sample 'test' rows of earlier
+    windows that end before that validation part starts (their labels are realised by then)."""
     from models.ensemble import fit_weights
 
     started = time.perf_counter()
@@ -225,14 +227,22 @@ def run_ensemble(member_runs: list[MemberRun], cfg: ModelsConfig) -> MemberRun:
         cols = cols.rename(columns={c: f"{c}:{run.model}" for c in ("forecast", "lower", "upper", "p_up")})
         joined = cols if joined is None else joined.merge(cols.drop(columns="fwd_ret"), on=key, how="inner")
     frames, logs = [], []
+    labelled_tests = joined[(joined["part"] == "test") & joined["fwd_ret"].notna()]
     for (seed, window), rows in joined.groupby(["seed", "window"], sort=True):
         val = rows[(rows["part"] == "val") & rows["fwd_ret"].notna()]
+        earlier = labelled_tests[
+            (labelled_tests["seed"] == seed)
+            & (labelled_tests["window"] < window)
+            & (labelled_tests["bar_time"] < val["bar_time"].min())
+        ]
+        known = pd.concat([earlier, val])
         weights = fit_weights(
-            [val[f"p_up:{n}"].to_numpy() for n in names], (val["fwd_ret"] > 0).to_numpy(float)
+            [known[f"p_up:{n}"].to_numpy() for n in names], (known["fwd_ret"] > 0).to_numpy(float)
         )
         logs.append(
-            {"model": "ensemble", "window": window, "seed": seed, **dict(zip(names, weights, strict=True))}
-        )
+            {"model": "ensemble", "window": window, "seed": seed, "weight_rows": len(known),
+             **dict(zip(names, weights, strict=True))}
+        )  # fmt: skip
         blended = {c: sum(w * rows[f"{c}:{n}"].to_numpy() for w, n in zip(weights, names, strict=True))
                    for c in ("forecast", "lower", "upper", "p_up")}  # fmt: skip
         out = rows[key + ["fwd_ret"]].copy()
