@@ -1,5 +1,6 @@
 """What every ML asset shares: the partitions, the run's settings and config, and its artefact folder."""
 
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,9 @@ from kimera.config import TIMEFRAME_SECONDS, ModelsConfig, load_config
 from kimera.settings import Settings, get_settings
 from pipelines.ml.artefacts import RunFolder
 from pipelines.ml.partitions import training_end, training_partitions
+
+# one training per partition is the point of BackfillPolicy.multi_run(1); its "beta" notice is noise
+warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy`", category=dg.BetaWarning)
 
 PARTITIONS = training_partitions()
 GROUP = "ml"
