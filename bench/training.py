@@ -1,6 +1,5 @@
 """Training benchmark, on the dbt marts built from the simulator: the demo configuration's time on
-this machine, and how much of the planted
-edge the models recover.
+this machine, and how much of the planted edge the models recover.
 
 Measures (each beside a baseline from the same run):
 - demo wall time (searches + walk-forward of every model over all seeds + models for use +
