@@ -24,10 +24,24 @@ def train_stage(ctx: DemoContext) -> list[str]:
     import duckdb
 
     from kimera.demo import DemoFailed
+    from models.walk_forward import walk_forward
     from pipelines.ml.jobs import TRAIN_JOB
     from pipelines.runner import code_location
 
     partition = training_partition(ctx.end)
+    needed = walk_forward(ctx.config.models).fold_bars
+    with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
+        column = f"fwd_ret_{ctx.config.models.horizon}"
+        have = con.execute(
+            f"SELECT count(DISTINCT bar_time) FROM marts.labels WHERE {column} IS NOT NULL AND bar_time < ?",
+            [datetime.fromisoformat(partition) + timedelta(days=1)],
+        ).fetchone()[0]
+    if have < needed:
+        # a short demo (e.g. --days 1) is a smoke run of the data stages: say why nothing is trained
+        return [
+            f"train: not run: {have} labelled bars before {partition} + 1 day, the walk-forward needs "
+            f"{needed} (models.train_bars + purge + test_bars); use --days {ctx.config.models.train_bars // 24 + 15} or more"
+        ]
     task = ctx.progress.add_task(f"  ml_training, partition {partition}", total=None)
     job = code_location().resolve_job_def(TRAIN_JOB)
     result = job.execute_in_process(partition_key=partition, instance=ctx.instance, raise_on_error=False)

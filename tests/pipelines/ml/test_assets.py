@@ -212,3 +212,26 @@ def test_the_demo_train_stage_runs_the_job_on_the_home_instance(ml_home) -> None
         and runs[0].job_name == "ml_training"
         and runs[0].tags["dagster/partition"] == "2026-02-10"
     )
+
+
+def test_a_demo_too_short_to_train_says_so_and_how_many_days_it_needs(ml_home) -> None:
+    from datetime import datetime
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from kimera.config import load_config
+    from kimera.demo import DemoContext
+    from pipelines.ml.demo import train_stage
+
+    console = Console(quiet=True)
+    with Progress(console=console) as progress:
+        ctx = DemoContext(
+            ml_home, load_config(), datetime(2026, 1, 1), datetime(2026, 1, 10), progress, console
+        )
+        lines = train_stage(ctx)
+        ctx.close()
+    assert lines == [
+        "train: not run: 215 labelled bars before 2026-01-09 + 1 day, the walk-forward needs 652 "
+        "(models.train_bars + purge + test_bars); use --days 35 or more"
+    ]
