@@ -44,7 +44,10 @@ def train_stage(ctx: DemoContext) -> list[str]:
         ]
     task = ctx.progress.add_task(f"  ml_training, partition {partition}", total=None)
     job = code_location().resolve_job_def(TRAIN_JOB)
-    result = job.execute_in_process(partition_key=partition, instance=ctx.instance, raise_on_error=False)
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # the event log keeps all
+    result = job.execute_in_process(
+        run_config=quiet, partition_key=partition, instance=ctx.instance, raise_on_error=False
+    )
     if not result.success:
         failed = [e for e in result.all_events if e.is_step_failure]
         step = failed[0].step_key if failed else "the run"
