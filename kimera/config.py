@@ -352,8 +352,113 @@ class FeaturesConfig(_Section):
         return sorted(values)
 
 
+class LstmConfig(_Section):
+    hidden: Annotated[int, Field(ge=2, le=1024)] = 32
+    layers: Annotated[int, Field(ge=1, le=8)] = 1
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    lr: PositiveFloat = 3e-3
+    weight_decay: NonNegativeFloat = 1e-4
+
+
+class TransformerConfig(_Section):
+    d_model: Annotated[int, Field(ge=4, le=1024)] = 32
+    heads: Annotated[int, Field(ge=1, le=32)] = 4
+    layers: Annotated[int, Field(ge=1, le=12)] = 1
+    ff: Annotated[int, Field(ge=4, le=4096)] = 64
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 1e-4
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> TransformerConfig:
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of heads ({self.heads})")
+        return self
+
+
+class LightGbmConfig(_Section):
+    num_leaves: Annotated[int, Field(ge=2, le=1024)] = 15
+    learning_rate: PositiveFloat = 0.05
+    n_estimators: Annotated[int, Field(ge=1, le=10000)] = 400
+    min_child_samples: Annotated[int, Field(ge=1)] = 50
+    lags: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=3, description="Last bars of the window it sees."
+    )
+
+
+class HpoConfig(_Section):
+    trials: Annotated[int, Field(ge=1, le=10000)] = 6
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    timeout_s: PositiveFloat | None = None
+    folds: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=2, description="Inner walk-forward folds (inside the training window) a trial is scored on."
+    )
+    storage: str | None = Field(
+        default=None,
+        description="Optuna RDB URL; default sqlite under KIMERA_HOME (postgresql+psycopg://... to share trials).",
+    )
+
+
 class ModelsConfig(_Section):
+    """Walk-forward training and evaluation of the forecasting models (models/, pipelines/ml/)."""
+
     horizon: Annotated[int, Field(ge=1, le=168)] = 1
+    seq_len: Annotated[int, Field(ge=1, le=1024)] = Field(
+        default=24, description="Bars in each input window."
+    )
+    features: list[str] = Field(
+        default_factory=list,
+        description="Columns of marts.features to use; empty means every feature column.",
+    )
+    train_bars: Annotated[int, Field(ge=50)] = Field(default=1200, description="Bars per training window.")
+    val_bars: Annotated[int, Field(ge=20)] = Field(
+        default=240, description="Tail of each training window held out for early stopping and weights."
+    )
+    test_bars: Annotated[int, Field(ge=10)] = Field(
+        default=240, description="Bars per walk-forward test window."
+    )
+    embargo_bars: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="Extra gap after the horizon+1 purge, before validation and test windows."
+    )
+    expanding: bool = Field(
+        default=True,
+        description="Grow the training window from the first bar (train_bars is then its minimum).",
+    )
+    max_windows: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=3, description="Most recent walk-forward test windows evaluated."
+    )
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
+    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
+    max_epochs: Annotated[int, Field(ge=1, le=10000)] = 40
+    patience: Annotated[int, Field(ge=1, le=1000)] = 5
+    batch_size: Annotated[int, Field(ge=1, le=65536)] = 256
+    threads: Annotated[int, Field(ge=1, le=256)] = Field(
+        default=1,
+        description="torch/LightGBM threads; 1 is fastest for these small networks on a shared CPU.",
+    )
+    fee_bps: NonNegativeFloat = Field(default=10.0, description="Cost per unit of turnover in the backtest.")
+    min_edge_bps: NonNegativeFloat | None = Field(
+        default=None, description="Trade only when |forecast| exceeds this; default: fee_bps."
+    )
+    allow_short: bool = True
+    lstm: LstmConfig = Field(default_factory=LstmConfig)
+    transformer: TransformerConfig = Field(default_factory=TransformerConfig)
+    lightgbm: LightGbmConfig = Field(default_factory=LightGbmConfig)
+    hpo: HpoConfig = Field(default_factory=HpoConfig)
+
+    @field_validator("quantiles")
+    @classmethod
+    def _sorted_quantiles(cls, quantiles: list[float]) -> list[float]:
+        if len(quantiles) < 2 or sorted(set(quantiles)) != quantiles:
+            raise ValueError(f"need at least two strictly increasing quantile levels, got {quantiles}")
+        return quantiles
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: list[int]) -> list[int]:
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"need at least one seed and no repeats, got {seeds}")
+        return seeds
 
 
 class ServingConfig(_Section):
