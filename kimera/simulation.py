@@ -36,7 +36,13 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
                 f"sim.assets has no entry for {a.symbol!r} (listed in assets): add e.g. "
                 f"`sim: {{assets: {{{a.symbol}: {{price: 100.0, vol: 0.8}}}}}}`; known: {sorted(sim.assets)}"
             )
-        token = a.token if a.token and any(t.symbol == a.token for t in config.chain.tokens) else None
+        known_tokens = [t.symbol for t in config.chain.tokens]
+        if a.token is not None and a.token not in known_tokens:
+            raise ConfigError(
+                f"assets[{a.symbol}].token = {a.token!r} is not accepted: the simulated chain carries its "
+                f"exchange flows (the planted signal), so it must be one of chain.tokens {known_tokens}"
+            )
+        token = a.token
         assets.append(
             AssetSpec(
                 symbol=a.symbol,

@@ -55,10 +55,13 @@ class ChainDay:
         swap_seq = np.concatenate([p.seq for p in self.pools]) if self.pools else np.zeros(0, np.int64)
         v3 = np.array([p.dex == "uniswap_v3" for p in self.spec.pools] + [False], dtype=bool)
         block = np.concatenate([self.plain.block, swap_block])
-        group = np.concatenate([np.zeros(n_plain, np.int64), np.ones(len(swap_block), np.int64)])
-        within = np.concatenate([self.plain.order, swap_pool * 1e7 + swap_seq])
+        # one sort key: block, then plain transfers (in their random order) before swaps (pool, seq)
+        swap_rank = (swap_pool * (len(swap_seq) + 1) + swap_seq + 1) / (
+            (len(self.spec.pools) + 1) * (len(swap_seq) + 1)
+        )
+        key = 2.0 * block + np.concatenate([self.plain.order, 1.0 + swap_rank])
         logs = np.concatenate([np.ones(n_plain, np.int64), np.where(v3[swap_pool], 3, 4)])
-        order = np.lexsort((within, group, block))
+        order = np.argsort(key)
         sorted_block = block[order]
         first = np.searchsorted(sorted_block, sorted_block, side="left")
         before = np.cumsum(logs[order]) - logs[order]
@@ -176,7 +179,7 @@ class ChainDay:
         dst = np.concatenate([self.plain.dst, pool_addr, sw["trader"]])
         units = np.concatenate([self.plain.units, units_in, units_out])
         block = lay["block"][tx]
-        order = np.lexsort((log_index, block))
+        order = np.argsort(block * 65_536 + log_index)
         tx, log_index, token, src, dst, units, block = (
             a[order] for a in (tx, log_index, token, src, dst, units, block)
         )
@@ -219,7 +222,7 @@ class ChainDay:
         swap_tx, sw, block = self._swap_common()
         v3 = lay["v3"]
         log_index = lay["log_start"][swap_tx] + np.where(v3, 2, 3)
-        order = np.lexsort((log_index, block))
+        order = np.argsort(block * 65_536 + log_index)
         swap_tx, block, log_index = swap_tx[order], block[order], log_index[order]
         sw = {k: v[order] for k, v in sw.items()}
         v3 = v3[order]
@@ -254,7 +257,7 @@ class ChainDay:
         log_index = lay["log_start"][swap_tx] + 2
         swap_tx, block, log_index = swap_tx[keep], block[keep], log_index[keep]
         sw = {k: v[keep] for k, v in sw.items()}
-        order = np.lexsort((log_index, block))
+        order = np.argsort(block * 65_536 + log_index)
         block, log_index = block[order], log_index[order]
         sw = {k: v[order] for k, v in sw.items()}
         reserve0, reserve1 = self._decimal_amounts(sw["pool"], sw["units0"], sw["units1"])

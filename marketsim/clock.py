@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 
@@ -54,19 +55,19 @@ class Blocks:
     def count(self) -> int:
         return self.k1 - self.k0
 
-    @property
+    @cached_property
     def slots(self) -> np.ndarray:
         return np.arange(self.k0, self.k1, dtype=np.int64)
 
-    @property
+    @cached_property
     def numbers(self) -> np.ndarray:
         return self.first_block + self.slots
 
-    @property
+    @cached_property
     def seconds_in_day(self) -> np.ndarray:
         """Seconds from the day's start to each block."""
         return self.slots * self.block_seconds - self.day * 86_400
 
-    @property
+    @cached_property
     def micros(self) -> np.ndarray:
         return self.epoch_us + self.slots * (self.block_seconds * US_PER_S)

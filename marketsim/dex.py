@@ -175,18 +175,17 @@ def _run(
     """The sequential part: noise moves the price; a look trades back to the band edge if beyond it."""
     executed: list[int] = []
     q_after: list[float] = []
-    for i, look in enumerate(is_look):
+    high = [f + band for f in fair]
+    low = [f - band for f in fair]
+    for i, look, move, hi, lo in zip(range(len(is_look)), is_look, value, high, low, strict=True):
         if not look:
-            q += value[i]
+            q += move
+        elif q > hi + ARB_MIN_EDGE:
+            q = hi
+        elif q < lo - ARB_MIN_EDGE:
+            q = lo
         else:
-            high = fair[i] + band
-            low = fair[i] - band
-            if q > high + ARB_MIN_EDGE:
-                q = high
-            elif q < low - ARB_MIN_EDGE:
-                q = low
-            else:
-                continue
+            continue
         executed.append(i)
         q_after.append(q)
     return executed, q_after

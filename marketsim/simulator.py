@@ -22,10 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from marketsim import encode
-from marketsim.cex import Candles, Trades, aggregate, book_levels, trades_and_candles
+from marketsim.cex import CexDay, Pairs, book_levels, cex_day
 from marketsim.chain import ChainDay
 from marketsim.clock import (
-    MINUTES_PER_DAY,
     US_PER_DAY,
     US_PER_MINUTE,
     US_PER_S,
@@ -37,17 +36,11 @@ from marketsim.clock import (
 from marketsim.dex import PoolDay, PoolState, initial_pool_state, pool_day
 from marketsim.flows import Transfers, background_transfers, exchange_flows, net_inflow, units_exponent
 from marketsim.latent import LatentDay, LatentState, initial_state, interpolate, latent_day
-from marketsim.schemas import (
-    DEX_POOLS,
-    EXCHANGE_OHLCV,
-    EXCHANGE_TRADES,
-    ORDER_BOOK_SNAPSHOTS,
-    PARTITIONED,
-    TOKENS,
-    WALLET_LABELS,
-)
+from marketsim.reference import reference_tables
+from marketsim.schemas import PARTITIONED
 from marketsim.signal import BayesAccuracy, oracle_hits, probability_up, signal_scale
 from marketsim.spec import SimSpec, VenueSpec
+from marketsim.venue_tables import books_table, ohlcv_table, trades_table
 from marketsim.wallets import AddressBook
 
 TABLES: tuple[str, ...] = tuple(PARTITIONED)
@@ -86,14 +79,6 @@ class PoolReserves:
         return self.reserve1 / self.reserve0
 
 
-def _timeframe_label(seconds: int) -> str:
-    if seconds % 86_400 == 0:
-        return f"{seconds // 86_400}d"
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 60}m"
-
-
 class MarketSimulator:
     """The simulated market, chain and DEX world of one :class:`SimSpec`.
 
@@ -104,6 +89,7 @@ class MarketSimulator:
         self.spec = spec
         self.epoch_us = to_micros(spec.start)
         self.book = AddressBook(spec)
+        self.pairs = Pairs.of(spec)
         self._lock = threading.RLock()
         self._scales = np.array(
             [signal_scale(spec, spec.token(a.token)) if a.token else 1.0 for a in spec.assets]
@@ -117,7 +103,8 @@ class MarketSimulator:
         self._flows = _LRU(cache_days)
         self._pools = _LRU(cache_days)
         self._chain = _LRU(cache_days)
-        self._cex = _LRU(cache_days * len(spec.venues) * len(spec.assets))
+        self._cex = _LRU(cache_days)
+        self._block_days = _LRU(cache_days * 2)
         self._tables = _LRU(cache_days * len(TABLES))
 
     # --- public: metadata ------------------------------------------------------------------------
@@ -175,43 +162,7 @@ class MarketSimulator:
 
     def reference_tables(self) -> dict[str, pa.Table]:
         """``dex_pools``, ``tokens`` and ``wallet_labels`` as the simulated chain knows them."""
-        spec = self.spec
-        tokens = {t.symbol: t for t in spec.tokens}
-        pools = [
-            {
-                "chain": spec.chain,
-                "dex": p.dex,
-                "pool": p.address.lower(),
-                "token0": p.token0,
-                "token1": p.token1,
-                "token0_address": tokens[p.token0].address.lower(),
-                "token1_address": tokens[p.token1].address.lower(),
-                "decimals0": tokens[p.token0].decimals,
-                "decimals1": tokens[p.token1].decimals,
-                "fee_bps": float(p.fee_bps),
-            }
-            for p in spec.pools
-        ]
-        token_rows = [
-            {
-                "chain": spec.chain,
-                "token": t.symbol,
-                "token_address": t.address.lower(),
-                "decimals": t.decimals,
-                "asset": t.asset or "",
-                "whale_threshold": float(t.whale_threshold),
-            }
-            for t in spec.tokens
-        ]
-        labels = [
-            {"chain": spec.chain, "address": w.address.lower(), "label": w.label, "category": w.category}
-            for w in dict((w.address.lower(), w) for w in spec.wallets).values()
-        ]
-        return {
-            "dex_pools": pa.Table.from_pylist(pools, schema=DEX_POOLS),
-            "tokens": pa.Table.from_pylist(token_rows, schema=TOKENS),
-            "wallet_labels": pa.Table.from_pylist(labels, schema=WALLET_LABELS),
-        }
+        return reference_tables(self.spec)
 
     def day_table(self, day: int, name: str) -> pa.Table:
         """All rows of table ``name`` on day ``day`` (counted from the epoch); cached."""
@@ -239,12 +190,15 @@ class MarketSimulator:
         at their timestamps."""
         vi, ai = self._venue_index(venue), self._symbol_index(symbol)
         depth = self.spec.book_depth if depth is None else int(depth)
-        if not 1 <= depth <= 10_000:
-            raise ValueError(f"depth {depth} is not accepted: 1 to 10000 levels")
+        if not 1 <= depth <= 500:
+            raise ValueError(f"depth {depth} is not accepted: 1 to 500 levels")
         day, minute = self._instant(t)
         log_mid = interpolate(self._latent_day(day).log_mid[ai, vi], np.array([minute]))
-        global_minute = np.array([day * MINUTES_PER_DAY + int(minute)])
-        bid_p, bid_a, ask_p, ask_a = book_levels(self.spec, vi, ai, log_mid, global_minute, depth)
+        global_minute = np.array(
+            [(to_micros(t) - self.epoch_us) // US_PER_MINUTE]
+        )  # integer: exact at boundaries
+        pair = np.array([vi * len(self.spec.assets) + ai])
+        bid_p, bid_a, ask_p, ask_a = book_levels(self.pairs, pair, log_mid, global_minute, depth)
         return np.column_stack([bid_p[0], bid_a[0]]), np.column_stack([ask_p[0], ask_a[0]])
 
     def pool_state(self, pool: str, t: datetime) -> PoolReserves:
@@ -254,13 +208,12 @@ class MarketSimulator:
             raise KeyError(f"unknown pool {pool!r}; simulated pools are {addresses}")
         pi = addresses.index(pool.lower())
         spec_pool = self.spec.pools[pi]
-        day, minute = self._instant(t)
+        day, _ = self._instant(t)
         with self._lock:
-            days = self._pool_days(day)
-        blocks = self._blocks(day)
-        swaps = days[pi]
-        seconds = minute * 60.0
-        done = np.searchsorted(blocks.seconds_in_day[swaps.block], seconds, side="right")
+            swaps = self._pool_days(day)[pi]
+            blocks = self._blocks(day)
+        micros_in_day = to_micros(t) - self.epoch_us - day * US_PER_DAY  # exact: no float minutes here
+        done = np.searchsorted(blocks.seconds_in_day[swaps.block] * US_PER_S, micros_in_day, side="right")
         if done:
             u0, u1 = int(swaps.units0[done - 1]), int(swaps.units1[done - 1])
         else:
@@ -401,7 +354,10 @@ class MarketSimulator:
         raise KeyError(f"unknown venue {venue!r}; simulated venues are {self.venues}")
 
     def _blocks(self, day: int) -> Blocks:
-        return Blocks.of_day(day, self.spec.block_seconds, self.spec.first_block, self.epoch_us)
+        spec = self.spec
+        return self._block_days.get(
+            day, lambda: Blocks.of_day(day, spec.block_seconds, spec.first_block, self.epoch_us)
+        )
 
     # --- internals: the day chain ------------------------------------------------------------------
     def _exchange_flows(self, day: int) -> Transfers:
@@ -481,21 +437,18 @@ class MarketSimulator:
 
         return self._chain.get(day, make)
 
-    def _cex_day(self, day: int, vi: int, ai: int) -> tuple[Trades, Candles]:
-        def make() -> tuple[Trades, Candles]:
-            latent = self._latent_day(day)
-            return trades_and_candles(self.spec, vi, ai, day, latent.log_mid[ai, vi], latent.sigma[ai])
-
-        return self._cex.get((day, vi, ai), make)
+    def _cex_day(self, day: int) -> CexDay:
+        return self._cex.get(day, lambda: cex_day(self.spec, self.pairs, day, self._latent_day(day)))
 
     # --- internals: tables of one day --------------------------------------------------------------
     def _make_table(self, day: int, name: str) -> pa.Table:
+        day_us = self.epoch_us + day * US_PER_DAY
         if name == "exchange_ohlcv":
-            return self._ohlcv(day)
+            return ohlcv_table(self.spec, self.pairs, self._cex_day(day), day_us)
         if name == "exchange_trades":
-            return self._trades(day)
+            return trades_table(self.spec, self.pairs, self._cex_day(day), day, day_us)
         if name == "order_book_snapshots":
-            return self._books(day)
+            return books_table(self.spec, self.pairs, self._latent_day(day), day, day_us)
         chain = self._chain_day(day)
         return {
             "chain_blocks": chain.blocks_table,
@@ -503,73 +456,3 @@ class MarketSimulator:
             "dex_swaps": chain.swaps_table,
             "dex_pool_reserves": chain.reserves_table,
         }[name]()
-
-    def _pairs(self) -> list[tuple[int, int]]:
-        return [(vi, ai) for vi in range(len(self.spec.venues)) for ai in range(len(self.spec.assets))]
-
-    def _ohlcv(self, day: int) -> pa.Table:
-        spec = self.spec
-        minutes = spec.timeframe_seconds // 60
-        day_us = self.epoch_us + day * US_PER_DAY
-        parts = [aggregate(self._cex_day(day, vi, ai)[1], minutes) for vi, ai in self._pairs()]
-        per = MINUTES_PER_DAY // minutes
-        pair_ix = np.repeat(np.arange(len(parts)), per)
-        vi = np.array([p[0] for p in self._pairs()])[pair_ix]
-        ai = np.array([p[1] for p in self._pairs()])[pair_ix]
-        open_time = day_us + np.tile(np.arange(per, dtype=np.int64) * minutes * US_PER_MINUTE, len(parts))
-        columns = [
-            encode.choose(self.venues, vi),
-            encode.choose(self.symbols, ai),
-            encode.repeat(_timeframe_label(spec.timeframe_seconds), len(vi)),
-            encode.timestamps(open_time),
-            *(
-                pa.array(np.concatenate([getattr(c, f) for c in parts]))
-                for f in ("open", "high", "low", "close", "volume")
-            ),
-        ]
-        return pa.Table.from_arrays(columns, schema=EXCHANGE_OHLCV)
-
-    def _trades(self, day: int) -> pa.Table:
-        day_us = self.epoch_us + day * US_PER_DAY
-        parts = [(vi, ai, self._cex_day(day, vi, ai)[0]) for vi, ai in self._pairs()]
-        vi = np.concatenate([np.full(len(t.price), v) for v, _, t in parts])
-        ai = np.concatenate([np.full(len(t.price), a) for _, a, t in parts])
-        columns = [
-            encode.choose(self.venues, vi),
-            encode.choose(self.symbols, ai),
-            encode.fixed_decimals(np.concatenate([t.trade_id for *_, t in parts]), 16),
-            encode.timestamps(day_us + np.concatenate([t.micros for *_, t in parts])),
-            encode.choose(["sell", "buy"], np.concatenate([t.buy for *_, t in parts]).astype(np.int64)),
-            pa.array(np.concatenate([t.price for *_, t in parts])),
-            pa.array(np.concatenate([t.amount for *_, t in parts])),
-        ]
-        return pa.Table.from_arrays(columns, schema=EXCHANGE_TRADES)
-
-    def _books(self, day: int) -> pa.Table:
-        spec = self.spec
-        step = spec.book_interval_seconds // 60
-        minutes = np.arange(0, MINUTES_PER_DAY, step)
-        depth = spec.book_depth
-        latent = self._latent_day(day)
-        prices, amounts, vis, ais = [], [], [], []
-        for vi, ai in self._pairs():
-            bp, ba, ap, aa = book_levels(
-                spec, vi, ai, latent.log_mid[ai, vi, minutes], day * MINUTES_PER_DAY + minutes, depth
-            )
-            prices.append(np.stack([bp, ap], axis=1).ravel())  # (snapshot, side, level)
-            amounts.append(np.stack([ba, aa], axis=1).ravel())
-            vis.append(vi)
-            ais.append(ai)
-        per = len(minutes) * 2 * depth
-        pair_ix = np.repeat(np.arange(len(vis)), per)
-        ts = self.epoch_us + day * US_PER_DAY + minutes.astype(np.int64) * US_PER_MINUTE
-        columns = [
-            encode.choose(self.venues, np.array(vis)[pair_ix]),
-            encode.choose(self.symbols, np.array(ais)[pair_ix]),
-            encode.timestamps(np.tile(np.repeat(ts, 2 * depth), len(vis))),
-            encode.choose(["bid", "ask"], np.tile(np.repeat([0, 1], depth), len(minutes) * len(vis))),
-            pa.array(np.tile(np.arange(depth, dtype=np.int32), 2 * len(minutes) * len(vis))),
-            pa.array(np.concatenate(prices)),
-            pa.array(np.concatenate(amounts)),
-        ]
-        return pa.Table.from_arrays(columns, schema=ORDER_BOOK_SNAPSHOTS)

@@ -243,6 +243,13 @@ def _validate(spec: SimSpec) -> None:
         for side in (p.token0, p.token1):
             if side not in tokens:
                 _fail(f"pools.{p.address}.token", side, f"a configured token {sorted(tokens)}")
+        for side in (p.token0, p.token1):
+            if tokens[side].asset is None:
+                _fail(
+                    f"tokens.{side}.asset",
+                    None,
+                    "the asset a pool's token tracks (a simulated asset or USD), to price it",
+                )
         if p.token0 == p.token1:
             _fail(f"pools.{p.address}", (p.token0, p.token1), "two different tokens")
         if not 0 < p.fee_bps < 10_000:

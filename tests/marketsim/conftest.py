@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -56,3 +56,9 @@ def spec() -> SimSpec:
 def sim(spec: SimSpec) -> MarketSimulator:
     """One shared simulator (its caches make later tests cheap); tests that need a cold one build it."""
     return MarketSimulator(spec)
+
+
+@pytest.fixture(scope="session")
+def three_days(sim: MarketSimulator) -> dict:
+    """Every table for days 1-3 (past the epoch, so carried state is exercised)."""
+    return sim.generate(START + timedelta(days=1), START + timedelta(days=4))

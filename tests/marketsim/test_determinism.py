@@ -82,3 +82,26 @@ def test_bad_windows_fail_clearly() -> None:
         sim.generate(START, START + DAY, tables=["exchange_candles"])
     with pytest.raises(SimWindowError, match="before the simulation's start"):
         sim.order_book("alpha", "BTC/USDT", datetime(2025, 6, 1))
+
+
+def test_an_unusual_world_is_just_as_consistent_across_splits_and_midnights() -> None:
+    # 7 s blocks straddle midnights, 4 h bars, 15 m candles, hourly 3-level books
+    changes = dict(
+        block_seconds=7, bar_seconds=4 * 3600, timeframe_seconds=900, book_interval_seconds=3600, book_depth=3
+    )
+    day = START + 2 * DAY
+    whole = MarketSimulator(make_spec(**changes)).generate(day, day + 2 * DAY)
+    split_sim = MarketSimulator(make_spec(**changes))
+    cuts = [timedelta(0), timedelta(hours=23, minutes=59, seconds=58), timedelta(days=1, hours=3), 2 * DAY]
+    parts = [split_sim.generate(day + a, day + b) for a, b in zip(cuts, cuts[1:], strict=False)]
+    for name in TABLES:
+        assert _sorted(whole[name]).equals(_concat(parts, name)), name
+    blocks = whole["chain_blocks"].sort_by("block_number")
+    assert blocks.column("parent_hash").to_pylist()[1:] == blocks.column("block_hash").to_pylist()[:-1]
+    gas, fee = blocks.column("gas_used").to_numpy(), blocks.column("base_fee_gwei").to_numpy()
+    target = blocks.column("gas_limit").to_numpy()[:-1] / 2
+    assert abs(fee[1:] / (fee[:-1] * (1 + (gas[:-1] - target) / target / 8)) - 1).max() < 1e-6
+    assert set(whole["exchange_ohlcv"].column("timeframe").to_pylist()) == {"15m"}
+    assert whole["order_book_snapshots"].num_rows == 2 * 24 * 6 * 2 * 3
+    signal = MarketSimulator(make_spec(**changes)).planted_signal(day, day + 2 * DAY)
+    assert signal.num_rows == 2 * 2 * 6  # two assets, six 4 h bars a day

@@ -94,3 +94,23 @@ def test_an_asset_without_simulation_parameters_names_the_key(config) -> None:
     data["assets"].append({"symbol": "SOL", "quote": "USDT"})
     with pytest.raises(ConfigError, match=r"sim.assets has no entry for 'SOL'"):
         spec_from_config(parse_config(data))
+
+
+def test_rows_are_unique_on_each_tables_natural_key(config) -> None:
+    import duckdb
+
+    tables = simulator_from_config(config).generate(config.start_time, config.start_time + timedelta(days=1))
+    for name, rows in tables.items():
+        con = duckdb.connect()
+        con.register("rows_", rows)
+        key = ", ".join(RAW_TABLES[name].key)
+        dupes = con.sql(f"select count(*) - count(distinct ({key})) from rows_").fetchall()[0][0]
+        assert dupes == 0, f"{name}: {dupes} duplicate keys on ({key})"
+        con.close()
+
+
+def test_an_asset_token_missing_from_the_chain_names_the_key(config) -> None:
+    data = config.model_dump(mode="json")
+    data["assets"][0]["token"] = "XBTC"
+    with pytest.raises(ConfigError, match=r"assets\[BTC\].token = 'XBTC'.*chain.tokens"):
+        spec_from_config(parse_config(data))
