@@ -74,7 +74,7 @@ def write_decision(
 def has_promotions(con) -> bool:
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ml' AND table_name = 'promotions'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return bool(found)
 
 
@@ -84,4 +84,4 @@ def last_decided_data_end(con, horizon: int) -> datetime | None:
         return None
     return con.execute(
         "SELECT max(candidate_data_end) FROM ml.promotions WHERE horizon = ?", [horizon]
-    ).fetchone()[0]
+    ).fetchall()[0][0]

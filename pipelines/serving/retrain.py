@@ -38,7 +38,7 @@ class RetrainCheck:
 
 def latest_partition(con, config: KimeraConfig, now: datetime | None = None) -> str | None:
     """The newest daily training partition that holds the newest bar and whose day has ended."""
-    newest = con.execute("SELECT max(bar_time) FROM marts.features").fetchone()[0]
+    newest = con.execute("SELECT max(bar_time) FROM marts.features").fetchall()[0][0]
     if newest is None:
         return None
     day = (newest - timedelta(microseconds=1)).date()  # a bar closing at midnight belongs to the day before

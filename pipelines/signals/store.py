@@ -57,7 +57,7 @@ def ensure_signals_schema(con) -> None:
 def table_exists(con, table: str) -> bool:
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ml' AND table_name = ?", [table]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return bool(found)
 
 
@@ -77,10 +77,10 @@ def write_predictions(con, rows: pd.DataFrame) -> int:
     ensure_signals_schema(con)
     con.execute("BEGIN TRANSACTION")
     try:
-        before = con.execute("SELECT count(*) FROM ml.predictions").fetchone()[0]
+        before = con.execute("SELECT count(*) FROM ml.predictions").fetchall()[0][0]
         con.register("_incoming", rows[PREDICTION_COLUMNS])
         con.execute("INSERT INTO ml.predictions BY NAME SELECT * FROM _incoming ON CONFLICT DO NOTHING")
-        after = con.execute("SELECT count(*) FROM ml.predictions").fetchone()[0]
+        after = con.execute("SELECT count(*) FROM ml.predictions").fetchall()[0][0]
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -94,7 +94,10 @@ def newest_model_tag(con) -> str | None:
     """The model of the most recent predictions (the one being served)."""
     if not table_exists(con, "predictions"):
         return None
-    row = con.execute("SELECT model_tag FROM ml.predictions ORDER BY created_at DESC LIMIT 1").fetchone()
+    row = next(
+        iter(con.execute("SELECT model_tag FROM ml.predictions ORDER BY created_at DESC LIMIT 1").fetchall()),
+        None,
+    )
     return row[0] if row else None
 
 
