@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from kimera.config import ConfigError
+from kimera.demo import STAGE_NAMES
 
 
 class _KimeraGroup(click.Group):
@@ -37,10 +38,10 @@ def main() -> None:
 )
 @click.option(
     "--stage",
-    type=click.Choice(["ingest", "all"]),
+    type=click.Choice([*STAGE_NAMES, "all"]),
     default="all",
     show_default=True,
-    help="Stop after a stage.",
+    help="Stop after this stage.",
 )
 def demo(days: int | None, stage: str) -> None:
     """Run the whole loop on the simulator, idempotently, and print a summary."""

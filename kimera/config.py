@@ -56,6 +56,21 @@ class Asset(_Section):
         return f"{self.symbol}/{self.quote}"
 
 
+# --- retries shared by live sources -------------------------------------------------------------
+class RetryConfig(_Section):
+    """Bounded retries with exponential backoff for live sources; a server's Retry-After wins."""
+
+    attempts: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=5, description="Tries per request, the first included; then the run fails naming the cause."
+    )
+    backoff_s: PositiveFloat = Field(default=0.5, description="First wait; doubles each try.")
+    max_backoff_s: PositiveFloat = Field(default=30.0, description="Longest wait between two tries.")
+    max_retry_after_s: PositiveFloat = Field(
+        default=120.0, description="A Retry-After longer than this fails at once instead of waiting."
+    )
+    timeout_s: PositiveFloat = Field(default=15.0, description="Per-request timeout.")
+
+
 # --- exchange market data -----------------------------------------------------------------------
 class SimVenue(_Section):
     """A simulated CEX venue: its own spread, fee, depth, latency and price dispersion."""
@@ -70,16 +85,77 @@ class SimVenue(_Section):
 
 
 class CcxtVenue(_Section):
-    """A live exchange reached through ccxt; ``exchange`` is any ccxt exchange id (binance, kraken, ...)."""
+    """A live exchange reached through ccxt; ``exchange`` is any ccxt exchange id (binance, kraken, ...).
+
+    API keys are never written here: public market data needs none, and when given they come from
+    the secrets ``<venue>_api_key``, ``<venue>_secret`` and ``<venue>_password``
+    (``KIMERA_SECRET_<NAME>`` or a file in ``KIMERA_SECRETS_DIR``).
+    """
 
     exchange: str
-    id: str | None = Field(default=None, description="Venue name in the warehouse; defaults to exchange.")
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,30}$")] | None = Field(
+        default=None, description="Venue name in the warehouse; defaults to exchange."
+    )
     sandbox: bool = False
-    options: dict[str, Any] = Field(default_factory=dict, description="Passed to the ccxt constructor.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="ccxt exchange options, e.g. {defaultType: spot}."
+    )
+    quote: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")] | None = Field(
+        default=None, description="Quote currency on this exchange for every asset, e.g. USD on Coinbase."
+    )
+    symbols: dict[str, str] = Field(
+        default_factory=dict,
+        description="Asset symbol -> this exchange's unified symbol when it differs, e.g. {BTC: XBT/EUR}.",
+    )
+    rate_limit: bool = Field(default=True, description="ccxt's built-in rate limiter; leave it on.")
+    page_limit: Annotated[int, Field(ge=1, le=5000)] | None = Field(
+        default=None, description="Candles or trades per request; default: the exchange's maximum."
+    )
+    api_base: str | None = Field(
+        default=None,
+        description="Route every API host to <api_base>/<host>/... (a path-routing gateway or the test exchange).",
+    )
+
+    @field_validator("exchange")
+    @classmethod
+    def _known_to_ccxt(cls, exchange: str) -> str:
+        import difflib
+
+        import ccxt  # only configs that name a ccxt venue pay for this import
+
+        if exchange not in ccxt.exchanges:
+            near = difflib.get_close_matches(exchange.lower(), ccxt.exchanges, n=5, cutoff=0.4)
+            hint = f"closest: {', '.join(near)}" if near else "see ccxt.exchanges"
+            raise ValueError(f"not a ccxt exchange id; {hint} ({len(ccxt.exchanges)} ids are accepted)")
+        return exchange
 
     @property
     def venue(self) -> str:
         return self.id or self.exchange
+
+
+class StreamConfig(_Section):
+    """``kimera stream``: ccxt.pro watchers writing Parquet micro-batches to KIMERA_HOME/landing."""
+
+    trades: bool = True
+    order_books: bool = True
+    flush_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=10.0, description="A micro-batch is landed at least this often."
+    )
+    book_seconds: Annotated[float, Field(gt=0, le=3600)] | None = Field(
+        default=None, description="Order-book snapshot spacing; default: exchange.book_interval."
+    )
+    reconnect_max_s: PositiveFloat = Field(default=30.0, description="Longest wait before reconnecting.")
+
+
+class FileDump(_Section):
+    """Exchange dumps read by ``exchange.source: file`` (glob patterns; Binance CSV, zipped or not, or Parquet)."""
+
+    path: str = Field(
+        description="File or glob, e.g. dumps/BTCUSDT-1m-*.zip (relative to the working directory)."
+    )
+    venue: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,30}$")]
+    symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,15}/[A-Z0-9]{1,15}$")]
 
 
 class ExchangeConfig(_Section):
@@ -88,6 +164,25 @@ class ExchangeConfig(_Section):
     ccxt_venues: list[CcxtVenue] = Field(default_factory=list)
     book_depth: Annotated[int, Field(ge=1, le=500)] = 10
     book_interval: Literal["1m", "5m", "15m", "30m", "1h"] = "5m"
+    backfill_gaps: bool = Field(
+        default=True, description="Ask again for missing candles before recording a gap."
+    )
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    stream: StreamConfig = Field(default_factory=StreamConfig)
+    files: list[FileDump] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _source_needs_its_list(self) -> ExchangeConfig:
+        if self.source == "ccxt" and not self.ccxt_venues:
+            raise ValueError("source 'ccxt' needs ccxt_venues, e.g. [{exchange: binance}]")
+        if self.source == "file" and not self.files:
+            raise ValueError(
+                "source 'file' needs files, e.g. [{path: dumps/*.zip, venue: binance, symbol: BTC/USDT}]"
+            )
+        venues = [v.venue for v in self.ccxt_venues]
+        if len(set(venues)) != len(venues):
+            raise ValueError(f"ccxt venue names must be unique (set id to tell them apart), got {venues}")
+        return self
 
 
 # --- chain and DEX --------------------------------------------------------------------------------
@@ -108,27 +203,47 @@ class WalletLabel(_Section):
 class ChainConfig(_Section):
     source: Literal["sim", "rpc"] = "sim"
     name: str = "ethereum"
-    rpc_url: str | None = None
+    rpc_url: str | None = Field(default=None, description="http(s):// JSON-RPC URL or an IPC socket path.")
+    rpc_url_secret: str | None = Field(
+        default=None,
+        description="Name of a secret holding the URL instead (URLs with an API key are secrets).",
+    )
     confirmations: Annotated[int, Field(ge=0, le=1000)] = 12
     tokens: list[Token] = Field(default_factory=list)
     exchange_wallets: list[WalletLabel] = Field(default_factory=list)
+    log_chunk_blocks: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=2000, description="Blocks per eth_getLogs call to start with; halved on 'too many results'."
+    )
+    batch_size: Annotated[int, Field(ge=0, le=1000)] = Field(
+        default=50, description="Blocks fetched per JSON-RPC batch; 0 sends one request per block."
+    )
+    reorg_lookback_blocks: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=128, description="Stored blocks whose hashes are checked against the chain before each run."
+    )
+    retry: RetryConfig = Field(default_factory=lambda: RetryConfig(timeout_s=30.0))
 
     @model_validator(mode="after")
     def _rpc_needs_url(self) -> ChainConfig:
-        if self.source == "rpc" and not self.rpc_url:
-            raise ValueError("source 'rpc' needs rpc_url (an http(s):// or ws(s):// JSON-RPC URL)")
+        if self.source == "rpc" and not (self.rpc_url or self.rpc_url_secret):
+            raise ValueError(
+                "source 'rpc' needs rpc_url (an http(s):// JSON-RPC URL or IPC path) or rpc_url_secret"
+            )
+        if self.rpc_url and self.rpc_url.startswith(("ws://", "wss://")):
+            raise ValueError("websocket RPC URLs are not supported for ingest; use the http(s):// URL")
         return self
 
 
 class Pool(_Section):
     address: Address
     dex: Literal["uniswap_v2", "uniswap_v3"] = "uniswap_v2"
-    token0: str
-    token1: str
+    token0: str = Field(description="Label of the pool's token0 (checked against the chain).")
+    token1: str = Field(description="Label of the pool's token1 (checked against the chain).")
     fee_bps: NonNegativeFloat = 30.0
 
 
 class DexConfig(_Section):
+    """DEX pools; ``source: rpc`` reads their logs through the chain section's RPC URL."""
+
     source: Literal["sim", "rpc"] = "sim"
     pools: list[Pool] = Field(default_factory=list)
 
@@ -187,6 +302,24 @@ class SimConfig(_Section):
         if len(ids) < 1:
             raise ValueError("at least one venue is needed")
         return venues
+
+
+# --- ingest (Dagster assets writing raw.*) ---------------------------------------------------------
+class IngestConfig(_Section):
+    chunk_hours: Annotated[int, Field(ge=1, le=24 * 31)] = Field(
+        default=168,
+        description="Hours fetched and written per transaction in a ranged run: bounds memory; "
+        "fewer, larger transactions write faster (each commit syncs the file).",
+    )
+    max_retries: Annotated[int, Field(ge=0, le=20)] = Field(
+        default=3, description="Retries of a failed ingest step (source or lock errors; bad rows never)."
+    )
+    retry_delay_s: Annotated[float, Field(ge=0, le=600)] = Field(
+        default=2.0, description="First retry delay; doubles on each further retry, with jitter."
+    )
+    schedule_minute: Annotated[int, Field(ge=0, le=59)] = Field(
+        default=5, description="Minute past each hour when the hourly schedule ingests the hour before."
+    )
 
 
 # --- features, models, serving, execution ---------------------------------------------------------
@@ -388,9 +521,116 @@ class ServingConfig(_Section):
         return self.signals.model_url or f"http://{self.host}:{self.port}"
 
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class ExecutionSizing(_Section):
+    """Forecast and interval -> target position (see docs/execution.md)."""
+
+    capital: PositiveFloat = Field(default=100_000.0, description="Quote currency the sizing scales to.")
+    risk_aversion: PositiveFloat = Field(default=2.0, description="gamma in w = edge / (gamma * sigma^2).")
+    interval_z: PositiveFloat = Field(
+        default=1.2816, description="z of the forecast interval (80% -> 1.2816)."
+    )
+    max_leverage: PositiveFloat = Field(default=1.0, description="Cap on |target notional| / capital.")
+    cost_hurdle_bps: NonNegativeFloat = Field(default=10.0, description="Edge below this gives no position.")
+    min_order_notional: PositiveFloat = Field(default=10.0, description="Smaller changes are not traded.")
+
+
+class ExecutionRisk(_Section):
+    """Pre-trade limits; every refusal is recorded with its reason."""
+
+    max_order_notional: PositiveFloat = 25_000.0
+    max_position_notional: PositiveFloat = 50_000.0
+    price_band_bps: PositiveFloat = Field(default=50.0, description="Limit price vs reference price.")
+    daily_loss_limit: PositiveFloat = Field(
+        default=5_000.0, description="Quote; beyond it only reducing orders."
+    )
+    rate_limit_headroom: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.8, description="Order rate per venue as a fraction of the venue's published limit."
+    )
+
+
+class ExecutionRouting(_Section):
+    book_depth: Annotated[int, Field(ge=1, le=500)] = 50
+    slice_threshold_notional: PositiveFloat = Field(default=20_000.0, description="Larger orders are sliced.")
+    slice_mode: Literal["twap", "iceberg"] = "twap"
+    slice_notional: PositiveFloat = 10_000.0
+    twap_interval_s: PositiveFloat = 5.0
+    max_pool_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.05, description="Largest swap as a fraction of the pool's base reserve."
+    )
+    slippage_bps: NonNegativeFloat = Field(
+        default=10.0, description="Limit price beyond the planned worst level."
+    )
+    book_max_age_s: PositiveFloat = Field(default=2.0, description="Older books are not routed to.")
+
+
+class ExecutionOms(_Section):
+    venue_timeout_s: PositiveFloat = 2.0
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 6
+    backoff_base_s: PositiveFloat = 0.05
+    backoff_max_s: PositiveFloat = 2.0
+    reconcile_interval_s: PositiveFloat = 5.0
+    fill_poll_interval_s: PositiveFloat = 0.2
+    unknown_grace_s: PositiveFloat = Field(
+        default=1.0, description="A lost order is resent only when the venue has not seen it for this long."
+    )
+    ack_wait_s: NonNegativeFloat = Field(default=2.0, description="POST /signals waits this long for acks.")
+
+
+class PaperFaults(_Section):
+    """Fault injection of the paper venue server: probabilities per request."""
+
+    seed: int = 11
+    timeout: Fraction = Field(default=0.0, description="Answer after the client gave up, then process.")
+    lost_answer: Fraction = Field(default=0.0, description="Process, then never answer in time.")
+    rate_limited: Fraction = Field(default=0.0, description="429 with Retry-After, not processed.")
+    duplicate_fill: Fraction = Field(default=0.0, description="A fill is reported twice.")
+    reorder_fills: Fraction = Field(default=0.0, description="A page of fills comes shuffled.")
+    delay_s: PositiveFloat = Field(default=3.0, description="How late a timed-out answer comes.")
+
+
+class PaperVenues(_Section):
+    """The paper venue server (its own process, like an exchange): CEX books and AMM pools."""
+
+    url: str = Field(default="http://127.0.0.1:8710", description="Where the service finds it.")
+    port: Annotated[int, Field(ge=1, le=65535)] = 8710
+    seed: int | None = Field(default=None, description="Defaults to sim.seed.")
+    speed: PositiveFloat = Field(default=1.0, description="Market seconds per wall-clock second.")
+    replenish_s: PositiveFloat = Field(default=1.0, description="Liquidity we take returns after this.")
+    gas_quote: NonNegativeFloat = Field(default=5.0, description="Gas per pool swap, in the quote currency.")
+    rate_limit_per_s: dict[str, PositiveFloat] = Field(
+        default_factory=dict, description="Override a venue's published order-rate limit."
+    )
+    faults: PaperFaults = Field(default_factory=PaperFaults)
+
+
+class VenueRef(_Section):
+    """A venue the service trades on. #8 adds types ccxt and uniswap."""
+
+    name: str
+    type: Literal["paper"] = "paper"
+
+
 class ExecutionConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8700
+    journal_url: str | None = Field(
+        default=None,
+        description="sqlite:///path or postgresql://...; default KIMERA_HOME/execution/journal.sqlite.",
+    )
+    journal_synchronous: Literal["full", "normal"] = Field(
+        default="full", description="SQLite: full survives power loss; normal survives process crashes."
+    )
+    venues: list[VenueRef] = Field(
+        default_factory=list, description="Empty: every paper venue and pool of the paper server."
+    )
+    paper: PaperVenues = Field(default_factory=PaperVenues)
+    sizing: ExecutionSizing = Field(default_factory=ExecutionSizing)
+    risk: ExecutionRisk = Field(default_factory=ExecutionRisk)
+    routing: ExecutionRouting = Field(default_factory=ExecutionRouting)
+    oms: ExecutionOms = Field(default_factory=ExecutionOms)
 
 
 class KimeraConfig(_Section):
@@ -403,6 +643,7 @@ class KimeraConfig(_Section):
     chain: ChainConfig = Field(default_factory=ChainConfig)
     dex: DexConfig = Field(default_factory=DexConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)

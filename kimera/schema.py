@@ -39,16 +39,22 @@ class RawTable:
     def columns(self) -> list[str]:
         return self.schema.names
 
-    def ddl(self) -> str:
-        """``CREATE TABLE IF NOT EXISTS`` with the natural key as primary key."""
+    def ddl(self, primary_key: bool = False) -> str:
+        """``CREATE TABLE IF NOT EXISTS`` with the contract's columns, types and NOT NULLs.
+
+        The natural key is enforced by the only writer, ``pipelines.warehouse``, on every write
+        rather than by a ``PRIMARY KEY``: DuckDB's ART index makes an insert about 6x slower and a
+        delete-and-reinsert of a window up to 100x slower. ``primary_key=True`` adds the constraint.
+        """
         cols = ",\n  ".join(
             f'"{f.name}" {duckdb_type(f.type)} NOT NULL'
             if not f.nullable
             else f'"{f.name}" {duckdb_type(f.type)}'
             for f in self.schema
         )
-        key = ", ".join(f'"{k}"' for k in self.key)
-        return f"CREATE TABLE IF NOT EXISTS {self.qualified} (\n  {cols},\n  PRIMARY KEY ({key})\n)"
+        if primary_key:
+            cols += ",\n  PRIMARY KEY (" + ", ".join(f'"{k}"' for k in self.key) + ")"
+        return f"CREATE TABLE IF NOT EXISTS {self.qualified} (\n  {cols}\n)"
 
     def empty(self) -> pa.Table:
         return self.schema.empty_table()
@@ -282,6 +288,61 @@ WALLET_LABELS = RawTable(
     partitioned=False,
 )
 
+# Bookkeeping of the live sources: what could not be fetched, which blocks were read, what was loaded.
+EXCHANGE_GAPS = RawTable(
+    "exchange_gaps",
+    pa.schema(
+        [
+            _f("venue", pa.string()),
+            _f("symbol", pa.string()),
+            _f("dataset", pa.string(), doc="ohlcv or trades"),
+            _f("timeframe", pa.string(), nullable=True, doc="bar length for ohlcv; null for trades"),
+            _f("gap_start", TS, doc="first missing bar open (ohlcv) or start of the outage (trades)"),
+            _f("gap_end", TS, doc="end of the gap, exclusive"),
+            _f("missing", pa.int64(), nullable=True, doc="bars missing when detected; null for trades"),
+            _f("recovered", pa.int64(), nullable=True, doc="bars (or trades) recovered by the backfill"),
+            _f("status", pa.string(), doc="backfilled, partial or missing (the exchange has no data)"),
+            _f("origin", pa.string(), doc="rest (history paging) or stream (a dropped websocket)"),
+            _f("detected_at", TS, doc="when the gap was seen, UTC"),
+        ]
+    ),
+    key=("venue", "symbol", "dataset", "gap_start"),
+    time_column="gap_start",
+    doc="Holes in exchange data: recorded, backfilled where the exchange has the data, never filled in.",
+)
+
+BLOCK_COVERAGE = RawTable(
+    "block_coverage",
+    pa.schema(
+        [
+            _f("chain", pa.string()),
+            _f("dataset", pa.string(), doc="chain (blocks and transfers) or dex (swaps and reserves)"),
+            _f("block_number", pa.int64()),
+            _f("block_hash", pa.string()),
+            _f("ts", TS),
+        ]
+    ),
+    key=("chain", "dataset", "block_number"),
+    time_column="ts",
+    doc="Every block an RPC ingest read, with its hash: a later hash mismatch is a reorg to heal.",
+)
+
+LANDED_FILES = RawTable(
+    "landed_files",
+    pa.schema(
+        [
+            _f("file", pa.string(), doc="path under the landing folder"),
+            _f("table_name", pa.string(), doc="the raw table it was loaded into"),
+            _f("rows", pa.int64()),
+            _f("loaded_at", TS),
+        ]
+    ),
+    key=("file",),
+    time_column="",
+    doc="Landed Parquet micro-batches already loaded (each exactly once).",
+    partitioned=False,
+)
+
 PARTITIONED_TABLES: tuple[RawTable, ...] = (
     EXCHANGE_OHLCV,
     EXCHANGE_TRADES,
@@ -293,6 +354,9 @@ PARTITIONED_TABLES: tuple[RawTable, ...] = (
 )
 REFERENCE_TABLES: tuple[RawTable, ...] = (DEX_POOLS, TOKENS, WALLET_LABELS)
 RAW_TABLES: dict[str, RawTable] = {t.name: t for t in PARTITIONED_TABLES + REFERENCE_TABLES}
+# Bookkeeping written only by the live sources and the landing loader (the simulator has no gaps,
+# reorgs or landings); created on first write.
+LIVE_TABLES: dict[str, RawTable] = {t.name: t for t in (EXCHANGE_GAPS, BLOCK_COVERAGE, LANDED_FILES)}
 
 
 def conform(table: RawTable, data: pa.Table) -> pa.Table:

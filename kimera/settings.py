@@ -25,6 +25,36 @@ TELEMETRY_OFF = {
 }
 
 
+# Dagster settings every process on the instance must share (demo, `dagster dev`, its runs). A
+# ranged run records an event per hourly partition: these batch their writes, and record the
+# plan of a single-run backfill as one event per asset (Dagster's option; a failed run then
+# leaves its partitions "missing" rather than "failed").
+DAGSTER_TUNING = {
+    "DAGSTER_EVENT_BATCH_SIZE": "1000",
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+}
+
+_DAGSTER_YAML_HEADER = "# Dagster instance for Kimera (written by `kimera`"
+# The Dagster instance under KIMERA_HOME/dagster; rewritten while it still starts with the header
+# above (so upgrades reach it), left alone once you remove that line to make it your own.
+DAGSTER_YAML = f"""\
+{_DAGSTER_YAML_HEADER}; delete this line to keep your edits).
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    # DuckDB has one writer: every asset that writes the warehouse holds pool "duckdb".
+    granularity: op
+    default_limit: 1
+# The stock SQLite event log, writing batches of events in one transaction (see the module).
+event_log_storage:
+  module: kimera.dagster_storage
+  class: BatchingSqliteEventLogStorage
+  config:
+    dagster_home: {{env: DAGSTER_HOME}}
+"""
+
+
 class Settings(BaseSettings):
     """Process-wide settings. Every field can be set as ``KIMERA_<FIELD>`` in the environment."""
 
@@ -89,6 +119,8 @@ class Settings(BaseSettings):
         """Environment for subprocesses we start (dbt, dagster, bentoml): homes and telemetry off."""
         env = dict(os.environ)
         env.update(TELEMETRY_OFF)
+        for key, value in DAGSTER_TUNING.items():
+            env.setdefault(key, value)
         env["KIMERA_HOME"] = str(self.home_dir)
         env["DAGSTER_HOME"] = str(self.dagster_home)
         env["BENTOML_HOME"] = str(self.bentoml_home)
@@ -112,11 +144,13 @@ def prepare_home(settings: Settings | None = None) -> Settings:
     for folder in (home, settings.dagster_home, settings.bentoml_home, settings.landing_dir):
         folder.mkdir(parents=True, exist_ok=True)
     dagster_yaml = settings.dagster_home / "dagster.yaml"
-    if not dagster_yaml.exists():
-        dagster_yaml.write_text(
-            "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n"
-        )
+    if not dagster_yaml.exists() or (
+        dagster_yaml.read_text().startswith(_DAGSTER_YAML_HEADER) and dagster_yaml.read_text() != DAGSTER_YAML
+    ):
+        dagster_yaml.write_text(DAGSTER_YAML)
     os.environ.update(TELEMETRY_OFF)
+    for key, value in DAGSTER_TUNING.items():
+        os.environ.setdefault(key, value)
     os.environ.setdefault("KIMERA_HOME", str(home))
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     os.environ["BENTOML_HOME"] = str(settings.bentoml_home)

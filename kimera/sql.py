@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import click
 
 from kimera.settings import get_settings
 
+# Statements that only read; anything else (INSERT, CREATE, COPY ... TO, ATTACH, ...) is refused.
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "CALL"}
+
 
 def query_warehouse(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run ``query`` on a read-only connection; return column names and rows.
+    """Run ``query`` on a read-only connection; return column names and rows (of its last statement).
 
-    Raises ``click.ClickException`` with a clear message when there is no warehouse yet or the
-    query is refused (a write on the read-only connection, a syntax error, an unknown table).
+    Raises ``click.ClickException`` with a clear message when there is no warehouse yet, when a
+    statement would write (checked before running, and the connection is read-only besides), when
+    another process is writing the warehouse, or when DuckDB refuses the query.
     """
     import duckdb
 
@@ -27,11 +33,30 @@ def query_warehouse(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         raise click.ClickException(f"no warehouse at {path}: run `kimera demo` (or `make demo`) first")
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            cursor = con.execute(query)
-            if cursor.description is None:
+            statements = con.extract_statements(query)
+            if not statements:
+                raise click.ClickException('empty query: give a SELECT, e.g. kimera sql "show all tables"')
+            for statement in statements:
+                kind = statement.type.name
+                if kind not in READ_ONLY_STATEMENTS:
+                    raise click.ClickException(
+                        f"kimera sql is read-only: {kind} statements are refused "
+                        "(use SELECT, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN)"
+                    )
+            cursor = None
+            for statement in statements:
+                cursor = con.execute(statement)
+            if cursor is None or cursor.description is None:
                 return [], []
             columns = [d[0] for d in cursor.description]
             return columns, cursor.fetchall()
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise click.ClickException(
+                f"the warehouse {path} is being written by another process (a Dagster run or "
+                "`kimera demo`); try again when it has finished"
+            ) from None
+        raise click.ClickException(str(exc).splitlines()[0]) from None
     except duckdb.Error as exc:
         first_line = str(exc).splitlines()[0]
         if "read-only" in str(exc).lower():
@@ -40,14 +65,20 @@ def query_warehouse(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    """A value JSON and CSV can carry: ISO times, exact decimals as text, NaN and infinities as null."""
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | UUID | timedelta):
         return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
     return value
 
 
 def run_sql(query: str, fmt: str = "table", limit: int = 1000) -> None:
+    """Print the query's rows as a table (at most ``limit``), as CSV, or as JSON lines (all rows)."""
     columns, rows = query_warehouse(query)
     if fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -56,7 +87,7 @@ def run_sql(query: str, fmt: str = "table", limit: int = 1000) -> None:
         return
     if fmt == "json":
         for row in rows:
-            click.echo(json.dumps({c: _plain(v) for c, v in zip(columns, row, strict=True)}))
+            click.echo(json.dumps({c: _plain(v) for c, v in zip(columns, row, strict=True)}, default=str))
         return
     from rich.console import Console
     from rich.table import Table

@@ -12,6 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_ui(host: str = "127.0.0.1", port: int = 3000) -> None:
+    """Replace this process with ``dagster dev`` on the code location, instance under KIMERA_HOME/dagster."""
     settings = prepare_home(get_settings())
     cmd = [
         sys.executable,
@@ -25,7 +26,13 @@ def run_ui(host: str = "127.0.0.1", port: int = 3000) -> None:
         "-p",
         str(port),
     ]
-    print(f"Dagster UI on http://{host}:{port}  (instance: {settings.dagster_home}; Ctrl-C stops it)")
+    env = settings.tool_environment()
+    # dagster dev runs from the repository root: pass the config by absolute path.
+    env["KIMERA_CONFIG"] = str(settings.config.expanduser().resolve())
+    print(
+        f"Dagster UI on http://{host}:{port}  (instance: {settings.dagster_home}; Ctrl-C stops it)",
+        flush=True,
+    )
     # exec so that Ctrl-C and SIGTERM reach dagster directly.
     os.chdir(REPO_ROOT)
-    os.execve(sys.executable, cmd, settings.tool_environment())
+    os.execve(sys.executable, cmd, env)

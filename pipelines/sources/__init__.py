@@ -2,26 +2,55 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kimera.config import KimeraConfig
 from pipelines.sources.base import ChainSource, DexSource, ExchangeSource
 
 
-@dataclass(frozen=True)
 class Sources:
-    exchange: ExchangeSource
-    chain: ChainSource
-    dex: DexSource
+    """The three source families: given ones (``Sources(exchange, chain, dex)``), or built from a
+    config on first use (``make_sources(config)``: an exchange ingest never dials the RPC)."""
+
+    def __init__(
+        self,
+        exchange: ExchangeSource | None = None,
+        chain: ChainSource | None = None,
+        dex: DexSource | None = None,
+        *,
+        config: KimeraConfig | None = None,
+    ) -> None:
+        self.config = config
+        self._given = {"exchange": exchange, "chain": chain, "dex": dex}
+        if config is None and None in self._given.values():
+            missing = [name for name, source in self._given.items() if source is None]
+            raise TypeError(
+                f"Sources needs exchange, chain and dex, or a config to build them; missing {missing}"
+            )
+
+    def _get(self, family: str, build):
+        if self._given[family] is None:
+            self._given[family] = build(self.config)
+        return self._given[family]
+
+    @property
+    def exchange(self) -> ExchangeSource:
+        return self._get("exchange", _exchange)
+
+    @property
+    def chain(self) -> ChainSource:
+        return self._get("chain", _chain)
+
+    @property
+    def dex(self) -> DexSource:
+        return self._get("dex", _dex)
 
 
 def make_sources(config: KimeraConfig) -> Sources:
-    """The sources the config asks for (``exchange.source``, ``chain.source``, ``dex.source``)."""
-    return Sources(
-        exchange=_exchange(config),
-        chain=_chain(config),
-        dex=_dex(config),
-    )
+    """The sources the config asks for (``exchange.source``, ``chain.source``, ``dex.source``).
+
+    Switching a ``source:`` key in kimera.yaml is the only change needed to move between the
+    simulator and a live source. Each family is built when first used.
+    """
+    return Sources(config=config)
 
 
 def _exchange(config: KimeraConfig) -> ExchangeSource:
@@ -29,7 +58,15 @@ def _exchange(config: KimeraConfig) -> ExchangeSource:
         from pipelines.sources.sim import SimExchangeSource
 
         return SimExchangeSource(config)
-    raise ValueError(f"exchange.source {config.exchange.source!r} has no adapter yet")
+    if config.exchange.source == "ccxt":
+        from pipelines.sources.ccxt_exchange import CcxtExchangeSource
+
+        return CcxtExchangeSource(config)
+    if config.exchange.source == "file":
+        from pipelines.sources.files import FileExchangeSource
+
+        return FileExchangeSource(config)
+    raise ValueError(f"exchange.source {config.exchange.source!r} has no adapter")
 
 
 def _chain(config: KimeraConfig) -> ChainSource:
@@ -37,7 +74,11 @@ def _chain(config: KimeraConfig) -> ChainSource:
         from pipelines.sources.sim import SimChainSource
 
         return SimChainSource(config)
-    raise ValueError(f"chain.source {config.chain.source!r} has no adapter yet")
+    if config.chain.source == "rpc":
+        from pipelines.sources.chain_rpc import RpcChainSource
+
+        return RpcChainSource(config)
+    raise ValueError(f"chain.source {config.chain.source!r} has no adapter")
 
 
 def _dex(config: KimeraConfig) -> DexSource:
@@ -45,4 +86,8 @@ def _dex(config: KimeraConfig) -> DexSource:
         from pipelines.sources.sim import SimDexSource
 
         return SimDexSource(config)
-    raise ValueError(f"dex.source {config.dex.source!r} has no adapter yet")
+    if config.dex.source == "rpc":
+        from pipelines.sources.dex_rpc import RpcDexSource
+
+        return RpcDexSource(config)
+    raise ValueError(f"dex.source {config.dex.source!r} has no adapter")

@@ -57,3 +57,39 @@ class DexSource(Protocol):
 
     def reserves(self, start: datetime, end: datetime) -> pa.Table:  # raw.dex_pool_reserves
         ...
+
+
+@runtime_checkable
+class ReorgAwareSource(Protocol):
+    """A chain-backed source whose stored rows can be checked against the chain and healed.
+
+    ``dataset`` names its entry in ``raw.block_coverage`` (``chain`` or ``dex``); ``tables`` are
+    the raw tables it writes by block. See :mod:`pipelines.sources.reorg`.
+    """
+
+    dataset: str
+    tables: tuple[str, ...]
+
+    def chain(self) -> str: ...
+
+    def window_blocks(self, start: datetime, end: datetime) -> range:
+        """Confirmed block numbers whose timestamps lie in ``[start, end)``."""
+        ...
+
+    def coverage(self, start: datetime, end: datetime) -> pa.Table:  # raw.block_coverage rows
+        ...
+
+    def coverage_between(self, first: int, last: int) -> pa.Table:  # raw.block_coverage rows
+        ...
+
+    def canonical_hashes(self, numbers: list[int]) -> dict[int, str]:
+        """Hashes the chain has now for ``numbers`` (numbers above the head are absent)."""
+        ...
+
+    def heal_scope(self, table: str) -> dict[str, list[str]]:
+        """Extra column scope of this source's rows in ``table`` (e.g. its pools)."""
+        ...
+
+    def rows_between(self, table: str, first: int, last: int) -> pa.Table:
+        """Rows of ``table`` for blocks ``first..last`` inclusive, as the chain has them now."""
+        ...

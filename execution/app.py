@@ -1,0 +1,116 @@
+"""The execution service's ASGI app and ``kimera execute``.
+
+``create_app(service)`` builds the FastAPI app (OpenAPI at ``/docs``); ``serve_cli(port)`` runs it
+with uvicorn, starting the paper venue server as its own process when no venue server answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from execution.api.errors import validation_error
+from execution.api.routes import create_router, public_router
+from execution.service import ExecutionService
+
+log = logging.getLogger("kimera.execution")
+
+
+def create_app(service: ExecutionService, dependencies: Sequence = ()) -> FastAPI:
+    """The app for ``service``; ``dependencies`` guard every trading route (issue #8: request signing)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="Kimera execution service",
+        version="1",
+        description="Signals in; sizing, pre-trade risk, smart order routing and a journaled order manager.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.include_router(public_router())
+    app.include_router(create_router(dependencies))
+    return app
+
+
+def _paper_server_up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url.rstrip('/')}/ping", timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_paper_server(
+    config_path: str | None, port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start the paper venue server as its own process and wait until it answers."""
+    cmd = [sys.executable, "-m", "execution.venues.server", "--port", str(port)]
+    if config_path:
+        cmd += ["--config", config_path]
+    proc = subprocess.Popen(cmd, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while not _paper_server_up(url):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError(f"paper venue server did not start on {url}")
+        time.sleep(0.1)
+    return proc
+
+
+def serve_cli(port: int | None = None) -> None:
+    """``kimera execute``: run the service on 127.0.0.1 (paper venues started when none answer)."""
+    import uvicorn
+
+    from kimera.config import load_config
+    from kimera.settings import get_settings, prepare_home
+
+    settings = prepare_home(get_settings())
+    config = load_config(settings=settings)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    paper = None
+    if not _paper_server_up(config.execution.paper.url):
+        print(f"starting the paper venue server on port {config.execution.paper.port}")
+        paper = start_paper_server(
+            str(settings.config), config.execution.paper.port, settings.tool_environment()
+        )
+    service = ExecutionService(config, settings)
+    app = create_app(service)
+    port = port or config.execution.port
+    print(f"execution service on http://{config.execution.host}:{port} (OpenAPI at /docs)")
+    try:
+        uvicorn.run(app, host=config.execution.host, port=port, log_level="warning", access_log=False)
+    finally:
+        if paper is not None:
+            paper.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                paper.wait(timeout=5)
+
+
+def main() -> None:
+    """``python -m execution.app [--port P]`` (what the crash test runs as its own process)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=None)
+    serve_cli(parser.parse_args().port)
+
+
+if __name__ == "__main__":
+    main()

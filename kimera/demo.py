@@ -1,0 +1,234 @@
+"""``kimera demo``: the whole loop on the simulator, as a list of stages, each idempotent.
+
+A stage is a function ``(DemoContext) -> list[str]`` (summary lines) in its own part's module,
+named below by its import path so ``kimera --help`` stays fast. Adding one is one line in
+:data:`STAGES`; inside it, ``ctx.run_job(name, title)`` materialises a job of the code location on
+the Dagster instance under ``KIMERA_HOME/dagster`` with progress bars, so the runs show in the UI.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from kimera.config import ConfigError, KimeraConfig, load_config
+from kimera.settings import Settings, get_settings, prepare_home
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from pipelines.runner import RunOutcome
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    title: str
+    target: str  # "module:function", imported only when the stage runs
+
+    def function(self) -> Callable[[DemoContext], list[str]]:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("ingest", "Ingest exchange, chain and DEX data into raw.*", "pipelines.ingest.demo:ingest_stage"),
+)
+STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+
+EXAMPLE_QUERIES = (
+    "select venue, symbol, count(*) as bars, min(open_time), max(open_time) from raw.exchange_ohlcv group by all order by all",
+    "select date_trunc('hour', ts) as hour, count(*) as blocks, sum(tx_count) as txs from raw.chain_blocks group by all order by hour limit 5",
+    "select pool, count(*) as swaps, avg(price) as avg_price from raw.dex_swaps group by pool",
+)
+
+
+class DemoFailed(RuntimeError):
+    """A stage's run failed; the message says which step and why."""
+
+
+@dataclass
+class DemoContext:
+    """What a stage gets: settings, config, the demo window ``[start, end)`` and the progress display."""
+
+    settings: Settings
+    config: KimeraConfig
+    start: datetime
+    end: datetime
+    progress: Progress
+    console: Console
+    _instance: DagsterInstance | None = field(default=None, repr=False)
+
+    @property
+    def instance(self) -> DagsterInstance:
+        """The Dagster instance under ``KIMERA_HOME/dagster`` (runs made here show in the UI)."""
+        if self._instance is None:
+            from dagster import DagsterInstance
+
+            self._instance = DagsterInstance.get()
+        return self._instance
+
+    def run_job(self, job_name: str, title: str, partitioned: bool = True) -> RunOutcome:
+        """Run a job of the code location (over the demo window if ``partitioned``), with a bar per step.
+
+        Step bars move with the ``pipelines.progress`` lines the steps log; raises
+        :class:`DemoFailed` naming the failed step and its error.
+        """
+        from dagster import DagsterEventType
+
+        from pipelines.progress import parse_progress
+        from pipelines.runner import code_location, run_job
+
+        defs = code_location()
+        job = defs.resolve_job_def(job_name)
+        overall = self.progress.add_task(f"[bold]{title}", total=len(job.graph.nodes))
+        steps: dict[str, Any] = {}
+
+        def on_event(entry) -> None:
+            step = entry.step_key
+            event = entry.dagster_event
+            if step is None:
+                return
+            if step not in steps:
+                steps[step] = self.progress.add_task(f"  {step.replace('__', '.')}", total=None)
+            task = steps[step]
+            report = parse_progress(entry.user_message) if event is None else None
+            if report is not None:
+                self.progress.update(task, total=report.total, completed=report.done)
+            elif event is None:
+                return
+            elif event.event_type == DagsterEventType.STEP_SUCCESS:
+                total = self.progress.tasks[self._index(task)].total or 1
+                self.progress.update(task, total=total, completed=total)
+                self.progress.advance(overall)
+            elif event.event_type == DagsterEventType.STEP_UP_FOR_RETRY:
+                self.progress.update(task, description=f"  {step.replace('__', '.')} [yellow](retrying)")
+            elif event.event_type == DagsterEventType.STEP_FAILURE:
+                self.progress.update(task, description=f"  {step.replace('__', '.')} [red](failed)")
+
+        window = (self.start, self.end) if partitioned else None
+        outcome = run_job(
+            job_name, self.instance, window=window, on_event=on_event, defs=defs, console_log_level="CRITICAL"
+        )
+        if outcome.interrupted:
+            raise KeyboardInterrupt
+        if not outcome.success:
+            steps_failed = ", ".join(outcome.failed_steps) or "the run"
+            raise DemoFailed(f"{title}: {steps_failed} failed (run {outcome.run_id}): {outcome.error}")
+        return outcome
+
+    def _index(self, task_id: Any) -> int:
+        return next(i for i, t in enumerate(self.progress.tasks) if t.id == task_id)
+
+    def close(self) -> None:
+        if self._instance is not None:
+            self._instance.dispose()
+            self._instance = None
+
+
+def demo_window(
+    config: KimeraConfig, days: int | None, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """``[start, start + days)`` (default ``demo_days``), cut at the last complete hour: partitions
+    exist only for hours that have ended."""
+    days = config.demo_days if days is None else days
+    if days < 1:
+        raise ConfigError(f"--days {days} is not accepted: expected a whole number of days >= 1")
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    last_complete = now.replace(minute=0, second=0, microsecond=0)
+    start = config.start_time
+    if start >= last_complete:
+        raise ConfigError(
+            f"start = {config.start.isoformat()} is not accepted for the demo: it must be before the "
+            f"last complete hour ({last_complete:%Y-%m-%d %H:00} UTC)"
+        )
+    return start, min(start + timedelta(days=days), last_complete)
+
+
+def warehouse_counts(settings: Settings) -> dict[str, int]:
+    """Rows per table in the warehouse (every schema), read-only."""
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        return {}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        tables = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal ORDER BY ALL"
+        ).fetchall()
+        return {
+            f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchall()[0][0] for s, t in tables
+        }
+
+
+def run_demo(days: int | None = None, stage: str = "all") -> dict[str, int]:
+    """Run the stages up to ``stage`` (all by default) and print the summary; return rows per table.
+
+    The config is loaded first, so a bad one fails before anything runs. Every stage overwrites
+    what it writes, so running the demo twice leaves the same rows.
+    """
+    settings = get_settings()
+    config = load_config(settings=settings)
+    start, end = demo_window(config, days)
+    if stage != "all" and stage not in STAGE_NAMES:
+        raise ConfigError(
+            f"--stage {stage!r} is not accepted: expected one of {', '.join(STAGE_NAMES)} or all"
+        )
+    chosen = STAGES if stage == "all" else STAGES[: STAGE_NAMES.index(stage) + 1]
+    prepare_home(settings)
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(soft_wrap=True)  # paths and queries stay whole, to copy and paste
+    console.print(
+        f"[bold]Kimera demo[/]: {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, home {settings.home_dir}"
+    )
+    if end < start + timedelta(days=days or config.demo_days):
+        console.print(f"[yellow]The window ends at the last complete hour, {end:%Y-%m-%d %H:00} UTC.")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    summary: list[str] = []
+    with Progress(*columns, console=console, transient=False) as progress:
+        ctx = DemoContext(settings, config, start, end, progress, console)
+        try:
+            for each in chosen:
+                progress.console.print(f"[bold cyan]{each.name}[/]: {each.title}")
+                summary += each.function()(ctx)
+        except KeyboardInterrupt:
+            progress.stop()
+            console.print(
+                "[yellow]Interrupted.[/] Every chunk written is whole and nothing is half-written; "
+                "run `kimera demo` again to finish (it overwrites, so nothing doubles)."
+            )
+            raise SystemExit(130) from None
+        except DemoFailed as exc:
+            progress.stop()
+            console.print(f"[red]Demo failed:[/] {exc}")
+            raise SystemExit(1) from None
+        finally:
+            ctx.close()
+    counts = warehouse_counts(settings)
+    _print_summary(console, settings, summary, counts)
+    return counts
+
+
+def _print_summary(console: Console, settings: Settings, summary: list[str], counts: dict[str, int]) -> None:
+    from rich.table import Table
+
+    for line in summary:
+        console.print(f"  {line}", soft_wrap=True)
+    console.print(f"\n[bold]Warehouse[/]: {settings.warehouse_path}", soft_wrap=True)
+    table = Table("table", "rows")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    console.print("[bold]Try[/]:")
+    for query in EXAMPLE_QUERIES:
+        console.print(f'  kimera sql "{query}"', soft_wrap=True)
+    console.print(
+        "Runs, partitions and asset metadata: `make ui` (Dagster on http://127.0.0.1:3000).", soft_wrap=True
+    )

@@ -1,0 +1,35 @@
+"""The Dagster code location (``workspace.yaml``): every domain's definitions, merged, plus shared resources.
+
+A domain adds itself with one import and one entry in :data:`DOMAINS`: its
+``pipelines/<domain>/definitions.py`` exposes ``defs`` and, where they depend on the config (the
+partitions start at ``start``), ``build_defs(config)``. Resources (``warehouse``, ``kimera``) are
+bound here once, so domains only name them. Steps run in-process: on a laptop the multiprocess
+executor spends seconds per step re-importing code, and DuckDB has one writer anyway.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from dagster import Definitions, in_process_executor
+
+from kimera.config import KimeraConfig, load_config
+from kimera.settings import Settings, get_settings
+from pipelines.ingest import definitions as ingest
+from pipelines.landing import definitions as landing
+from pipelines.resources import location_config, shared_resources
+
+DOMAINS: list[ModuleType] = [ingest, landing]
+
+
+def build_location(settings: Settings | None = None, config: KimeraConfig | None = None) -> Definitions:
+    """The whole code location for these settings and config (defaults: this process's)."""
+    settings = settings or get_settings()
+    config = config or load_config(settings=settings)
+    domains = [d.build_defs(config) if hasattr(d, "build_defs") else d.defs for d in DOMAINS]
+    return Definitions.merge(
+        *domains, Definitions(resources=shared_resources(settings), executor=in_process_executor)
+    )
+
+
+defs = build_location(config=location_config())

@@ -1,0 +1,1 @@
+"""Ingest: one Dagster asset per raw table, filled from the sources the config chooses."""

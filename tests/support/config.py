@@ -1,0 +1,32 @@
+"""Build a KimeraConfig from the shipped kimera.yaml with some sections replaced (for tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kimera.config import KimeraConfig, parse_config
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "kimera.yaml"
+
+
+def shipped_config_data() -> dict[str, Any]:
+    return yaml.safe_load(REPO_CONFIG.read_text())
+
+
+def config_with(**sections: Any) -> KimeraConfig:
+    """The shipped config with top-level keys replaced, e.g. ``config_with(exchange={...})``."""
+    data = shipped_config_data()
+    data.update(sections)
+    return parse_config(data, "test config")
+
+
+def write_config(path: Path, **sections: Any) -> Path:
+    """Write the shipped config with sections replaced to ``path`` (for the CLI and Dagster)."""
+    data = shipped_config_data()
+    data.update(sections)
+    parse_config(data, str(path))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
