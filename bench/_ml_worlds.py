@@ -22,7 +22,7 @@ def simulated_world(days: int = 90, strength: float | None = None, seed: int | N
     from kimera.config import load_config
     from kimera.simulation import simulator_from_config
 
-    config = load_config("kimera.yaml")
+    config = load_config()
     sim_section = config.sim.model_copy(
         update={k: v for k, v in (("signal_strength", strength), ("seed", seed)) if v is not None}
     )
@@ -68,3 +68,50 @@ def simulated_world(days: int = 90, strength: float | None = None, seed: int | N
         truth=truth,
         bayes_accuracy=float(simulator.bayes_accuracy(start, end).expected),
     )
+
+
+def marts_world(
+    home, days: int = 90, strength: float | None = None, seed: int | None = None
+) -> tuple[World, list[str]]:
+    """The real pipeline's world: simulated raw tables in ``home``'s warehouse, ``dbt build``, then
+    ``marts.features``/``marts.labels`` as the models see them; the oracle from the simulator.
+
+    Returns the world and the feature columns the marts carry.
+    """
+    import importlib
+    from pathlib import Path
+
+    import duckdb
+
+    from kimera.config import load_config
+    from kimera.simulation import simulator_from_config
+
+    # the features domain (dbt) by name: this module must import where it is not installed yet
+    dbt_cli = importlib.import_module("pipelines.features.dbt_cli")
+    project = importlib.import_module("pipelines.features.project")
+    sim_data = importlib.import_module("pipelines.features.sim_data")
+
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    config = load_config()
+    sim_section = config.sim.model_copy(
+        update={k: v for k, v in (("signal_strength", strength), ("seed", seed)) if v is not None}
+    )
+    config = config.model_copy(update={"sim": sim_section})
+    start, end = config.start_time, config.start_time + timedelta(days=days)
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        sim_data.load_sim_reference(con, config)
+        sim_data.load_sim_window(con, config, start, end)
+    dbt_cli.run_dbt(["build"], home=home, dbt_vars=project.dbt_vars(config))
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        features = con.execute("SELECT * FROM marts.features").df()
+        labels = con.execute("SELECT * FROM marts.labels").df()
+    simulator = simulator_from_config(config)
+    planted = simulator.planted_signal(start, end).to_pandas()
+    truth = planted[["asset", "bar_time"]].copy()
+    truth["bar_time"] = truth["bar_time"].astype("datetime64[us]")
+    truth["oracle_up"] = (planted["p_up"] > 0.5).astype(float)
+    truth["bayes_p_correct"] = np.maximum(planted["p_up"], 1 - planted["p_up"])
+    names = [c for c in features.columns if c not in ("asset", "bar_time")]
+    world = World(features, labels, truth, float(simulator.bayes_accuracy(start, end).expected))
+    return world, names

@@ -63,7 +63,7 @@ def demo_run(world, cfg: ModelsConfig, storage: str, params: dict | None = None)
         params = {}
         for kind in ("lstm", "transformer", "lightgbm"):
             tuning = tuning_windows(windows, cfg)
-            params[kind] = search(kind, tuning, cfg, storage, f"bench-{kind}").best_params
+            params[kind] = search(kind, tuning, cfg, storage, f"bench-{kind}").params
     folds, runs = wf.run_all(windows, cfg, params)
     models = wf.train_final(windows, cfg, params)
     predictions = wf.all_predictions(runs)
@@ -90,7 +90,7 @@ def run(quick: bool = False) -> list[bench.Measure]:
         null = make_world(bars=1000, strength=0.0, seed=1)
         label = "synthetic"
     else:
-        cfg = load_config("kimera.yaml").models
+        cfg = load_config().models
         planted = simulated_world(90)
         long_world = simulated_world(240)
         null = simulated_world(90, strength=0.0)

@@ -17,9 +17,10 @@ from kimera.config import KimeraConfig, load_config
 from kimera.settings import Settings, get_settings
 from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing
+from pipelines.ml import definitions as ml
 from pipelines.resources import location_config, shared_resources
 
-DOMAINS: list[ModuleType] = [ingest, landing]
+DOMAINS: list[ModuleType] = [ingest, landing, ml]
 
 
 def build_location(settings: Settings | None = None, config: KimeraConfig | None = None) -> Definitions:

@@ -155,3 +155,60 @@ def test_the_training_job_holds_every_ml_asset_and_names_the_marts() -> None:
     graph = merged.resolve_asset_graph()
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey(["ml", "dataset"])).parent_keys}
     assert upstream == {"marts/features", "marts/labels"}
+
+
+def test_the_code_location_carries_the_ml_group_with_its_warehouse(kimera_home) -> None:
+    from pipelines.definitions import build_location
+
+    defs = build_location()
+    repository = defs.get_repository_def()
+    ml = {
+        k.to_user_string()
+        for k, a in repository.assets_defs_by_key.items()
+        if a.group_names_by_key[k] == "ml"
+    }
+    assert {"ml/dataset", "ml/ensemble", "ml/evaluations"} <= ml
+    for key in (["ml", "dataset"], ["ml", "evaluations"]):
+        assert repository.assets_defs_by_key[dg.AssetKey(key)].op.pool == "duckdb"
+    assert repository.get_job("ml_training").partitions_def is not None
+
+
+def test_training_partition_is_the_last_whole_day_before_the_demo_end() -> None:
+    from datetime import datetime
+
+    from pipelines.ml.demo import training_partition
+
+    assert training_partition(datetime(2026, 4, 1)) == "2026-03-31"
+    assert training_partition(datetime(2026, 4, 1, 13)) == "2026-03-31"
+
+
+@pytest.mark.slow
+def test_the_demo_train_stage_runs_the_job_on_the_home_instance(ml_home) -> None:
+    from datetime import datetime
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from kimera.config import load_config
+    from kimera.demo import DemoContext
+    from kimera.settings import prepare_home
+    from pipelines.ml.demo import train_stage
+
+    prepare_home(ml_home)
+    console = Console(quiet=True)
+    with Progress(console=console) as progress:
+        ctx = DemoContext(
+            ml_home, load_config(), datetime(2026, 1, 1), datetime(2026, 2, 11, 5), progress, console
+        )
+        try:
+            lines = train_stage(ctx)
+            runs = ctx.instance.get_runs()
+        finally:
+            ctx.close()
+    assert lines[0].startswith("train: partition 2026-02-10")
+    assert sum("accuracy" in line for line in lines) == 7
+    assert (
+        len(runs) == 1
+        and runs[0].job_name == "ml_training"
+        and runs[0].tags["dagster/partition"] == "2026-02-10"
+    )
