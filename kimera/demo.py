@@ -38,6 +38,11 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", "Ingest exchange, chain and DEX data into raw.*", "pipelines.ingest.demo:ingest_stage"),
+    Stage(
+        "serve",
+        "Promote, package and serve the model; predict the newest bars",
+        "pipelines.serving.demo:serve_stage",
+    ),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from kimera.config import KimeraConfig, load_config
+from kimera.config import KimeraConfig
+from pipelines.resources import location_config
 from pipelines.serving.assets import SERVING_ASSETS
 from pipelines.serving.jobs import serving_job
 from pipelines.serving.schedules import retrain_schedule
@@ -24,4 +25,4 @@ def build_defs(config: KimeraConfig) -> dg.Definitions:
     )
 
 
-defs = build_defs(load_config())
+defs = build_defs(location_config())

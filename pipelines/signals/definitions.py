@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from kimera.config import KimeraConfig, load_config
+from kimera.config import KimeraConfig
+from pipelines.resources import location_config
 from pipelines.signals.assets import SIGNALS_ASSETS
 from pipelines.signals.jobs import signals_job, signals_schedule
 from pipelines.signals.resources import signal_resources
@@ -23,4 +24,4 @@ def build_defs(config: KimeraConfig) -> dg.Definitions:
     )
 
 
-defs = build_defs(load_config())
+defs = build_defs(location_config())

@@ -59,12 +59,20 @@ def trained() -> Trained:
     return Trained(world, make_windows(marts, cfg.seq_len), models["ensemble"], models["linear"], window)
 
 
+def _merged(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = (
+            _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
 def write_config(path: Path, **sections) -> Path:
+    """The repository's config with the small models section and ``sections`` merged in."""
     config = yaml.safe_load(REPO_CONFIG.read_text())
     config["models"] = SMALL_MODELS
-    for name, value in sections.items():
-        config[name] = value
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(_merged(config, sections)))
     return path
 
 

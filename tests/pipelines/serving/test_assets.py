@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-import pytest
 from dagster_duckdb import DuckDBResource
 
 from pipelines.serving.assets import SERVING_ASSETS
@@ -34,15 +33,3 @@ def test_gate_decision_and_its_figures_show_in_dagster(gate_home) -> None:
     assert second["served_model"] == first["candidate"] and second["log_loss_gain"] < 0
     assert "| log_loss |" in second["figures"] and second["bars"] > 24
     assert nothing["decision"] == "none" and nothing["reason"] == "no new candidate"
-
-
-@pytest.mark.slow
-def test_serving_job_builds_the_bento_of_the_promoted_model(gate_home) -> None:
-    from bentos.build import bento_store
-
-    stored = gate_home.save(T1)
-    result = _materialize(gate_home.settings)
-    bento = _meta(result, "serving__bento")
-    assert bento["model_tag"] == stored.tag and bento["bento"].startswith("kimera-forecaster:")
-    built = bento_store(gate_home.settings).get(bento["bento"])
-    assert built.info.labels["model"] == stored.tag and built.info.args == {"model": stored.tag}

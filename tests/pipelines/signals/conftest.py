@@ -1,24 +1,20 @@
-"""A served KIMERA_HOME and a small execution service on loopback that takes signals by the contract.
-
-The execution service is a real FastAPI app under uvicorn (docs/contracts.md: ``POST /signals``,
-idempotent by ``signal_id``; ``GET /healthz``), standing in until ``execution/`` lands on main.
-"""
+"""A served KIMERA_HOME, and the real execution service (``kimera execute``, with its paper venues) on
+loopback to push signals to."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
-import threading
+import subprocess
+import sys
 import time
-from datetime import datetime
 from types import SimpleNamespace
 
+import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from tests.bentos.world import install, trained, write_config
+from tests.bentos.world import REPO_CONFIG, install, trained, write_config
 
 
 def free_port() -> int:
@@ -27,69 +23,61 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class SignalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    signal_id: str = Field(min_length=1)
-    asset: str
-    model_tag: str
-    prediction_id: str
-    feature_time: datetime
-    horizon: int = Field(ge=1)
-    forecast: float
-    lower: float
-    upper: float
-    p_up: float = Field(ge=0, le=1)
-
-
-def execution_app(received: list[dict]) -> FastAPI:
-    app = FastAPI()
-    answers: dict[str, dict] = {}
-
-    @app.get("/healthz")
-    def healthz() -> dict:
-        return {"status": "ok"}
-
-    @app.post("/signals")
-    def signals(signal: SignalIn):
-        if signal.signal_id in answers:  # idempotent: a repeat gets the first answer
-            return JSONResponse({**answers[signal.signal_id], "duplicate": True})
-        received.append(signal.model_dump(mode="json"))
-        answers[signal.signal_id] = {"signal_id": signal.signal_id, "outcome": "orders", "duplicate": False}
-        return answers[signal.signal_id]
-
-    return app
-
-
-@pytest.fixture
-def execution_service():
-    """A running execution service on loopback: its URL and the signals it took (in order)."""
-    received: list[dict] = []
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(execution_app(received), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the execution stand-in did not start"
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", received=received)
-    server.should_exit = True
-    thread.join(10)
-
-
 @pytest.fixture
 def signals_home(kimera_home, tmp_path, monkeypatch):
-    """KIMERA_HOME with marts, the promoted ensemble and a linear model; the model server port is free."""
+    """KIMERA_HOME with marts, the promoted ensemble and a linear model; free ports for every server."""
     from kimera.settings import get_settings
 
-    port = free_port()
-    config = write_config(tmp_path / "kimera.yaml", serving={"port": port, "signals": {"max_bars": 48}})
+    port, exec_port, paper_port = free_port(), free_port(), free_port()
+    config = write_config(
+        tmp_path / "kimera.yaml",
+        serving={"port": port, "signals": {"max_bars": 48}},
+        execution={"port": exec_port, "paper": {"url": f"http://127.0.0.1:{paper_port}", "port": paper_port}},
+    )
     monkeypatch.setenv("KIMERA_CONFIG", str(config))
     get_settings.cache_clear()
     settings = get_settings()
     world = trained()
     tags = install(settings, world)
-    return SimpleNamespace(settings=settings, tags=tags, trained=world, model_url=f"http://127.0.0.1:{port}")
+    return SimpleNamespace(
+        settings=settings, tags=tags, trained=world, model_url=f"http://127.0.0.1:{port}",
+        execution_url=f"http://127.0.0.1:{exec_port}",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def execution_service(signals_home):
+    """``kimera execute`` in its own process group (it starts its paper venue server); stopped after."""
+    url = signals_home.execution_url
+    log = open(signals_home.settings.home_dir / "execution.log", "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kimera", "execute"],
+        cwd=REPO_CONFIG.parent,
+        env=signals_home.settings.tool_environment(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (signals_home.settings.home_dir / "execution.log").read_text()[
+                -3000:
+            ]
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).json().get("status") == "ok":
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.2)
+        else:
+            raise TimeoutError(f"the execution service at {url} did not start")
+        yield SimpleNamespace(url=url)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        log.close()

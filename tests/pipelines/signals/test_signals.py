@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 import duckdb
+import httpx
 import numpy as np
 import pytest
 from dagster_duckdb import DuckDBResource
@@ -57,26 +58,34 @@ def test_predictions_of_the_newest_bars_are_stored_and_pushed_once(signals_home,
             and rows["upper"].tolist() == expected.upper.tolist()
         )
 
-    newest = stored.sort_values("feature_time").groupby("asset").tail(1).set_index("asset")
-    assert [s["asset"] for s in execution_service.received] == ["BTC", "ETH"]
-    for signal in execution_service.received:
-        row = newest.loc[signal["asset"]]
-        assert signal["signal_id"] == signal["prediction_id"] == row["prediction_id"]
-        assert signal["model_tag"] == home.tags["ensemble"] and signal["horizon"] == 1
-        assert (signal["forecast"], signal["lower"], signal["upper"], signal["p_up"]) == (
-            row["forecast"], row["lower"], row["upper"], row["p_up"]
-        )  # fmt: skip
-        assert signal["feature_time"].startswith(str(row["feature_time"].date()))
-    pushes = _table(home, "SELECT * FROM ml.signal_pushes")
-    assert set(pushes["status"]) == {"accepted"} and set(pushes["prediction_id"]) == set(
-        newest["prediction_id"]
-    )
+    # the newest prediction per asset reached the execution service, which decided on it
+    newest = stored.sort_values("feature_time").groupby("asset").tail(1)
+    pushes = _table(home, "SELECT * FROM ml.signal_pushes ORDER BY prediction_id")
+    assert set(pushes["status"]) == {"accepted"}
+    assert sorted(pushes["prediction_id"]) == sorted(newest["prediction_id"])
+    for row in newest.itertuples():
+        decided = httpx.get(f"{execution_service.url}/signals/{row.prediction_id}").json()
+        assert decided["signal_id"] == row.prediction_id and decided["outcome"] in {
+            "orders",
+            "no_change",
+            "refused",
+        }
+        for order in decided["orders"]:  # every order says which model and prediction caused it
+            assert order["model_tag"] == home.tags["ensemble"] and order["prediction_id"] == row.prediction_id
+    sent = pushes["sent_at"].tolist()
 
     again = _materialize(home, execution_service.url)  # nothing new: no prediction, no signal twice
     assert again.success
-    assert len(_table(home, "SELECT * FROM ml.predictions")) == 96 and len(execution_service.received) == 2
-    meta = again.asset_materializations_for_node("signals__predictions")[0].metadata
-    assert meta["new_predictions"].value == 0
+    assert len(_table(home, "SELECT * FROM ml.predictions")) == 96
+    assert (
+        _table(home, "SELECT sent_at FROM ml.signal_pushes ORDER BY prediction_id")["sent_at"].tolist()
+        == sent
+    )
+    assert (
+        again.asset_materializations_for_node("signals__predictions")[0].metadata["new_predictions"].value
+        == 0
+    )
+    assert again.asset_materializations_for_node("signals__execution_push")[0].metadata["pushed"].value == 0
 
 
 def test_push_waits_quietly_for_a_missing_execution_service_unless_required(signals_home) -> None:
