@@ -129,3 +129,16 @@ class Health(BaseModel):
     served_model: str
     loaded_models: list[str]
     uptime_s: float
+
+
+class ArrayPrediction(BaseModel):
+    """Forecasts for an array of windows, column by column, in the order of the windows."""
+
+    model_tag: str
+    horizon: int
+    levels: list[float] = Field(description="Quantile levels of the columns of ``quantiles``.")
+    forecast: list[float]
+    lower: list[float]
+    upper: list[float]
+    p_up: list[float]
+    quantiles: list[list[float]]

@@ -132,3 +132,63 @@ def test_a_new_promotion_is_served_without_a_restart(served, asgi_app, monkeypat
             write_promoted(served.tags["ensemble"], "test-switch-back", served.settings)
         back = client.post("/predict", json=window).json()["model_tag"]
     assert (before, after, back) == (served.tags["ensemble"], served.tags["linear"], served.tags["ensemble"])
+
+
+def _npy(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_array_of_windows_gives_the_trained_models_forecasts_column_by_column(served, asgi_app) -> None:
+    import json
+
+    w, trained = served.trained.windows, served.trained
+    index = _after_training(served, 100)
+    with TestClient(asgi_app) as client:
+        response = client.post(
+            "/predict_array",
+            files={
+                "windows": ("windows.npy", _npy(w.x[index].astype(np.float64)), "application/octet-stream")
+            },
+            data={"assets": json.dumps([str(a) for a in w.asset[index]]), "model": served.tags["linear"]},
+        )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    expected = trained.linear.predict(w.x[index], w.asset[index])
+    assert answer["model_tag"] == served.tags["linear"] and answer["levels"] == [0.1, 0.5, 0.9]
+    assert answer["forecast"] == expected.ret.tolist() and answer["p_up"] == expected.p_up.tolist()
+    assert answer["quantiles"] == expected.quantiles.tolist() and answer["upper"] == expected.upper.tolist()
+
+
+@pytest.mark.parametrize(
+    ("windows", "assets", "model", "status", "says"),
+    [
+        (b"not an array", ["BTC"], None, 400, "windows must be a .npy file written by numpy.save"),
+        (np.zeros((2, 12, 5)), ["BTC", "ETH"], None, 400, "windows must have shape (n, 12, 6)"),
+        (np.zeros((2, 12, 6)), ["BTC"], None, 400, "got 2 windows but 1 assets"),
+        (np.full((1, 12, 6), np.nan), ["BTC"], None, 400, "NaN or infinite"),
+        (np.zeros((1, 12, 6)), ["XRP"], None, 400, "asset 'XRP' was not in the training data"),
+        (
+            np.zeros((1, 12, 6)),
+            ["BTC"],
+            "kimera-nope",
+            404,
+            "stored models: ['kimera-ensemble', 'kimera-linear']",
+        ),
+    ],
+)
+def test_a_bad_array_request_says_what_is_wrong(
+    served, asgi_app, windows, assets, model, status, says
+) -> None:
+    import json
+
+    content = windows if isinstance(windows, bytes) else _npy(windows)
+    data = {"assets": json.dumps(assets)} | ({"model": model} if model else {})
+    with TestClient(asgi_app) as client:
+        response = client.post(
+            "/predict_array", files={"windows": ("w.npy", content, "application/octet-stream")}, data=data
+        )
+    assert response.status_code == status and says in response.text, response.text
