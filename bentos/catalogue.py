@@ -14,8 +14,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from kimera.settings import Settings
 from models.base import Model
 
@@ -141,10 +139,6 @@ def check_window(served: ServedModel, window: list[list[float]]) -> None:
     if rows != model.seq_len or any(len(bar) != width for bar in window):
         widths = sorted({len(bar) for bar in window})
         raise BadWindow(f"window has {rows} bars of {widths} features; {served.tag} takes {served.spec()}")
-
-
-def stack(windows: list[list[list[float]]]) -> np.ndarray:
-    return np.asarray(windows, dtype=np.float64)
 
 
 _active: Catalogue | None = None

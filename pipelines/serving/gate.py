@@ -156,13 +156,13 @@ def judge(con, settings: Settings, config: KimeraConfig, the_plan: Plan) -> Deci
 
 
 def _oos_windows(con, model, start: datetime):
+    """The model's labelled windows ending at or after ``start``, from the marts as they are now."""
+    import numpy as np
+
     from models.marts import read_marts
     from models.windows import make_windows
 
-    marts = read_marts(con, model.horizon, list(model.feature_names))
-    windows = make_windows(marts, model.seq_len)
-    import numpy as np
-
+    windows = make_windows(read_marts(con, model.horizon, list(model.feature_names)), model.seq_len)
     keep = windows.labelled & (windows.bar_time >= np.datetime64(start, "us"))
     return windows.take(np.flatnonzero(keep))
 

@@ -9,7 +9,7 @@ does measurably worse live than in its evaluation has met a market it was not tr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -42,7 +42,7 @@ def latest_partition(con, config: KimeraConfig, now: datetime | None = None) -> 
     if newest is None:
         return None
     day = (newest - timedelta(microseconds=1)).date()  # a bar closing at midnight belongs to the day before
-    today = (now or datetime.utcnow()).date()
+    today = (now or datetime.now(UTC).replace(tzinfo=None)).date()
     day = min(day, today - timedelta(days=1))
     return day.isoformat() if day >= config.start else None
 
