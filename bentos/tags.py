@@ -24,10 +24,10 @@ def served_tag() -> ServedTag:
 
     pinned = getattr(bentoml.use_arguments(), "model", None)
     if pinned:
-        return ServedTag(str(pinned), False, "the bento argument 'model'")
+        return _in_store(ServedTag(str(pinned), False, "the bento argument 'model'"))
     promoted = read_promoted()
     if promoted is not None:
-        return ServedTag(promoted.tag, True, f"the promotion pointer {pointer_path()}")
+        return _in_store(ServedTag(promoted.tag, True, f"the promotion pointer {pointer_path()}"))
     packaged = [m for m in bentoml.models.list() if m.tag.name.startswith("kimera-")]
     if len(packaged) == 1:
         return ServedTag(str(packaged[0].tag), False, "the one model in this bento")
@@ -36,3 +36,25 @@ def served_tag() -> ServedTag:
         "named; run the promotion gate (`kimera demo`, or materialise serving/promoted_model in "
         "Dagster), or name one: `bentoml serve bentos.service:Forecaster --arg model=kimera-ensemble:<version>`"
     )
+
+
+def _in_store(served: ServedTag) -> ServedTag:
+    """Use KIMERA_HOME's model store when BentoML's active one (fixed when BentoML first read
+    BENTOML_HOME, e.g. ~/bentoml in a notebook) lacks the model but KIMERA_HOME's has it. A built
+    bento's own store, which has it, is never replaced."""
+    import bentoml
+    from bentoml._internal.configuration.containers import BentoMLContainer
+    from bentoml.exceptions import NotFound
+
+    from models.registry import model_store
+
+    try:
+        bentoml.models.get(served.tag)
+    except NotFound:
+        store = model_store()
+        try:
+            store.get(served.tag)
+        except NotFound:
+            return served  # the service says which tag is missing when it starts
+        BentoMLContainer.model_store.set(store)
+    return served
