@@ -31,7 +31,7 @@ evm/node_modules/.installed: evm/package.json evm/package-lock.json
 	@touch $@
 
 # dagster-dbt needs dbt's manifest at import time (DbtProject.prepare_if_dev only acts under `dagster dev`).
-dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null)
+dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) -print 2>/dev/null)
 	@if [ -f dbt_project/dbt_project.yml ]; then cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir . ; else mkdir -p dbt_project/target; fi
 
 ## demo: the whole loop on the simulator

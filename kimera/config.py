@@ -324,9 +324,40 @@ class IngestConfig(_Section):
 
 # --- features, models, serving, execution ---------------------------------------------------------
 class FeaturesConfig(_Section):
+    """The dbt features (``dbt_project/``): bar size, windows and label horizons, passed to dbt as vars."""
+
     bar: Literal["5m", "15m", "30m", "1h", "4h", "1d"] = "1h"
-    horizons: list[Annotated[int, Field(ge=1, le=168)]] = Field(default_factory=lambda: [1, 4, 24])
-    lookback_bars: Annotated[int, Field(ge=1)] = 48
+    horizons: list[Annotated[int, Field(ge=1, le=168)]] = Field(
+        default_factory=lambda: [1, 4, 24], description="Label horizons in bars: fwd_ret_<h>, fwd_dir_<h>."
+    )
+    lookback_bars: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=48,
+        description="Late data: an incremental run also rebuilds this many bars before its window.",
+    )
+    return_lags: list[Annotated[int, Field(ge=1, le=10_000)]] = Field(
+        default_factory=lambda: [1, 4, 24], description="Feature ret_<k>: log return over k bars."
+    )
+    vol_window: Annotated[int, Field(ge=2, le=10_000)] = Field(
+        default=24, description="Bars in realised volatility and the volume z-score."
+    )
+    zscore_window: Annotated[int, Field(ge=2, le=10_000)] = Field(
+        default=168, description="Bars in the standardisation of net exchange flow."
+    )
+    book_levels: Annotated[int, Field(ge=1, le=500)] = Field(
+        default=10, description="Order-book levels per side summed into depth and imbalance."
+    )
+    max_gap_minutes: Annotated[float, Field(gt=0)] = Field(
+        default=15.0, description="Raw checks report (without blocking) a series silent for longer than this."
+    )
+
+    @field_validator("horizons", "return_lags")
+    @classmethod
+    def _distinct_sorted(cls, values: list[int]) -> list[int]:
+        if not values:
+            raise ValueError("at least one value is needed, e.g. [1, 4, 24]")
+        if len(set(values)) != len(values):
+            raise ValueError(f"values must be distinct, got {values}")
+        return sorted(values)
 
 
 class LstmConfig(_Section):

@@ -39,6 +39,11 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", "Ingest exchange, chain and DEX data into raw.*", "pipelines.ingest.demo:ingest_stage"),
     Stage(
+        "features",
+        "Check the raw data, build features and labels with dbt",
+        "pipelines.features.demo:features_stage",
+    ),
+    Stage(
         "serve",
         "Promote, package and serve the model; predict the newest bars",
         "pipelines.serving.demo:serve_stage",
@@ -50,6 +55,7 @@ EXAMPLE_QUERIES = (
     "select venue, symbol, count(*) as bars, min(open_time), max(open_time) from raw.exchange_ohlcv group by all order by all",
     "select date_trunc('hour', ts) as hour, count(*) as blocks, sum(tx_count) as txs from raw.chain_blocks group by all order by hour limit 5",
     "select pool, count(*) as swaps, avg(price) as avg_price from raw.dex_swaps group by pool",
+    "select f.asset, round(corr(f.net_exchange_flow_z, l.fwd_ret_1), 3) as ic_flow from marts.features f join marts.labels l using (asset, bar_time) group by f.asset",
 )
 
 

@@ -15,6 +15,7 @@ from dagster import Definitions, in_process_executor
 
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import Settings, get_settings
+from pipelines.features import definitions as features
 from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing
 from pipelines.ml import definitions as ml
@@ -22,7 +23,7 @@ from pipelines.resources import location_config, shared_resources
 from pipelines.serving import definitions as serving
 from pipelines.signals import definitions as signals
 
-DOMAINS: list[ModuleType] = [ingest, landing, ml, serving, signals]
+DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals]
 
 
 def build_location(settings: Settings | None = None, config: KimeraConfig | None = None) -> Definitions:

@@ -1,0 +1,32 @@
+-- Forward returns of the reference close, apart from the features: the only table that looks ahead.
+-- fwd_ret_<h> = log_close(bar_time + h bars) - log_close(bar_time), from the same log-mean close as
+-- the ret_* features; NULL until that bar exists (or when it is missing). fwd_dir_<h> = 1 if up, else 0.
+with bars as (
+    select asset, bar_time, log_close from {{ ref('int_bars_consolidated') }}
+),
+
+ahead as (
+    select
+        asset,
+        bar_time,
+        log_close,
+        {%- for h in var('horizons') %}
+        first_value(log_close) over (
+            partition by asset order by bar_time
+            range between {{ bars_interval(h) }} following and {{ bars_interval(h) }} following
+        ) as log_close_ahead_{{ h }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from bars
+)
+
+select
+    asset,
+    bar_time,
+    {%- for h in var('horizons') %}
+    log_close_ahead_{{ h }} - log_close as fwd_ret_{{ h }},
+    cast(case
+        when log_close_ahead_{{ h }} > log_close then 1
+        when log_close_ahead_{{ h }} is not null then 0
+    end as integer) as fwd_dir_{{ h }}{{ ',' if not loop.last }}
+    {%- endfor %}
+from ahead
