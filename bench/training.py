@@ -104,8 +104,8 @@ def run(quick: bool = False) -> list[bench.Measure]:
         null_result = demo_run(null, cfg, storage, params=result["params"])
     o, lo = result["oracle"], long_result["oracle"]
     ens_null = null_result["summary"].loc["ensemble"]
-    acc_z = (ens_null["accuracy"] - 0.5) / (0.25 / ens_null["n"]) ** 0.5
-    sharpe_z = ens_null["sharpe"] / ens_null["sharpe_se"] if ens_null["sharpe_se"] > 0 else 0.0
+    acc_z = float((ens_null["accuracy"] - 0.5) / (0.25 / ens_null["n"]) ** 0.5)
+    sharpe_z = float(ens_null["sharpe"] / ens_null["sharpe_se"]) if ens_null["sharpe_se"] > 0 else 0.0
     seconds, cpu = result["seconds"], result["cpu_seconds"]
     return [
         # CPU time is what the run costs on an idle machine (one thread): wall time here includes

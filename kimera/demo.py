@@ -43,6 +43,7 @@ STAGES: tuple[Stage, ...] = (
         "Check the raw data, build features and labels with dbt",
         "pipelines.features.demo:features_stage",
     ),
+    Stage("train", "Train, tune and evaluate the models walk-forward", "pipelines.ml.demo:train_stage"),
     Stage(
         "serve",
         "Promote, package and serve the model; predict the newest bars",

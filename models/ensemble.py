@@ -71,8 +71,15 @@ def make_ensemble(
     members: dict[str, Model], val_forecasts: dict[str, Forecast], val_up: np.ndarray
 ) -> EnsembleModel:
     """Ensemble of ``members`` with weights fit on their forecasts of the validation windows."""
+    return ensemble_from_p_up(members, {n: f.p_up for n, f in val_forecasts.items()}, val_up)
+
+
+def ensemble_from_p_up(
+    members: dict[str, Model], p_up: dict[str, np.ndarray], up: np.ndarray
+) -> EnsembleModel:
+    """Ensemble of ``members`` with weights fit on their P(up) (``p_up[name]``) against outcomes ``up``."""
     names = list(members)
-    weights = fit_weights([val_forecasts[n].p_up for n in names], val_up)
+    weights = fit_weights([p_up[n] for n in names], up)
     first = members[names[0]]
     return EnsembleModel(
         members,

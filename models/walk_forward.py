@@ -213,7 +213,9 @@ def run_member(
 
 
 def run_ensemble(member_runs: list[MemberRun], cfg: ModelsConfig) -> MemberRun:
-    """The ensemble's predictions: per window and seed, members blended with weights fit on 'val' rows."""
+    """The ensemble's predictions: per window and seed, members blended with weights fit on rows known
+    before the window's test part: its 'val' rows, and the out-of-sample 'test' rows of earlier
+    windows that end before that validation part starts (their labels are realised by then)."""
     from models.ensemble import fit_weights
 
     started = time.perf_counter()
@@ -225,14 +227,22 @@ def run_ensemble(member_runs: list[MemberRun], cfg: ModelsConfig) -> MemberRun:
         cols = cols.rename(columns={c: f"{c}:{run.model}" for c in ("forecast", "lower", "upper", "p_up")})
         joined = cols if joined is None else joined.merge(cols.drop(columns="fwd_ret"), on=key, how="inner")
     frames, logs = [], []
+    labelled_tests = joined[(joined["part"] == "test") & joined["fwd_ret"].notna()]
     for (seed, window), rows in joined.groupby(["seed", "window"], sort=True):
         val = rows[(rows["part"] == "val") & rows["fwd_ret"].notna()]
+        earlier = labelled_tests[
+            (labelled_tests["seed"] == seed)
+            & (labelled_tests["window"] < window)
+            & (labelled_tests["bar_time"] < val["bar_time"].min())
+        ]
+        known = pd.concat([earlier, val])
         weights = fit_weights(
-            [val[f"p_up:{n}"].to_numpy() for n in names], (val["fwd_ret"] > 0).to_numpy(float)
+            [known[f"p_up:{n}"].to_numpy() for n in names], (known["fwd_ret"] > 0).to_numpy(float)
         )
         logs.append(
-            {"model": "ensemble", "window": window, "seed": seed, **dict(zip(names, weights, strict=True))}
-        )
+            {"model": "ensemble", "window": window, "seed": seed, "weight_rows": len(known),
+             **dict(zip(names, weights, strict=True))}
+        )  # fmt: skip
         blended = {c: sum(w * rows[f"{c}:{n}"].to_numpy() for w, n in zip(weights, names, strict=True))
                    for c in ("forecast", "lower", "upper", "p_up")}  # fmt: skip
         out = rows[key + ["fwd_ret"]].copy()
@@ -262,13 +272,35 @@ def train_final_member(
     return train_member(kind, fit, val, cfg, cfg.seeds[0] if seed is None else seed, params, device)
 
 
-def final_ensemble(members: dict[str, Model], windows: Windows, cfg: ModelsConfig) -> Model:
-    """The ensemble of final ``members``, weights fit on the newest training window's validation part."""
-    from models.ensemble import make_ensemble
+def final_ensemble(
+    members: dict[str, Model], windows: Windows, cfg: ModelsConfig, history: list[MemberRun] | None = None
+) -> Model:
+    """The ensemble of final ``members``, weights fit on the newest training window's validation part
+    and, given the members' walk-forward ``history``, their out-of-sample test rows before it (seed
+    ``seeds[0]``), as the walk-forward ensemble does."""
+    from models.ensemble import ensemble_from_p_up
 
     _, val, _ = split(windows, final_fold(windows, cfg))
     val = val.take(np.flatnonzero(val.labelled))
-    return make_ensemble(members, {k: m.predict_windows(val) for k, m in members.items()}, val.up)
+    p_up = {k: m.predict_windows(val).p_up for k, m in members.items()}
+    up = val.up
+    if history:
+        names = list(members)
+        joined = None
+        for run in history:
+            rows = run.predictions
+            rows = rows[(rows["part"] == "test") & (rows["seed"] == cfg.seeds[0]) & rows["fwd_ret"].notna()]
+            rows = rows[rows["bar_time"] < val.bar_time.min()][["asset", "bar_time", "fwd_ret", "p_up"]]
+            rows = rows.rename(columns={"p_up": f"p_up:{run.model}"})
+            joined = (
+                rows
+                if joined is None
+                else joined.merge(rows.drop(columns="fwd_ret"), on=["asset", "bar_time"])
+            )
+        if joined is not None and len(joined):
+            p_up = {k: np.concatenate([joined[f"p_up:{k}"].to_numpy(), p_up[k]]) for k in names}
+            up = np.concatenate([(joined["fwd_ret"] > 0).to_numpy(np.float64), up])
+    return ensemble_from_p_up(members, p_up, up)
 
 
 def train_final(

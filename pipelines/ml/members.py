@@ -134,12 +134,13 @@ def ensemble(context: AssetExecutionContext) -> dg.MaterializeResult:
 
     run = run_of(context)
     windows = windows_of(run)
-    walk = run_ensemble([MemberRun(k, run.folder.read_predictions(k)) for k in MEMBERS], run.cfg)
+    member_runs = [MemberRun(k, run.folder.read_predictions(k)) for k in MEMBERS]
+    walk = run_ensemble(member_runs, run.cfg)
     run.folder.write_predictions("ensemble", walk.predictions)
     members = {
         k: load_model(run.folder.read_json(run.folder.final_path(k), f"ml/{k}")["tag"]) for k in MEMBERS
     }
-    final = final_ensemble(members, windows, run.cfg)
+    final = final_ensemble(members, windows, run.cfg, history=member_runs)
     metrics = _pooled(walk.predictions, run)
     tag = _save_final(run, final, metrics, windows)
     weights = pd.DataFrame(walk.logs).drop(columns="model")

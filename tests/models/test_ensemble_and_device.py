@@ -73,3 +73,42 @@ def test_saved_windows_load_identical(planted_windows, tmp_path) -> None:
     assert back.asset.tolist() == planted_windows.asset.tolist()
     np.testing.assert_array_equal(back.past_ret, planted_windows.past_ret)
     assert back.feature_names == planted_windows.feature_names and back.dropped == planted_windows.dropped
+
+
+def _rows(model: str, window: int, part: str, start: str, p_up: np.ndarray) -> pd.DataFrame:
+    n = len(p_up)
+    return pd.DataFrame(
+        {
+            "model": model, "seed": 0, "window": window, "part": part, "asset": "BTC",
+            "bar_time": pd.date_range(start, periods=n, freq="1h"), "forecast": p_up - 0.5,
+            "lower": p_up - 0.6, "upper": p_up - 0.4, "p_up": p_up, "position": 0.0,
+            "fwd_ret": np.tile([0.01, -0.01], n // 2),
+        }
+    )  # fmt: skip
+
+
+def test_earlier_out_of_sample_rows_inform_later_weights_but_never_rows_inside_the_purge() -> None:
+    cfg = small_config()
+    right, flat = np.tile([0.7, 0.3], 100), np.full(200, 0.5)
+
+    def member(name: str, earlier_test: np.ndarray, late_test: np.ndarray) -> MemberRun:
+        return MemberRun(
+            name,
+            pd.concat(
+                [
+                    _rows(name, 0, "val", "2026-01-01", flat),
+                    _rows(name, 0, "test", "2026-01-10", earlier_test),  # before window 1's validation
+                    _rows(name, 1, "val", "2026-01-20", flat),
+                    _rows(name, 1, "test", "2026-02-01", flat),
+                    _rows(name, 2, "val", "2026-01-25", flat),  # window 1's test overlaps this val: unusable
+                    _rows(name, 2, "test", "2026-02-10", late_test),
+                ]
+            ),
+        )
+
+    run = run_ensemble([member("a", right, flat), member("b", flat, right)], cfg)
+    weights = {(log["window"]): log for log in run.logs}
+    assert weights[0]["weight_rows"] == 200  # its own validation only
+    assert weights[1]["weight_rows"] == 400 and weights[1]["a"] > 0.9  # window 0's test rows count
+    # window 1's test rows start after window 2's validation starts: left out, so b never gains
+    assert weights[2]["weight_rows"] == 400 and weights[2]["a"] > 0.9
