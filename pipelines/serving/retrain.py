@@ -94,7 +94,7 @@ def retrain_check(con, settings: Settings, config: KimeraConfig, now: datetime |
     ]
     # new data counts from the newest model trained, promoted or not: a waiting candidate has seen it
     end = max([data_end(stored), *(data_end(m) for m in trained)])
-    check.new_bars = {
+    counted = {
         str(a): int(n)
         for a, n in con.execute(
             f"SELECT asset, count(*) FROM marts.labels WHERE bar_time >= ? AND fwd_ret_{horizon} IS NOT NULL "
@@ -102,6 +102,8 @@ def retrain_check(con, settings: Settings, config: KimeraConfig, now: datetime |
             [end],
         ).fetchall()
     }
+    # every asset the model serves counts, one with no new bar as 0
+    check.new_bars = {a: counted.get(a, 0) for a in stored.metadata.get("assets", sorted(counted))}
     if check.new_bars and min(check.new_bars.values()) >= retrain.min_new_bars:
         check.reasons.append(
             f"new_data: {min(check.new_bars.values())} labelled bars per asset since {end} "
