@@ -47,14 +47,12 @@ def serve_cli(port: int | None = None, host: str | None = None, model: str | Non
     serving = load_config(settings=settings).serving
     host, port = host or serving.host, port or serving.port
     _check_servable(settings, model)
-    click.echo(f"serving on http://{host}:{port} (POST /predict, /predict_batch; GET /v1/models, /v1/health)")
-    process = subprocess.Popen(bentoml_command(host, port, model=model), env=settings.tool_environment())
-    try:
-        sys.exit(process.wait())
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        process.wait(30)
-        sys.exit(130)
+    click.echo(
+        f"serving on http://{host}:{port} (POST /predict, /predict_batch, /predict_array; GET /v1/models, /v1/health)"
+    )
+    # become the server (same process): Ctrl-C, SIGTERM and supervisors reach it directly
+    os.chdir(ROOT)
+    os.execve(sys.executable, bentoml_command(host, port, model=model), settings.tool_environment())
 
 
 def _check_servable(settings: Settings, model: str | None) -> None:
