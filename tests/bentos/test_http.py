@@ -32,7 +32,7 @@ def test_built_bento_serves_the_promoted_model_over_http_bit_for_bit(served) -> 
     assert (built.path / "src" / "bentos" / "service.py").is_file()
     assert (built.path / "src" / "models" / "neural.py").is_file()
     if not code_version().endswith("+dirty"):
-        assert find_bento(served.tags["ensemble"], code_version(), served.settings).tag == built.tag
+        assert str(find_bento(served.tags["ensemble"], code_version(), served.settings).tag) == built.tag
 
     w, ensemble = served.trained.windows, served.trained.ensemble
     index = np.flatnonzero(w.bar_time >= np.datetime64(TRAIN_END, "us"))[:64]
