@@ -81,7 +81,7 @@ class Catalogue:
     ) -> None:
         self._lock = threading.RLock()
         self._loaded: OrderedDict[str, ServedModel] = OrderedDict()
-        self._aliases: dict[str, str] = {}  # what a request named -> the full tag it resolved to
+        self._aliases: dict[str, tuple[str, float]] = {}  # a bare name -> (its newest tag, when looked up)
         self._follow = follow_pointer
         self._settings = settings
         self._checked_at = time.monotonic()
@@ -103,13 +103,16 @@ class Catalogue:
         """The model ``tag`` names (default: the served one), loading it on first use."""
         if tag is None:
             tag = self.default_tag
-        full = self._aliases.get(tag, tag)
+        full, resolved_at = self._aliases.get(tag, (tag, 0.0))
+        newest = ":" not in tag or tag.endswith(":latest")
+        if newest and time.monotonic() - resolved_at >= POINTER_CHECK_S:
+            full = str(resolve(tag).tag)  # a name alone means its newest version: look again now and then
+            self._aliases[tag] = (full, time.monotonic())
         served = self._loaded.get(full)
         if served is not None:
             return served
         with self._lock:
-            served = load(tag)
-            self._aliases[tag] = served.tag
+            served = load(full)
             self._loaded[served.tag] = served
             while len(self._loaded) > KEEP_LOADED:  # drop the oldest, never the served one
                 del self._loaded[next(t for t in self._loaded if t != getattr(self, "_default", None))]
