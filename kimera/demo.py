@@ -44,6 +44,11 @@ STAGES: tuple[Stage, ...] = (
         "pipelines.features.demo:features_stage",
     ),
     Stage("train", "Train, tune and evaluate the models walk-forward", "pipelines.ml.demo:train_stage"),
+    Stage(
+        "serve",
+        "Promote, package and serve the model; predict the newest bars",
+        "pipelines.serving.demo:serve_stage",
+    ),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 
