@@ -142,6 +142,7 @@ def execution_push(
             )
         context.log.info(f"{message}: nothing pushed (serving.signals.push is 'auto')")
         return dg.MaterializeResult(metadata={"pushed": 0, "reason": message})
+    auth = execution.auth()  # fails the run at once, naming the missing secret
     outcomes: dict[str, int] = {"accepted": 0, "rejected": 0}
     lines = []
     with warehouse.get_connection() as con:
@@ -151,7 +152,7 @@ def execution_push(
             body = signal_body(row)
             journal_push(con, row.prediction_id, execution.url, "sending")
             try:
-                response = execution.post_signal(body)
+                response = execution.post_signal(body, auth)
             except Exception as exc:
                 journal_push(con, row.prediction_id, execution.url, "failed", None, str(exc)[:2000])
                 raise

@@ -106,6 +106,17 @@ class ExecutionResource(dg.ConfigurableResource):
     url: str
     push: str = "auto"  # auto | required | off
     timeout_s: float = 10.0
+    key_id: str = "local"  # its secret comes from the settings at call time, never from run config
+
+    def auth(self) -> httpx.Auth:
+        """Signing for ``key_id`` (kimera.signing); a clear Failure when its secret is not given."""
+        from kimera.settings import get_settings
+        from kimera.signing import MissingKey, client_auth
+
+        try:
+            return client_auth(get_settings(), self.key_id)
+        except MissingKey as exc:
+            raise dg.Failure(f"cannot sign signals for the execution service: {exc}") from None
 
     def running(self) -> bool:
         try:
@@ -114,9 +125,20 @@ class ExecutionResource(dg.ConfigurableResource):
             return False
 
     @_retry
-    def post_signal(self, signal: dict[str, Any]) -> httpx.Response:
-        """The service's answer to one signal; retried (the same signal_id) on transient failures."""
-        response = httpx.post(f"{self.url}/signals", json=signal, timeout=self.timeout_s)
+    def post_signal(self, signal: dict[str, Any], auth: httpx.Auth | None = None) -> httpx.Response:
+        """The service's answer to one signal, signed; retried (the same signal_id) on transient failures.
+
+        A 401 is not an answer about the signal but about our key: it raises, so the signal stays
+        unsent (to be pushed again once the key is right) instead of being recorded as refused.
+        """
+        response = httpx.post(
+            f"{self.url}/signals", json=signal, timeout=self.timeout_s, auth=auth or self.auth()
+        )
+        if response.status_code == 401:
+            raise dg.Failure(
+                f"the execution service at {self.url} refused our signature for key {self.key_id!r}: "
+                f"{response.text[:300]} (check execution.auth.client_key and its secret)"
+            )
         if response.status_code == 429 or response.status_code >= 500:
             response.raise_for_status()
         return response
@@ -130,5 +152,10 @@ def signal_resources(config: KimeraConfig) -> dict[str, dg.ConfigurableResource]
         "model_server": ModelServerResource(
             url=config.serving.url, autostart=signals.autostart, timeout_s=signals.timeout_s
         ),
-        "execution": ExecutionResource(url=execution_url, push=signals.push, timeout_s=signals.timeout_s),
+        "execution": ExecutionResource(
+            url=execution_url,
+            push=signals.push,
+            timeout_s=signals.timeout_s,
+            key_id=config.execution.auth.client_key,
+        ),
     }

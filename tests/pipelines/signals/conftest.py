@@ -35,6 +35,8 @@ def signals_home(kimera_home, tmp_path, monkeypatch):
         execution={"port": exec_port, "paper": {"url": f"http://127.0.0.1:{paper_port}", "port": paper_port}},
     )
     monkeypatch.setenv("KIMERA_CONFIG", str(config))
+    # the key the execution service accepts and the signals asset signs with (kimera.signing)
+    monkeypatch.setenv("KIMERA_SECRET_EXECUTION_KEY_LOCAL", "signals-test-secret-0123456789abcdef")
     get_settings.cache_clear()
     settings = get_settings()
     world = trained()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from kimera.signing import client_auth
 from pipelines.signals.assets import SIGNALS_ASSETS
 from pipelines.signals.resources import ExecutionResource, ModelServerResource
 from tests.pipelines.signals.conftest import free_port
@@ -63,8 +64,9 @@ def test_predictions_of_the_newest_bars_are_stored_and_pushed_once(signals_home,
     pushes = _table(home, "SELECT * FROM ml.signal_pushes ORDER BY prediction_id")
     assert set(pushes["status"]) == {"accepted"}
     assert sorted(pushes["prediction_id"]) == sorted(newest["prediction_id"])
+    reader = client_auth(home.settings, "local")  # reads need a known key id too
     for row in newest.itertuples():
-        decided = httpx.get(f"{execution_service.url}/signals/{row.prediction_id}").json()
+        decided = httpx.get(f"{execution_service.url}/signals/{row.prediction_id}", auth=reader).json()
         assert decided["signal_id"] == row.prediction_id and decided["outcome"] in {
             "orders",
             "no_change",
@@ -111,3 +113,38 @@ def test_push_waits_quietly_for_a_missing_execution_service_unless_required(sign
     failure = loud.get_step_failure_events()[0].event_specific_data.error.message
     assert "start it with `kimera execute`" in failure
     assert _table(home, "SELECT count(*) AS n FROM ml.signal_pushes")["n"][0] == 0
+
+
+def test_a_push_the_service_cannot_verify_fails_loudly_and_the_signal_stays_unsent(
+    signals_home, execution_service, monkeypatch
+) -> None:
+    """A wrong or missing key is a failed run naming the key, never a signal recorded as refused."""
+    import pandas as pd
+
+    from pipelines.signals.store import write_predictions
+
+    home = signals_home
+    with duckdb.connect(str(home.settings.warehouse_path)) as con:
+        write_predictions(con, pd.DataFrame([{
+            "prediction_id": "01JWRONGKEY", "model_tag": home.tags["ensemble"], "asset": "BTC",
+            "feature_time": pd.Timestamp("2026-02-10 12:00"), "horizon": 1, "forecast": 0.001, "lower": -0.01,
+            "upper": 0.012, "p_up": 0.55, "created_at": pd.Timestamp("2026-02-10 12:01"),
+        }]))  # fmt: skip
+    push_only = [dg.AssetKey(["signals", "execution_push"])]
+
+    monkeypatch.setenv("KIMERA_SECRET_EXECUTION_KEY_LOCAL", "not-the-secret-the-service-holds-000000")
+    forged = _materialize(home, execution_service.url, "required", selection=push_only)
+    assert not forged.success
+    message = forged.get_step_failure_events()[0].event_specific_data.error.message
+    assert "refused our signature for key 'local'" in message
+    assert "not-the-secret" not in message
+
+    monkeypatch.delenv("KIMERA_SECRET_EXECUTION_KEY_LOCAL")
+    missing = _materialize(home, execution_service.url, "required", selection=push_only)
+    assert not missing.success
+    assert (
+        "KIMERA_SECRET_EXECUTION_KEY_LOCAL"
+        in missing.get_step_failure_events()[0].event_specific_data.error.message
+    )
+    pushes = _table(home, "SELECT status FROM ml.signal_pushes")
+    assert set(pushes["status"]) <= {"sending", "failed"}  # nothing recorded as accepted or refused
