@@ -9,8 +9,9 @@ changed, well under a second), then the command itself on that manifest with eve
 included. dbt reads the window only while running (:data:`RUNTIME_VARS`), so skipping the re-parse
 is exact.
 
-dbt's log lines go to ``KIMERA_HOME/dbt/logs/dbt.log``, none to stdout; :class:`DbtRun` keeps the
-info lines and every node's result.
+dbt's log lines go to ``KIMERA_HOME/dbt/logs/dbt.log`` (info level: every node's start, result and
+errors; the SQL each node ran is in ``target/run/``), none to stdout; :class:`DbtRun` keeps the info
+lines and every node's result.
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ def run_dbt(
         str(log_dir(home)),
         "--log-level",
         "none",
+        # dbt.log keeps each node's start, result and errors; the SQL it ran is in target/run/.
+        "--log-level-file",
+        "info",
         "--no-use-colors",
     ]
     collector = _Collector(on_result)

@@ -1,4 +1,9 @@
-"""The demo's features stage: check the raw data of the demo window, then dbt build the marts over it."""
+"""The demo's features stage: check the raw data of the demo window, then build the marts from it.
+
+The demo's raw data is its window, so the stage rebuilds every model from scratch (the
+``features_rebuild`` job): the same rows as an incremental run over the whole window, and a demo run
+again after an upgrade that changed the feature columns rebuilds them instead of refusing.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,16 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipelines.features.dbt_cli import log_dir
-from pipelines.features.definitions import FEATURES_JOB
+from pipelines.features.definitions import REBUILD_JOB
 
 if TYPE_CHECKING:
     from kimera.demo import DemoContext
 
 
 def features_stage(ctx: DemoContext) -> list[str]:
-    """Run the ``features`` job over ``[ctx.start, ctx.end)`` as one run; summarise the marts."""
+    """Run the ``features_rebuild`` job over ``[ctx.start, ctx.end)`` as one run; summarise the marts."""
     hours = int((ctx.end - ctx.start).total_seconds() // 3600)
-    outcome = ctx.run_job(FEATURES_JOB, f"raw checks and dbt build, {hours} hourly partitions")
+    outcome = ctx.run_job(REBUILD_JOB, f"raw checks and dbt build, {hours} hourly partitions")
     log = log_dir(ctx.settings.home_dir) / "dbt.log"
     with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
         assets, bars, first, last = con.execute(
