@@ -113,7 +113,9 @@ def _summary(run: DbtRun) -> str:
     for status in run.statuses().values():
         counts[status] = counts.get(status, 0) + 1
     done = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    return f"dbt finished in {run.wall_s:.1f} s (parse {run.parse_s:.1f} s, nodes {run.elapsed_s:.1f} s): {done}"
+    return (
+        f"dbt finished in {run.wall_s:.1f} s (parse {run.parse_s:.1f} s, nodes {run.elapsed_s:.1f} s): {done}"
+    )
 
 
 def _failures(run: DbtRun) -> str:

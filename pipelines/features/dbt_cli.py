@@ -196,7 +196,7 @@ def _release_warehouse() -> None:
     after the command, against ``kimera sql`` and every other process."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    environment = DuckDBConnectionManager._ENV  # noqa: SLF001 (the only handle on that database)
+    environment = DuckDBConnectionManager._ENV  # the only handle on that database
     DuckDBConnectionManager.close_all_connections()
     if environment is not None:
         environment.close()
