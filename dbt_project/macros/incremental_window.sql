@@ -4,7 +4,15 @@
     replaced; `end` is none for "up to the newest raw data". With vars window_start/window_end (the
     Dagster partition range) the window is that range widened to whole bars plus `lookback_bars` before
     it, for late data. Without them it starts `lookback_bars` before the newest stored bar.
-    Full refreshes and first runs have no window (everything is built). -#}
+    Full refreshes and first runs have no window (everything is built).
+
+    Two model configs adapt it to models computed from bars rather than raw rows:
+    - `window_to_newest: true`: a bar's value depends on every earlier bar (recursive smoothing,
+      trailing windows), so a change inside the window changes every later bar: the window has no end.
+    - `window_widen_bars: n`: a bar's value depends on the n bars after it (forward returns), so the
+      window starts n bars earlier.
+    The window vars are read only while running (`execute`), never while parsing: a new window does
+    not invalidate dbt's partial parse. -#}
 {% macro incremental_window(time_column='bar_time') -%}
     {%- if not is_incremental() or not execute -%}
         {{ return(none) }}
@@ -28,7 +36,11 @@
         {%- set we = none -%}
     {%- endif -%}
     {%- set floor_s = ((ws - epoch).total_seconds() // bar) * bar -%}
-    {%- set start = epoch + dt.timedelta(seconds=floor_s - lookback * bar) -%}
+    {%- set widen = config.get('window_widen_bars', 0) | int -%}
+    {%- set start = epoch + dt.timedelta(seconds=floor_s - (lookback + widen) * bar) -%}
+    {%- if config.get('window_to_newest', false) -%}
+        {%- set we = none -%}
+    {%- endif -%}
     {%- if we is not none -%}
         {%- set ceil_s = -((-(we - epoch).total_seconds()) // bar) * bar -%}
         {%- set end = epoch + dt.timedelta(seconds=ceil_s) -%}
@@ -45,6 +57,18 @@
     and {{ column }} >= timestamp '{{ w.start }}'
     {%- if w.end is not none %} and {{ column }} < timestamp '{{ w.end }}'{% endif %}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The incremental window's start moved `bars` bars earlier, as text for `timestamp '...'`: the
+    earliest bar a window computation needs for its trailing windows. None on full builds. -#}
+{% macro window_context_start(bars) -%}
+    {%- set w = incremental_window() -%}
+    {%- if w is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set dt = modules.datetime -%}
+    {%- set start = dt.datetime.fromisoformat(w.start) - dt.timedelta(seconds=(bars | int) * bar_seconds()) -%}
+    {{ return(start.isoformat(sep=' ')) }}
 {%- endmacro %}
 
 {#- `and bar_time in (start, end]` of the incremental window; nothing on full builds. -#}

@@ -1,40 +1,28 @@
-"""The demo's features stage: check the raw data of the demo window, then dbt build the marts over it."""
+"""The demo's features stage: check the raw data of the demo window, then build the marts from it.
+
+The demo's raw data is its window, so the stage rebuilds every model from scratch (the
+``features_rebuild`` job): the same rows as an incremental run over the whole window, and a demo run
+again after an upgrade that changed the feature columns rebuilds them instead of refusing.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from pipelines.features.definitions import FEATURES_JOB
+from pipelines.features.dbt_cli import log_dir
+from pipelines.features.definitions import REBUILD_JOB
 
 if TYPE_CHECKING:
     from kimera.demo import DemoContext
 
 
-@contextlib.contextmanager
-def _dbt_lines_to(path: Path, console: Any) -> Iterator[None]:
-    """dagster-dbt echoes every dbt log line to stdout (Dagster's compute log); in the demo they go to
-    ``path`` and the progress bars keep the terminal."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    console.file = getattr(sys.stdout, "rich_proxied_file", sys.stdout)  # the terminal under rich's proxy
-    try:
-        with path.open("a") as log, contextlib.redirect_stdout(log):
-            yield
-    finally:
-        console.file = None  # back to following sys.stdout
-
-
 def features_stage(ctx: DemoContext) -> list[str]:
-    """Run the ``features`` job over ``[ctx.start, ctx.end)`` as one run; summarise the marts."""
+    """Run the ``features_rebuild`` job over ``[ctx.start, ctx.end)`` as one run; summarise the marts."""
     hours = int((ctx.end - ctx.start).total_seconds() // 3600)
-    log = ctx.settings.home_dir / "dbt" / "logs" / "demo.log"
-    with _dbt_lines_to(log, ctx.progress.console):
-        outcome = ctx.run_job(FEATURES_JOB, f"raw checks and dbt build, {hours} hourly partitions")
+    outcome = ctx.run_job(REBUILD_JOB, f"raw checks and dbt build, {hours} hourly partitions")
+    log = log_dir(ctx.settings.home_dir) / "dbt.log"
     with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
         assets, bars, first, last = con.execute(
             "select count(distinct asset), count(*), min(bar_time), max(bar_time) from marts.features"

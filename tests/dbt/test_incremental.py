@@ -105,3 +105,38 @@ def test_new_partition_then_late_data_equal_a_full_refresh_and_reruns_change_not
     original = full["intermediate.int_venue_trades_aggregated"]
     old = original[(original.venue == "alpha") & (original.bar_time == late_hour + timedelta(hours=1))]
     assert old.vwap.to_numpy() * 1.01 == pytest.approx([v for _, v in vwap], rel=1e-9)
+
+
+def scale_candles(home, hour_start, factor: float) -> None:
+    """A venue restates its candles of one hour (prices times ``factor``), as a corrected dump would."""
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute(
+            "update raw.exchange_ohlcv set open = open * $f, high = high * $f, low = low * $f, close = close * $f "
+            "where venue = 'alpha' and open_time >= $s and open_time < $s + interval 1 hour",
+            {"f": factor, "s": hour_start},
+        )
+
+
+@pytest.mark.slow
+def test_rerunning_an_old_partition_updates_every_later_bar_as_a_full_refresh_would(
+    built_home, sim_config, sim_window, tmp_path
+):
+    start, _ = sim_window
+    old_hour = start + timedelta(days=3)
+    rerun = copy_home(built_home, tmp_path / "rerun")
+    refreshed = copy_home(built_home, tmp_path / "refreshed")
+    for home in (rerun, refreshed):
+        scale_candles(home, old_hour, 1.02)
+    # the partition of that hour only: its lookback, and every bar after it whose indicators,
+    # trailing windows or labels the restated hour reaches
+    run_dbt(["run"], home=rerun, dbt_vars=dbt_vars(sim_config, (old_hour, old_hour + timedelta(hours=1))))
+    run_dbt(["run", "--full-refresh"], home=refreshed, dbt_vars=dbt_vars(sim_config))
+    for table, keys in MODELS.items():
+        assert_same_rows(
+            read_table(rerun, table, keys), read_table(refreshed, table, keys), keys, f"re-run {table}"
+        )
+    # not vacuous: a week later the RSI (a recursion over every bar) still carries the restatement
+    later = f"bar_time = '{(old_hour + timedelta(days=5)).isoformat()}'"
+    before = read_table(built_home, "intermediate.int_indicators", ["asset", "bar_time"], later)
+    after = read_table(rerun, "intermediate.int_indicators", ["asset", "bar_time"], later)
+    assert (before.rsi - after.rsi).abs().max() > 1e-9

@@ -1,7 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_window',
+        unique_key=['asset', 'bar_time'],
+        on_schema_change='fail',
+    )
+}}
+
 -- One bar per asset across venues. The reference price is the mean of the venues' log prices (a
 -- geometric mean): ret_* features and the labels both use this log_close, so they agree exactly.
 with venue_bars as (
     select * from {{ ref('int_venue_bars_resampled') }}
+    where true
+        {{- bar_window_filter() }}
 ),
 
 consolidated as (

@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_window',
+        unique_key=['asset', 'bar_time'],
+        on_schema_change='fail',
+        window_to_newest=true,
+    )
+}}
+
 -- Technical indicators of the reference bars, with TA-Lib's exact conventions (tests/dbt cross-checks
 -- them to 1e-9): Wilder smoothing (RSI, ATR) and EMAs (MACD) are seeded with the simple mean of their
 -- first period, MACD's fast EMA is seeded at the slow EMA's first value, and the signal EMA is seeded
@@ -7,6 +17,11 @@
 -- The recursions run as one recursive CTE over the bar index i, carrying each smoother's state; during
 -- warm-up a state holds the running sum that becomes its seed. Sums and updates are written in
 -- TA-Lib's order of operations so the floating-point results agree.
+--
+-- Each row keeps the recursion's state (bar_index and the state_* columns), so an incremental run
+-- resumes from the last stored bar before its window instead of recursing over all history: the
+-- same operations on the same values, so the same doubles as a full build. A change at a bar changes
+-- every later bar, so the window runs to the newest bar (window_to_newest).
 {%- set n_rsi = var('rsi_period') | int %}
 {%- set n_atr = var('atr_period') | int %}
 {%- set n_fast = var('macd_fast') | int %}
@@ -38,25 +53,49 @@ case
             end
 {%- endset %}
 
-with recursive bars as (
+{%- set resume = incremental_window() is not none %}
+
+with recursive
+{%- if resume %}
+-- The last stored row of each asset before the window: the recursion goes on from its state.
+resumed as (
+    select *
+    from {{ this }}
+    where bar_time <= timestamp '{{ incremental_window().start }}'
+    qualify row_number() over (partition by asset order by bar_time desc) = 1
+),
+{%- endif %}
+
+bars as (
     select
-        asset,
-        bar_time,
-        high,
-        low,
-        close,
-        row_number() over (partition by asset order by bar_time) - 1 as i
-    from {{ ref('int_bars_consolidated') }}
+        b.asset,
+        b.bar_time,
+        b.high,
+        b.low,
+        b.close,
+        {%- if resume %}
+        coalesce(r.bar_index + 1, 0) + row_number() over (partition by b.asset order by b.bar_time) - 1 as i,
+        r.close as resumed_close
+        {%- else %}
+        row_number() over (partition by b.asset order by b.bar_time) - 1 as i,
+        cast(null as double) as resumed_close
+        {%- endif %}
+    from {{ ref('int_bars_consolidated') }} b
+    {%- if resume %}
+    left join resumed r using (asset)
+    {%- endif %}
+    where true
+        {{- bar_window_filter('b.bar_time') }}
 ),
 
 steps as (
     select
         *,
-        close - lag(close) over by_bar as change,
+        close - coalesce(lag(close) over by_bar, resumed_close) as change,
         greatest(
             high - low,
-            abs(lag(close) over by_bar - high),
-            abs(lag(close) over by_bar - low)
+            abs(coalesce(lag(close) over by_bar, resumed_close) - high),
+            abs(coalesce(lag(close) over by_bar, resumed_close) - low)
         ) as true_range
     from bars
     window by_bar as (partition by asset order by i)
@@ -70,7 +109,8 @@ inputs as (
     from steps
 ),
 
-smoothed as (
+-- Where each asset's recursion starts: its first bar ever, or the state of the last bar before the window.
+anchors as (
     select
         asset,
         i,
@@ -83,6 +123,26 @@ smoothed as (
         cast(null as double) as macd_signal
     from inputs
     where i = 0
+    {%- if resume %}
+
+    union all
+
+    select
+        asset,
+        bar_index,
+        state_avg_gain,
+        state_avg_loss,
+        state_atr,
+        state_ema_slow,
+        state_ema_fast,
+        cast(null as double),
+        state_macd_signal
+    from resumed
+    {%- endif %}
+),
+
+smoothed as (
+    select * from anchors
 
     union all
 
@@ -117,13 +177,25 @@ smoothed as (
     join inputs x on x.asset = s.asset and x.i = s.i + 1
 ),
 
+-- Bollinger's window reaches back over the last bb_period - 1 bars before the incremental window.
+closes as (
+    select asset, i, close from inputs
+    {%- if resume %}
+    union all
+    select asset, bar_index, close
+    from {{ this }}
+    where bar_time <= timestamp '{{ incremental_window().start }}'
+    qualify row_number() over (partition by asset order by bar_time desc) < {{ n_bb }}
+    {%- endif %}
+),
+
 bands as (
     select
         asset,
         i,
         avg(close) over last_bb as bb_middle,
         stddev_pop(close) over last_bb as bb_stddev
-    from inputs
+    from closes
     window last_bb as (partition by asset order by i rows between {{ n_bb - 1 }} preceding and current row)
 )
 
@@ -142,7 +214,15 @@ select
     case when x.i >= {{ n_atr }} then s.atr end as atr,
     case when x.i >= {{ n_bb - 1 }} then b.bb_middle + {{ var('bb_k') }} * b.bb_stddev end as bb_upper,
     case when x.i >= {{ n_bb - 1 }} then b.bb_middle end as bb_middle,
-    case when x.i >= {{ n_bb - 1 }} then b.bb_middle - {{ var('bb_k') }} * b.bb_stddev end as bb_lower
+    case when x.i >= {{ n_bb - 1 }} then b.bb_middle - {{ var('bb_k') }} * b.bb_stddev end as bb_lower,
+    -- the recursion's state after this bar, where an incremental run resumes
+    x.i as bar_index,
+    s.avg_gain as state_avg_gain,
+    s.avg_loss as state_avg_loss,
+    s.atr as state_atr,
+    s.ema_slow as state_ema_slow,
+    s.ema_fast as state_ema_fast,
+    s.macd_signal as state_macd_signal
 from inputs x
 join smoothed s using (asset, i)
 join bands b using (asset, i)

@@ -4,21 +4,30 @@
         incremental_strategy='replace_window',
         unique_key=['asset', 'bar_time'],
         on_schema_change='fail',
+        window_to_newest=true,
     )
 }}
 
 -- One row per (asset, bar_time); bar_time is the bar's close, and every value uses only raw data with
 -- time < bar_time. Trailing windows are RANGE frames over bar_time, so a missing bar shortens a window
 -- instead of reaching further back; a window that is not full gives NULL.
+--
+-- A bar's features depend on the bars of its trailing windows, so an incremental run rebuilds from its
+-- window's start to the newest bar (window_to_newest), reading its inputs from the longest trailing
+-- window before that start (`context`) rather than from all history.
 {%- set vol_n = var('vol_window') | int %}
 {%- set z_n = var('zscore_window') | int %}
+{%- set context = window_context_start(([vol_n, z_n] + var('return_lags')) | max) %}
+{%- set after_context = (" and bar_time > timestamp '" ~ context ~ "'") if context is not none else '' %}
 
 with bars as (
     select * from {{ ref('int_bars_consolidated') }}
+    where true {{ after_context }}
 ),
 
 indicators as (
     select * from {{ ref('int_indicators') }}
+    where true {{ after_context }}
 ),
 
 trades as (
@@ -28,15 +37,27 @@ trades as (
         sum(notional) / nullif(sum(volume), 0) as vwap,
         sum(buy_volume) / nullif(sum(volume), 0) as taker_buy_ratio
     from {{ ref('int_venue_trades_aggregated') }}
+    where true {{ after_context }}
     group by asset, bar_time
 ),
 
 books as (
     select * from {{ ref('int_order_books_consolidated') }}
+    where true {{ after_context }}
+),
+
+-- The DEX price of each bar: the newest bar with a swap at or before its close (pools may go a bar
+-- without a swap), however far back.
+dex_priced as (
+    select asset, bar_time, dex_log_price
+    from {{ ref('int_dex_bars_aggregated') }}
+    where dex_log_price is not null
 ),
 
 dex as (
-    select * from {{ ref('int_dex_bars_aggregated') }}
+    select b.asset, b.bar_time, d.dex_log_price as dex_log_price_latest
+    from bars b
+    asof left join dex_priced d on d.asset = b.asset and d.bar_time <= b.bar_time
 ),
 
 -- Chains that carry each asset's token: their activity is the asset's chain activity.
@@ -53,11 +74,13 @@ chain_activity as (
         sum(m.active_addresses) as active_addresses
     from {{ ref('int_chain_metrics_bucketed') }} m
     join asset_chains ac using (chain)
+    where true {{ after_context | replace('bar_time', 'm.bar_time') }}
     group by ac.asset, m.bar_time
 ),
 
 flows as (
     select * from {{ ref('int_token_flows_bucketed') }}
+    where true {{ after_context }}
 ),
 
 joined as (
@@ -81,7 +104,7 @@ joined as (
         o.book_imbalance,
         o.spread_bps,
         o.consolidated_spread_bps,
-        d.dex_log_price,
+        d.dex_log_price_latest,
         c.block_count,
         c.active_addresses,
         c.tx_count,
@@ -117,11 +140,7 @@ windowed as (
         stddev_samp(ln(volume)) over last_vol as log_volume_std,
         count(net_exchange_flow) over last_z as bars_in_z_window,
         avg(net_exchange_flow) over last_z as net_exchange_flow_mean,
-        stddev_samp(net_exchange_flow) over last_z as net_exchange_flow_std,
-        -- The newest DEX price at or before the close (pools may go a bar without a swap).
-        last_value(dex_log_price ignore nulls) over (
-            partition by asset order by bar_time rows between unbounded preceding and current row
-        ) as dex_log_price_latest
+        stddev_samp(net_exchange_flow) over last_z as net_exchange_flow_std
     from joined
     window
         last_vol as (partition by asset order by bar_time range between {{ bars_interval(vol_n - 1) }} preceding and current row),

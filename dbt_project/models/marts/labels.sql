@@ -1,8 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_window',
+        unique_key=['asset', 'bar_time'],
+        on_schema_change='fail',
+        window_to_newest=true,
+        window_widen_bars=var('horizons') | max,
+    )
+}}
+
 -- Forward returns of the reference close, apart from the features: the only table that looks ahead.
 -- fwd_ret_<h> = log_close(bar_time + h bars) - log_close(bar_time), from the same log-mean close as
 -- the ret_* features; NULL until that bar exists (or when it is missing). fwd_dir_<h> = 1 if up, else 0.
+-- A new bar completes the labels of the bars up to the longest horizon before it: an incremental run
+-- starts that many bars before its window (window_widen_bars) and runs to the newest bar.
 with bars as (
     select asset, bar_time, log_close from {{ ref('int_bars_consolidated') }}
+    where true
+        {{- bar_window_filter() }}
 ),
 
 ahead as (
