@@ -217,8 +217,15 @@ def test_an_order_change_is_audited_as_the_order_record_says_on_both_databases(t
     from execution.audit import AUDITED, order_record
 
     order = _orders(1)[0]
-    events = [sm.transition(order, OrderState.SUBMITTED), None, sm.transition(order, OrderState.UNKNOWN, "lost")]
-    for url in (f"sqlite:///{tmp_path / 'j.sqlite'}", "postgresql://nobody@127.0.0.1:1/none"):  # no connection made
+    events = [
+        sm.transition(order, OrderState.SUBMITTED),
+        None,
+        sm.transition(order, OrderState.UNKNOWN, "lost"),
+    ]
+    for url in (
+        f"sqlite:///{tmp_path / 'j.sqlite'}",
+        "postgresql://nobody@127.0.0.1:1/none",
+    ):  # no connection made
         (sql, (_, records)), *rest = AuditedJournal(url).order_change(order, events)
         assert sql == AUDITED and len(rest) == 2  # the order's row, then one row per event
         assert canonical(records[0][2]) == canonical(order_record(order, [e for e in events if e]))
@@ -230,7 +237,10 @@ async def test_a_bad_unit_in_a_busy_group_fails_alone_and_the_chain_stays_whole(
     path = tmp_path / "journal.sqlite"
     journal = journal_at(path)
     units = [[journal.signal(f"s{i}", signal(i), "refused", None, "x")] for i in range(200)]
-    units[77] = [journal.refusal("r", "d", "BTC", "s77"), journal.signal("s3", signal(3), "refused", None, "x")]
+    units[77] = [
+        journal.refusal("r", "d", "BTC", "s77"),
+        journal.signal("s3", signal(3), "refused", None, "x"),
+    ]
     results = await asyncio.gather(*(journal.write(u) for u in units), return_exceptions=True)
     journal.close()
     assert [i for i, r in enumerate(results) if r is not None] == [77]
