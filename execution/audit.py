@@ -20,7 +20,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -124,7 +124,8 @@ _ORDER_FIELDS = (
 
 
 def fill_record(f: VenueFill) -> dict[str, Any]:
-    return {**asdict(f), "side": f.side.value}
+    return {"venue": f.venue, "fill_id": f.fill_id, "client_order_id": f.client_order_id, "symbol": f.symbol,
+            "side": f.side.value, "price": f.price, "amount": f.amount, "fee": f.fee, "timestamp": f.timestamp}  # fmt: skip
 
 
 class AuditedJournal(Journal):

@@ -247,3 +247,14 @@ async def test_a_bad_unit_in_a_busy_group_fails_alone_and_the_chain_stays_whole(
     result = verify(f"sqlite:///{path}")
     assert result.ok, result.problem
     assert result.entries == 199 * 2  # a signal and its decision each; nothing of unit 77
+
+
+def test_a_fill_is_audited_with_every_field_it_has():
+    from dataclasses import asdict
+
+    from execution.audit import fill_record
+
+    fill = VenueFill(
+        "alpha", "f1", "c1", "BTC/USDT", Side.SELL, Decimal("100.5"), Decimal("0.1"), Decimal("0.01"), 1.5
+    )
+    assert canonical(fill_record(fill)) == canonical({**asdict(fill), "side": "sell"})
