@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 
 from execution.api.audit_routes import audit_router
 from execution.api.errors import validation_error
+from execution.api.intake import SignalIntake
 from execution.api.routes import create_router, public_router
 from execution.service import ExecutionService
 
@@ -44,6 +45,8 @@ def create_app(service: ExecutionService, dependencies: Sequence = ()) -> FastAP
         lifespan=lifespan,
     )
     app.state.service = service
+    if not dependencies:  # the hot path skips the routes' dependencies: only where they have none
+        app.add_middleware(SignalIntake, service=service)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(public_router())
     app.include_router(create_router(dependencies))

@@ -20,7 +20,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from execution.venues.base import VenueFill
 GENESIS = "0" * 64
 AUDITED = "-- audited --"  # marker statement: params are (inner statement or None, [(kind, ref, record)])
 HEAD_KEY = "audit_head"
+AUDIT_SQL = "INSERT INTO audit (seq, at_ms, kind, ref, record, prev, hash) VALUES (?,?,?,?,?,?,?)"
 
 _SQLITE_DDL = [
     """CREATE TABLE IF NOT EXISTS audit (
@@ -97,8 +98,34 @@ def order_record(o: ChildOrder, events: list[OrderEvent]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+_ORDER_FIELDS = (
+    "client_order_id",
+    "parent_id",
+    "intent_key",
+    "venue",
+    "symbol",
+    "asset",
+    "side",
+    "amount",
+    "limit_price",
+    "time_in_force",
+    "state",
+    "filled",
+    "cost",
+    "fees",
+    "venue_filled",
+    "venue_order_id",
+    "attempts",
+    "reason",
+    "signal_id",
+    "model_tag",
+    "prediction_id",
+)  # the orders row's first columns
+
+
 def fill_record(f: VenueFill) -> dict[str, Any]:
-    return {**asdict(f), "side": f.side.value}
+    return {"venue": f.venue, "fill_id": f.fill_id, "client_order_id": f.client_order_id, "symbol": f.symbol,
+            "side": f.side.value, "price": f.price, "amount": f.amount, "fee": f.fee, "timestamp": f.timestamp}  # fmt: skip
 
 
 class AuditedJournal(Journal):
@@ -120,32 +147,35 @@ class AuditedJournal(Journal):
         return state
 
     # --- the writer thread ---------------------------------------------------------------------
+    batched = Journal.batched | {AUDIT_SQL}
+
+    def _expand(self, statements: list[Statement]):
+        """Each audited statement, followed by its chain entries (hashed here, in commit order)."""
+        for sql, params in statements:
+            if sql == AUDITED:
+                inner, records = params
+                if inner is not None:
+                    yield inner
+                for kind, ref, record in records:
+                    yield self._entry(kind, ref, record)
+            else:
+                yield sql, params
+
     def _execute_unit(self, cur, statements: list[Statement]) -> None:
         before = self.head
         try:
-            for sql, params in statements:
-                if sql == AUDITED:
-                    inner, records = params
-                    if inner is not None:
-                        cur.execute(self._sql(inner[0]), inner[1])
-                    for kind, ref, record in records:
-                        self._append(cur, kind, ref, record)
-                else:
-                    cur.execute(self._sql(sql), params)
+            super()._execute_unit(cur, statements)
         except BaseException:
             self.head = before  # the savepoint is rolled back: so is the chain
             raise
 
-    def _append(self, cur, kind: str, ref: str | None, record: dict[str, Any]) -> None:
+    def _entry(self, kind: str, ref: str | None, record: dict[str, Any]) -> Statement:
         seq, prev = self.head[0] + 1, self.head[1]
         at_ms = time.time_ns() // 1_000_000
         text = canonical(record)
         digest = entry_hash(seq, at_ms, kind, ref, prev, text)
-        cur.execute(
-            self._sql("INSERT INTO audit (seq, at_ms, kind, ref, record, prev, hash) VALUES (?,?,?,?,?,?,?)"),
-            (seq, at_ms, kind, ref, text, prev, digest),
-        )
         self.head = (seq, digest)
+        return AUDIT_SQL, (seq, at_ms, kind, ref, text, prev, digest)
 
     def _before_commit(self, cur) -> None:
         if self.head != self._committed:  # once per group: the head travels in the same commit
@@ -178,10 +208,13 @@ class AuditedJournal(Journal):
         return self._audited(inner, ("refusal", parent_id or signal_id, record))
 
     def order_change(self, order: ChildOrder, events) -> list[Statement]:
-        events = [e for e in events if e is not None]
-        record = order_record(order, events)
-        return [self._audited(self.upsert_order(order), ("order", order.client_order_id, record)),
-                *(self.event(e) for e in events)]  # fmt: skip
+        upsert = self.upsert_order(order)
+        changes = [self.event(e) for e in events if e is not None]
+        # the record from the row's own values (the same strings): order_record() without converting twice
+        record = dict(zip(_ORDER_FIELDS, upsert[1]))  # noqa: B905 (the row also has its times)
+        record["events"] = [{"from": p[1], "to": p[2], "at": p[3], "reason": p[4], "filled": p[5]}
+                            for _, p in changes]  # fmt: skip
+        return [self._audited(upsert, ("order", order.client_order_id, record)), *changes]
 
     def fill(self, f: VenueFill) -> Statement:
         return self._audited(super().fill(f), ("fill", f.client_order_id, fill_record(f)))

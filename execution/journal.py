@@ -69,6 +69,34 @@ _SCHEMA = [
 ]
 
 
+# The journal's own statements: one per table, so a group may write each table's rows in one batch.
+ORDER_SQL = """INSERT INTO orders (client_order_id, parent_id, intent_key, venue, symbol, asset, side, amount,
+    limit_price, time_in_force, state, filled, cost, fees, venue_filled, venue_order_id, attempts,
+    reason, signal_id, model_tag, prediction_id, created_at, updated_at, last_sent_at)
+   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+   ON CONFLICT (client_order_id) DO UPDATE SET state=excluded.state, filled=excluded.filled,
+    cost=excluded.cost, fees=excluded.fees, venue_filled=excluded.venue_filled,
+    venue_order_id=excluded.venue_order_id, attempts=excluded.attempts, reason=excluded.reason,
+    updated_at=excluded.updated_at, last_sent_at=excluded.last_sent_at"""
+EVENT_SQL = "INSERT INTO order_events (client_order_id, from_state, to_state, at, reason, filled) VALUES (?,?,?,?,?,?)"
+FILL_SQL = """INSERT INTO fills (venue, fill_id, client_order_id, symbol, side, price, amount, fee, at, recorded_at)
+   VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (venue, fill_id) DO NOTHING"""
+SIGNAL_SQL = (
+    "INSERT INTO signals (signal_id, body, received_at, outcome, parent_id, detail) VALUES (?,?,?,?,?,?)"
+)
+PARENT_SQL = """INSERT INTO parents (parent_id, signal_id, asset, side, quantity, target, reference_price, created_at,
+    slice_mode, slices, next_slice, next_slice_at, status, model_tag, prediction_id)
+   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+   ON CONFLICT (parent_id) DO UPDATE SET next_slice=excluded.next_slice,
+    next_slice_at=excluded.next_slice_at, status=excluded.status"""
+REFUSAL_SQL = (
+    "INSERT INTO refusals (at, reason, detail, asset, signal_id, parent_id, venue) VALUES (?,?,?,?,?,?,?)"
+)
+SETTING_SQL = (
+    "INSERT INTO settings (key, value) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value=excluded.value"
+)
+
+
 def _money(value: Decimal | None, dialect: str) -> Any:
     if value is None:
         return None
@@ -104,20 +132,38 @@ class JournalState:
 
 
 class _Unit:
-    __slots__ = ("statements", "future")
+    """Statements that land together, and who waits for them: an asyncio future on its loop (woken
+    with the rest of its group in one call), or a thread-safe future for synchronous callers."""
 
-    def __init__(self, statements: list[Statement]):
+    __slots__ = ("statements", "future", "loop")
+
+    def __init__(self, statements: list[Statement], loop: asyncio.AbstractEventLoop | None = None):
         self.statements = statements
-        self.future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self.loop = loop
+        self.future: asyncio.Future[None] | concurrent.futures.Future[None] = (
+            loop.create_future() if loop is not None else concurrent.futures.Future()
+        )
+
+
+def _wake(waiters: list[tuple[asyncio.Future, BaseException | None]]) -> None:
+    """On the waiters' loop: resolve every unit of a group (a waiter that gave up is left alone)."""
+    for future, error in waiters:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(None)
 
 
 class Journal:
     """Group-committing journal on SQLite (default) or PostgreSQL."""
 
+    # statements a group writes table by table in one batch (see _execute_group)
+    batched = frozenset({ORDER_SQL, EVENT_SQL, FILL_SQL, SIGNAL_SQL, PARENT_SQL, REFUSAL_SQL, SETTING_SQL})
+
     def __init__(self, url: str | Path, synchronous: str = "full", max_group: int = 4096):
         self.url = str(url)
         self.dialect = "postgresql" if self.url.startswith(("postgresql://", "postgres://")) else "sqlite"
         self.synchronous = synchronous
+        # money columns: text exactly as the Decimal prints on SQLite, NUMERIC (the Decimal) on PostgreSQL
+        self._money = str if self.dialect == "sqlite" else Decimal
         self.max_group = max_group
         self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -175,7 +221,11 @@ class Journal:
 
     async def write(self, statements: list[Statement]) -> None:
         """Write one unit durably (all its statements, or none of them)."""
-        await asyncio.wrap_future(self.submit(statements))
+        if self._thread is None:
+            raise JournalError("journal is not open")
+        unit = _Unit(statements, asyncio.get_running_loop())
+        self._queue.put(unit)
+        await unit.future
 
     def _run(self, conn) -> None:
         cur = conn.cursor()
@@ -194,38 +244,109 @@ class Journal:
                     stop = True
                     break
                 group.append(unit)
-            errors: dict[int, BaseException] = {}
             try:
-                cur.execute("BEGIN")
-                for i, unit in enumerate(group):
-                    cur.execute("SAVEPOINT unit")
-                    try:
-                        self._execute_unit(cur, unit.statements)
-                    except Exception as exc:  # a bad unit fails alone
-                        cur.execute("ROLLBACK TO SAVEPOINT unit")
-                        errors[i] = exc
-                    cur.execute("RELEASE SAVEPOINT unit")
-                self._before_commit(cur)
-                cur.execute("COMMIT")
+                errors = self._commit_group(cur, group)
             except BaseException as exc:  # the commit itself failed: nobody's unit is durable
-                with contextlib.suppress(Exception):
-                    cur.execute("ROLLBACK")
-                self._group_done(committed=False)
-                for unit in group:
-                    _settle(unit.future, JournalError(f"journal commit failed: {exc}"))
+                self._settle(
+                    group, {i: JournalError(f"journal commit failed: {exc}") for i in range(len(group))}
+                )
                 continue
-            self._group_done(committed=True)
             self.commits += 1
             self.units += len(group)
-            for i, unit in enumerate(group):
-                _settle(unit.future, JournalError(str(errors[i])) if i in errors else None)
+            self._settle(group, {i: JournalError(str(e)) for i, e in errors.items()})
             if stop:
                 break
         conn.close()
 
+    def _commit_group(self, cur, group: list[_Unit]) -> dict[int, BaseException]:
+        """Commit ``group`` in one transaction; the errors of units that failed alone, by position.
+
+        First as one batch (each table's rows in one ``executemany``); if any statement fails, the
+        transaction is rolled back and the group is written again with a savepoint per unit, so a
+        bad unit fails alone and its neighbours land.
+        """
+        try:
+            cur.execute("BEGIN")
+            self._execute_group(cur, group)
+            self._before_commit(cur)
+            cur.execute("COMMIT")
+        except Exception:
+            with contextlib.suppress(Exception):
+                cur.execute("ROLLBACK")
+            self._group_done(committed=False)
+        else:
+            self._group_done(committed=True)
+            return {}
+        errors: dict[int, BaseException] = {}
+        try:
+            cur.execute("BEGIN")
+            for i, unit in enumerate(group):
+                cur.execute("SAVEPOINT unit")
+                try:
+                    self._execute_unit(cur, unit.statements)
+                except Exception as exc:  # a bad unit fails alone
+                    cur.execute("ROLLBACK TO SAVEPOINT unit")
+                    errors[i] = exc
+                cur.execute("RELEASE SAVEPOINT unit")
+            self._before_commit(cur)
+            cur.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                cur.execute("ROLLBACK")
+            self._group_done(committed=False)
+            raise
+        self._group_done(committed=True)
+        return errors
+
+    @staticmethod
+    def _settle(group: list[_Unit], errors: dict[int, BaseException]) -> None:
+        """Wake every unit's waiter: one call per event loop, not one per unit."""
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+        for i, unit in enumerate(group):
+            if unit.loop is None:
+                _settle(unit.future, errors.get(i))
+            else:
+                by_loop.setdefault(unit.loop, []).append((unit.future, errors.get(i)))
+        for loop, waiters in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_wake, waiters)
+
+    def _execute_group(self, cur, group: list[_Unit]) -> None:
+        """Every unit's statements, each table's rows in one ``executemany``, in order per table.
+
+        Only the journal's own statements are batched (each table has exactly one of them, so
+        the order of its rows is kept); any other statement runs in place, after what came before.
+        """
+        batches: dict[str, list] = {}
+        batched = self.batched
+        for unit in group:
+            for sql, params in self._expand(unit.statements):
+                if sql in batched:
+                    rows = batches.get(sql)
+                    if rows is None:
+                        batches[sql] = [params]
+                    else:
+                        rows.append(params)
+                else:
+                    self._flush(cur, batches)
+                    cur.execute(self._sql(sql), params)
+        self._flush(cur, batches)
+
+    def _flush(self, cur, batches: dict[str, list]) -> None:
+        for sql, rows in batches.items():
+            if len(rows) == 1:
+                cur.execute(self._sql(sql), rows[0])
+            else:
+                cur.executemany(self._sql(sql), rows)
+        batches.clear()
+
+    def _expand(self, statements: list[Statement]) -> Iterable[Statement]:
+        """Hook: the plain statements a unit stands for (the audit chain adds its entries)."""
+        return statements
+
     def _execute_unit(self, cur, statements: list[Statement]) -> None:
-        """Run one unit's statements (inside its savepoint). Hook: the audit chain extends it."""
-        for sql, params in statements:
+        """Run one unit's statements (inside its savepoint)."""
+        for sql, params in self._expand(statements):
             cur.execute(self._sql(sql), params)
 
     def _before_commit(self, cur) -> None:
@@ -236,37 +357,23 @@ class Journal:
 
     # --- statements ------------------------------------------------------------------------------
     def upsert_order(self, o: ChildOrder) -> Statement:
-        d = self.dialect
+        money = self._money  # enums by ._value_: the .value property is slow on the hot path
+        limit = o.limit_price
         return (
-            """INSERT INTO orders (client_order_id, parent_id, intent_key, venue, symbol, asset, side, amount,
-                limit_price, time_in_force, state, filled, cost, fees, venue_filled, venue_order_id, attempts,
-                reason, signal_id, model_tag, prediction_id, created_at, updated_at, last_sent_at)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-               ON CONFLICT (client_order_id) DO UPDATE SET state=excluded.state, filled=excluded.filled,
-                cost=excluded.cost, fees=excluded.fees, venue_filled=excluded.venue_filled,
-                venue_order_id=excluded.venue_order_id, attempts=excluded.attempts, reason=excluded.reason,
-                updated_at=excluded.updated_at, last_sent_at=excluded.last_sent_at""",
+            ORDER_SQL,
             (
-                o.client_order_id, o.parent_id, o.intent_key, o.venue, o.symbol, o.asset, o.side.value,
-                _money(o.amount, d), _money(o.limit_price, d), o.time_in_force.value, o.state.value,
-                _money(o.filled, d), _money(o.cost, d), _money(o.fees, d), _money(o.venue_filled, d),
+                o.client_order_id, o.parent_id, o.intent_key, o.venue, o.symbol, o.asset, o.side._value_,
+                money(o.amount), None if limit is None else money(limit), o.time_in_force._value_,
+                o.state._value_, money(o.filled), money(o.cost), money(o.fees), money(o.venue_filled),
                 o.venue_order_id, o.attempts, o.reason, o.signal_id, o.model_tag, o.prediction_id,
                 o.created_at, o.updated_at, o.last_sent_at,
             ),
         )  # fmt: skip
 
     def event(self, e: OrderEvent) -> Statement:
-        return (
-            "INSERT INTO order_events (client_order_id, from_state, to_state, at, reason, filled) VALUES (?,?,?,?,?,?)",
-            (
-                e.client_order_id,
-                e.from_state.value,
-                e.to_state.value,
-                e.at,
-                e.reason,
-                _money(e.filled, self.dialect),
-            ),
-        )
+        return EVENT_SQL, (
+            e.client_order_id, e.from_state._value_, e.to_state._value_, e.at, e.reason, self._money(e.filled),
+        )  # fmt: skip
 
     def order_change(self, order: ChildOrder, events: Iterable[OrderEvent | None]) -> list[Statement]:
         """The statements for an order's new state and the events that led to it."""
@@ -275,8 +382,7 @@ class Journal:
     def fill(self, f: VenueFill) -> Statement:
         d = self.dialect
         return (
-            """INSERT INTO fills (venue, fill_id, client_order_id, symbol, side, price, amount, fee, at, recorded_at)
-               VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (venue, fill_id) DO NOTHING""",
+            FILL_SQL,
             (
                 f.venue, f.fill_id, f.client_order_id, f.symbol, f.side.value, _money(f.price, d),
                 _money(f.amount, d), _money(f.fee, d), f.timestamp, time.time(),
@@ -287,7 +393,7 @@ class Journal:
         self, signal_id: str, body: dict[str, Any], outcome: str, parent_id: str | None, detail: str
     ) -> Statement:
         return (
-            "INSERT INTO signals (signal_id, body, received_at, outcome, parent_id, detail) VALUES (?,?,?,?,?,?)",
+            SIGNAL_SQL,
             (
                 signal_id,
                 json.dumps(body, default=str, sort_keys=True),
@@ -301,11 +407,7 @@ class Journal:
     def parent(self, p: dict[str, Any]) -> Statement:
         d = self.dialect
         return (
-            """INSERT INTO parents (parent_id, signal_id, asset, side, quantity, target, reference_price, created_at,
-                slice_mode, slices, next_slice, next_slice_at, status, model_tag, prediction_id)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-               ON CONFLICT (parent_id) DO UPDATE SET next_slice=excluded.next_slice,
-                next_slice_at=excluded.next_slice_at, status=excluded.status""",
+            PARENT_SQL,
             (
                 p["parent_id"], p.get("signal_id"), p["asset"], p["side"], _money(p["quantity"], d),
                 _money(p.get("target"), d), _money(p.get("reference_price"), d), p["created_at"],
@@ -315,16 +417,10 @@ class Journal:
         )  # fmt: skip
 
     def refusal(self, reason: str, detail: str, asset: str | None, signal_id: str | None, parent_id: str | None = None, venue: str | None = None) -> Statement:  # fmt: skip
-        return (
-            "INSERT INTO refusals (at, reason, detail, asset, signal_id, parent_id, venue) VALUES (?,?,?,?,?,?,?)",
-            (time.time(), reason, detail, asset, signal_id, parent_id, venue),
-        )
+        return REFUSAL_SQL, (time.time(), reason, detail, asset, signal_id, parent_id, venue)
 
     def setting(self, key: str, value: str) -> Statement:
-        return (
-            "INSERT INTO settings (key, value) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
-            (key, value),
-        )
+        return SETTING_SQL, (key, value)
 
     # --- reading ---------------------------------------------------------------------------------
     def _load(self, cur) -> JournalState:

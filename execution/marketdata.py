@@ -24,7 +24,9 @@ class MarketData:
             if v.kind == "amm":
                 self.pools[(venue, symbol)] = (time.time(), await v.pool(symbol))
             else:
-                self.books[(venue, symbol)] = (time.time(), await v.order_book(symbol, self.depth))
+                book = await v.order_book(symbol, self.depth)
+                book.bids.flags.writeable = book.asks.flags.writeable = False  # a snapshot: the router
+                self.books[(venue, symbol)] = (time.time(), book)  # consolidates it once, not per decision
         except VenueError as exc:
             log.debug("market data %s %s: %s", venue, symbol, exc)
 

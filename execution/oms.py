@@ -17,6 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Coroutine
+from decimal import Decimal
 from typing import Any
 
 from execution import orders as sm
@@ -28,6 +29,7 @@ from execution.venues.base import (
     OrderNotFound,
     OrderRejected,
     RateLimited,
+    Side,
     Venue,
     VenueError,
     VenueFill,
@@ -37,6 +39,7 @@ from kimera.config import ExecutionOms
 
 log = logging.getLogger("kimera.execution.oms")
 S = OrderState
+ZERO = Decimal(0)
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
@@ -63,6 +66,10 @@ class OrderManager:
         self.busy: set[str] = set()
         self.tasks: set[asyncio.Task] = set()
         self.orphan_fills = 0
+        # what live orders may still add, per asset (signed base units), kept as each order changes:
+        # a decision reads it in O(1) however many orders are in flight
+        self._open: dict[str, Decimal] = {}
+        self._counted: dict[str, Decimal] = {}  # client order id -> its part of _open
 
     # --- bookkeeping -----------------------------------------------------------------------------
     def restore(self, state: JournalState) -> None:
@@ -71,6 +78,7 @@ class OrderManager:
             self.by_parent.setdefault(order.parent_id, []).append(order)
             if order.live:
                 self.live_by_intent[order.intent_key] = order.client_order_id
+            self.track_exposure(order)
         self.cursors = {
             k.removeprefix("cursor:"): v for k, v in state.settings.items() if k.startswith("cursor:")
         }
@@ -83,11 +91,32 @@ class OrderManager:
         self.orders[order.client_order_id] = order
         self.live_by_intent[order.intent_key] = order.client_order_id
         self.by_parent.setdefault(order.parent_id, []).append(order)
+        self.track_exposure(order)
 
     def live_orders(self) -> list[ChildOrder]:
         return [self.orders[cid] for cid in self.live_by_intent.values()]
 
+    def track_exposure(self, order: ChildOrder) -> None:
+        """Bring ``open_exposure`` up to ``order``'s state; called after every change to an order."""
+        now = order.remaining if order.live else ZERO
+        if now and order.side is Side.SELL:
+            now = -now
+        was = self._counted.get(order.client_order_id, ZERO)
+        if now != was:
+            self._open[order.asset] = self._open.get(order.asset, ZERO) + (now - was)
+            if now:
+                self._counted[order.client_order_id] = now
+            else:
+                del self._counted[order.client_order_id]
+
+    def open_exposure(self, asset: str) -> Decimal:
+        """What the live orders of ``asset`` may still add to its position (signed, exact)."""
+        return self._open.get(asset, ZERO)
+
     def unregister(self, order: ChildOrder) -> None:
+        was = self._counted.pop(order.client_order_id, ZERO)
+        if was:
+            self._open[order.asset] -= was
         self.orders.pop(order.client_order_id, None)
         siblings = self.by_parent.get(order.parent_id, [])
         if order in siblings:
@@ -108,6 +137,7 @@ class OrderManager:
         return task
 
     async def _journal(self, order: ChildOrder, *events: sm.OrderEvent | None) -> None:
+        self.track_exposure(order)
         t0 = time.perf_counter()
         await self.journal.write(self.journal.order_change(order, events))
         self.metrics.observe("journal", time.perf_counter() - t0)
@@ -276,13 +306,18 @@ class OrderManager:
                 self.orphan_fills += 1
                 continue
             new, event = sm.apply_fill(order, fill)
+            self.track_exposure(order)
             if new:
                 statements.append(self.journal.fill(fill))
                 statements.extend(self.journal.order_change(order, [event]))
                 applied.append((order, fill))
         for report in updates.orders:
             order = self.orders.get(report.client_order_id)
-            if order is not None and (event := sm.apply_report(order, report)) is not None:
+            if order is None:
+                continue
+            event = sm.apply_report(order, report)
+            self.track_exposure(order)
+            if event is not None:
                 statements.extend(self.journal.order_change(order, [event]))
         if updates.cursor is not None and updates.cursor != cursor:
             statements.append(self.journal.setting(f"cursor:{name}", updates.cursor))

@@ -14,11 +14,16 @@ cost; for separable convex costs that exchange test is the optimality condition,
 the exact optimum on the lot grid. Gas is a fixed cost (not convex): each subset of pools is
 solved with its gas paid, subsets whose gas-free lower bound cannot win are skipped, and the
 cheapest wins. Arrays of floats inside; the caller converts to ``Decimal`` with venue precision.
+
+The consolidated book depends only on the books' contents, the side and the lot, not on the order:
+it is memoised by content, so the many decisions made between two refreshes of the same books
+(the service refreshes a few times a second and decides hundreds of times) skip the merge.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -27,6 +32,7 @@ import numpy as np
 from execution.venues.base import Side
 
 _EPS = 1e-12
+_INF = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,65 +74,154 @@ class RoutePlan:
         return abs(self.cost) / self.amount if self.amount else math.nan
 
 
-class _Book:
-    """The CEX side of one decision as (venue x level) matrices in cost space, lot-rounded."""
+class _Consolidated:
+    """The CEX side of a decision, limit aside: (venue x level) matrices in cost space, lot-rounded,
+    and every level merged into one book sorted by cost."""
 
-    __slots__ = ("venues", "raw", "cost", "cost0", "amount", "_cum", "order", "sorted_cost", "sorted_amount",
-                 "sorted_cum", "taken")  # fmt: skip
+    __slots__ = ("venues", "depth", "raw", "cost", "amount", "sorted_cost", "sorted_amount", "sorted_value",
+                 "sorted_venue", "sorted_cum", "order", "n_finite", "given", "raw_flat", "_cum_amount", "_rows")  # fmt: skip
 
-    def __init__(self, cex: list[CexInput], side: Side, lot: float, lam_max: float):
-        self.venues = [c.venue for c in cex]
-        depths = {len(c.levels) for c in cex}
-        padded = len(depths) > 1
-        if not cex:
-            raw, amount = np.zeros((0, 0)), np.zeros((0, 0))
-        elif not padded:
-            levels = np.concatenate([c.levels for c in cex]).reshape(len(cex), -1, 2)
-            raw, amount = levels[:, :, 0], levels[:, :, 1]
+    def __init__(self, cex: list[CexInput], side: Side, lot: float):
+        nv = len(cex)
+        depths = [len(c.levels) for c in cex]
+        d = max(depths, default=0)
+        padded = bool(depths) and min(depths) != d
+        if not padded and d:
+            levels = np.concatenate([c.levels for c in cex])
+            raw, amount = levels[:, 0].reshape(nv, d), levels[:, 1] * (1 / lot)
         else:
-            raw = np.full((len(cex), max(depths)), np.nan)
-            amount = np.zeros(raw.shape)
+            raw, amount = np.full((nv, d), np.nan), np.zeros((nv, d))
             for i, c in enumerate(cex):
-                raw[i, : len(c.levels)] = c.levels[:, 0]
-                amount[i, : len(c.levels)] = c.levels[:, 1]
-        fee = np.array([[c.fee] for c in cex]) if cex else np.zeros((0, 1))
-        cost = raw * (1 + fee) if side is Side.BUY else raw * (fee - 1)
-        amount = np.floor(amount * (1 / lot) + 1e-9) * lot  # whole lots only
-        if padded or (math.isfinite(lam_max) and cost.size and cost.max() > lam_max):
-            out = ~(cost <= lam_max)  # beyond the limit, or padding (nan)
-            cost[out] = np.inf
-            amount[out] = 0.0
-            self.cost0 = np.where(amount > 0, cost, 0.0)
-        else:
-            self.cost0 = cost
-        self.raw, self.cost, self.amount, self._cum = raw, cost, amount, None
+                raw[i, : len(c.levels)], amount[i, : len(c.levels)] = c.levels[:, 0], c.levels[:, 1]
+            amount = amount.ravel() * (1 / lot)
+        amount += 1e-9
+        np.floor(amount, out=amount)
+        amount *= lot  # whole lots only
+        fees = [1.0 + c.fee for c in cex] if side is Side.BUY else [c.fee - 1.0 for c in cex]
+        cost = raw * np.array(fees).reshape(nv, 1)
+        if padded:
+            cost[np.isnan(cost)] = _INF  # padding sorts last and is never taken
         flat = cost.ravel()
-        self.order = flat.argsort(kind="stable")
-        self.sorted_cost = flat[self.order]
-        self.sorted_amount = amount.ravel()[self.order]
-        self.sorted_cum = self.sorted_amount.cumsum()
+        order = flat.argsort(kind="stable")
+        self.sorted_cost = sorted_cost = flat[order]
+        self.sorted_amount = sorted_amount = amount[order]
+        if padded:  # padding costs inf and has no amount
+            self.sorted_value = sorted_amount * np.where(sorted_amount > 0, sorted_cost, 0.0)
+        else:
+            self.sorted_value = sorted_amount * sorted_cost
+        self.order, self.sorted_venue = order, order // d if d else order
+        self.sorted_cum = sorted_amount.cumsum()
+        self.venues, self.depth, self.raw, self.cost = tuple(c.venue for c in cex), d, raw, cost
+        self.amount, self.raw_flat = amount.reshape(nv, d), raw.ravel()
+        self.n_finite = int(sorted_cost.searchsorted(_INF)) if padded else len(order)
+        self.given = self._cum_amount = self._rows = None
 
-    def _cumulative(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._cum is None:
-            self._cum = (self.amount.cumsum(axis=1), (self.amount * self.cost0).cumsum(axis=1))
-        return self._cum
+    def remember(self) -> _Consolidated:
+        """Precompute, for a book that many decisions will read, what each venue has given at each
+        point of the merged book and the deepest of its levels taken so far."""
+        n, nv = len(self.sorted_cost), len(self.venues)
+        at = (np.arange(n), self.sorted_venue)
+        amount, value, deepest = np.zeros((n, nv)), np.zeros((n, nv)), np.full((n, nv), -1)
+        amount[at], value[at] = self.sorted_amount, self.sorted_value
+        deepest[at] = np.where(self.sorted_amount > 0, self.order, -1)  # flat index of a level with lots
+        self.given = (amount.cumsum(axis=0), value.cumsum(axis=0), np.maximum.accumulate(deepest, axis=0))
+        return self
+
+    def taken(self, take_n: int) -> tuple[list[float], list[float], list[int] | None]:
+        """(amount, cost, deepest level's flat index or None) per venue once the first ``take_n``
+        merged levels are taken."""
+        nv = len(self.venues)
+        if not take_n:
+            return [0.0] * nv, [0.0] * nv, [-1] * nv
+        if self.given is not None:
+            amount, value, deepest = self.given
+            return amount[take_n - 1].tolist(), value[take_n - 1].tolist(), deepest[take_n - 1].tolist()
+        venue = self.sorted_venue[:take_n]
+        amounts = np.bincount(venue, self.sorted_amount[:take_n], nv)
+        return amounts.tolist(), np.bincount(venue, self.sorted_value[:take_n], nv).tolist(), None
+
+    def cum_amount(self) -> np.ndarray:
+        if self._cum_amount is None:
+            self._cum_amount = self.amount.cumsum(axis=1)
+        return self._cum_amount
+
+    def rows(self, i: int) -> tuple[list, list, list]:
+        """Venue ``i``'s cumulative amount, cumulative cost and level cost, as lists (for bisect)."""
+        if self._rows is None:
+            self._rows = [None] * len(self.venues)
+        row = self._rows[i]
+        if row is None:
+            cost = self.cost[i]
+            value = self.amount[i] * np.where(self.amount[i] > 0, cost, 0.0)
+            row = self._rows[i] = (self.cum_amount()[i].tolist(), value.cumsum().tolist(), cost.tolist())
+        return row
+
+
+_MEMO: dict[tuple, tuple[tuple, _Consolidated]] = {}
+_MEMO_SIZE = 64
+
+
+def _consolidate(cex: list[CexInput], side: Side, lot: float) -> _Consolidated:
+    """The consolidated book; read-only books (immutable snapshots) are consolidated once."""
+    key: tuple = (side, lot)
+    for c in cex:
+        if c.levels.flags.writeable:
+            return _Consolidated(cex, side, lot)
+        key += (c.venue, c.fee, id(c.levels))
+    hit = _MEMO.get(key)
+    if hit is not None:
+        for held, c in zip(hit[0], cex, strict=True):
+            if held is not c.levels:
+                break
+        else:
+            return hit[1]
+    consolidated = _Consolidated(cex, side, lot)
+    if cex:
+        consolidated.remember()
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)), None)
+        _MEMO[key] = (tuple(c.levels for c in cex), consolidated)  # held: their ids stay theirs
+    return consolidated
+
+
+class _Book:
+    """The consolidated book under one decision's limit: how many merged levels and, per venue, how
+    many of its levels may be taken."""
+
+    __slots__ = ("c", "venues", "n", "limit_depth")
+
+    def __init__(self, c: _Consolidated, lam_max: float):
+        self.c, self.venues = c, c.venues
+        n = c.n_finite
+        if math.isfinite(lam_max) and n and c.sorted_cost[n - 1] > lam_max:
+            n = int(c.sorted_cost[:n].searchsorted(lam_max, side="right"))
+            self.limit_depth = (c.cost <= lam_max).sum(axis=1).tolist()
+        else:
+            self.limit_depth = None
+        self.n = n
 
     def venue_cost(self, i: int, q: float) -> float:
-        """Cost of taking ``q`` from venue ``i``'s book (inf beyond its depth)."""
+        """Cost of taking ``q`` from venue ``i``'s book (inf beyond its depth within the limit)."""
         if q <= _EPS:
             return 0.0
-        cum_amount, cum_cost = self._cumulative()
-        cum = cum_amount[i]
-        k = int(cum.searchsorted(q - 1e-12))
-        if k >= len(cum):
-            return math.inf
-        before_amt = cum[k - 1] if k else 0.0
-        before_cost = cum_cost[i, k - 1] if k else 0.0
-        return float(before_cost + (q - before_amt) * self.cost[i, k])
+        cum, cum_cost, cost = self.c.rows(i)
+        k = bisect_left(cum, q - 1e-12)
+        if k >= (self.c.depth if self.limit_depth is None else self.limit_depth[i]):
+            return _INF
+        if k == 0:
+            return q * cost[0]
+        return cum_cost[k - 1] + (q - cum[k - 1]) * cost[k]
 
     def worst_price(self, i: int, q: float) -> float:
-        k = int(self._cumulative()[0][i].searchsorted(q - 1e-12))
-        return float(self.raw[i, min(k, self.raw.shape[1] - 1)])
+        k = int(self.c.cum_amount()[i].searchsorted(q - 1e-12))
+        return float(self.c.raw[i, min(k, self.c.depth - 1)])
+
+
+def _pool_start(p: PoolInput, side: Side) -> float:
+    """Marginal cost of a pool's first unit: below it the pool gives nothing."""
+    if side is Side.BUY:
+        return p.quote_reserve / (p.base_reserve * (1 - p.fee))
+    return -p.quote_reserve * (1 - p.fee) / p.base_reserve
 
 
 def _pool_amount(p: PoolInput, side: Side, lam: float) -> float:
@@ -148,7 +243,7 @@ def pool_cost(p: PoolInput, side: Side, q: float) -> float:
         return 0.0
     y, x, f = p.base_reserve, p.quote_reserve, p.fee
     if q > p.max_fraction * y + 1e-9:
-        return math.inf
+        return _INF
     if side is Side.BUY:
         return x * q / ((y - q) * (1 - f))
     return -x * (1 - f) * q / (y + (1 - f) * q)
@@ -168,7 +263,7 @@ def _closed_form(active: list[PoolInput], side: Side, rest: float) -> float:
     if side is Side.BUY:
         s = sum(math.sqrt(p.quote_reserve * p.base_reserve / (1 - p.fee)) for p in active)
         denom = sum(p.base_reserve for p in active) - rest
-        return (s / denom) ** 2 if denom > 0 else math.inf
+        return (s / denom) ** 2 if denom > 0 else _INF
     s = sum(math.sqrt(p.quote_reserve * p.base_reserve * (1 - p.fee)) / (1 - p.fee) for p in active)
     denom = rest + sum(p.base_reserve / (1 - p.fee) for p in active)
     return -((s / denom) ** 2)
@@ -208,93 +303,96 @@ def _solve_pools(pools: list[PoolInput], side: Side, need: float, lo: float, hi:
 
 
 def _continuous(book: _Book, pools: list[PoolInput], side: Side, qty: float, lam_max: float):
-    """Gas-free continuous optimum over the book and ``pools``: (cex amounts per venue, pool amounts, lam)."""
-    cs, cum = book.sorted_cost, book.sorted_cum
-    n = int(cs.searchsorted(lam_max, side="right")) if math.isfinite(lam_max) else len(cs)
-    while n and not math.isfinite(cs[n - 1]):  # padding sorts last
-        n -= 1
-    if pools and n:
-        pq = np.zeros(n)
-        for p in pools:  # pool amounts at each breakpoint
-            pq += _pool_amounts_vec(p, side, cs[:n])
-        hi_total = cum[:n] + pq
-    else:
-        pq = None
-        hi_total = cum[:n]
-    i = int(hi_total.searchsorted(qty - 1e-12)) if n else 0
-    taken = np.zeros(book.cost.size)
+    """Gas-free continuous optimum over the book and ``pools``: (cex amounts, cex costs, pool amounts, lam,
+    per venue the flat index of its deepest level taken when known)."""
+    c, n = book.c, book.n
+    cs, cum = c.sorted_cost, c.sorted_cum
+    # the CEX levels alone cross the order size at merged level i0; pools can only bring that forward,
+    # and only to a level whose cost is above some pool's starting price
+    i = i0 = int(cum[:n].searchsorted(qty - 1e-12)) if n else 0
+    m = min(i0 + 1, n)
+    pools_at = 0.0
+    if pools and m:
+        start = min(_pool_start(p, side) for p in pools)
+        if cs[m - 1] > start:
+            lo = int(cs[:m].searchsorted(start, side="right"))  # first level some pool competes with
+            hi = m - 1 if i0 < n else m  # F(hi) >= qty is known when i0 < n
+            while lo < hi:  # the first level i where its cumulative amount plus the pools' reaches qty
+                mid = (lo + hi) // 2
+                if float(cum[mid]) + sum(_pool_amount(p, side, float(cs[mid])) for p in pools) >= qty - 1e-12:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            i = lo
+            if i < n:
+                pools_at = sum(_pool_amount(p, side, float(cs[i])) for p in pools)
+    partial_amt = 0.0
     if i >= n:  # the whole book within the limit, pools for the rest
-        take_n, partial, partial_amt = n, -1, 0.0
-        lo = float(cs[n - 1]) if n else -np.inf if side is Side.SELL else 0.0
-        lam = _solve_pools(pools, side, qty - (float(cum[n - 1]) if n else 0.0), lo, lam_max)
+        take_n = n
+        lo_lam = float(cs[n - 1]) if n else -_INF if side is Side.SELL else 0.0
+        lam = _solve_pools(pools, side, qty - (float(cum[n - 1]) if n else 0.0), lo_lam, lam_max)
     else:
         before = float(cum[i - 1]) if i else 0.0
-        pools_at = float(pq[i]) if pq is not None else 0.0
+        take_n = i
         if before + pools_at >= qty - 1e-12:  # lam strictly inside (cs[i-1], cs[i])
-            lo = float(cs[i - 1]) if i else (-np.inf if side is Side.SELL else 0.0)
-            lam = _solve_pools(pools, side, qty - before, lo, float(cs[i]))
-            take_n, partial, partial_amt = i, -1, 0.0
+            lo_lam = float(cs[i - 1]) if i else (-_INF if side is Side.SELL else 0.0)
+            lam = _solve_pools(pools, side, qty - before, lo_lam, float(cs[i]))
         else:  # lam is level i's cost; level i partly taken
             lam = float(cs[i])
-            take_n, partial, partial_amt = i, i, qty - before - pools_at
-    idx = book.order[:take_n]
-    taken[idx] = book.amount.ravel()[idx]
-    if partial >= 0:
-        taken[book.order[partial]] = partial_amt
-    taken = taken.reshape(book.amount.shape)
-    cex = taken.sum(axis=1)
-    pool_amts = [_pool_amount(p, side, lam) if math.isfinite(lam) else 0.0 for p in pools]
-    book.taken = taken
-    return cex, (taken * book.cost0).sum(axis=1), pool_amts, lam
-
-
-def _pool_amounts_vec(p: PoolInput, side: Side, lam: np.ndarray) -> np.ndarray:
-    y, x, f = p.base_reserve, p.quote_reserve, p.fee
-    cap = p.max_fraction * y
-    if side is Side.BUY:  # below the pool's starting price it gives nothing
-        q = y - np.sqrt((x * y / (1 - f)) / np.maximum(lam, x / (y * (1 - f))))
-    else:
-        q = (np.sqrt((x * y * (1 - f)) / np.minimum(-lam, x * (1 - f) / y)) - y) / (1 - f)
-    return np.minimum(q, cap)
+            partial_amt = qty - before - pools_at
+    amounts, costs, deepest = c.taken(take_n)
+    if partial_amt:
+        v = int(c.sorted_venue[i])
+        amounts[v] += partial_amt
+        costs[v] += partial_amt * lam
+        if deepest is not None:  # deeper than any level of that venue taken before it
+            deepest[v] = int(c.order[i])
+    pool_amts = [_pool_amount(p, side, lam) for p in pools] if math.isfinite(lam) else [0.0] * len(pools)
+    return amounts, costs, pool_amts, lam, deepest
 
 
 def _discrete(book: _Book, pools: list[PoolInput], side: Side, lots: int, lot: float, cex, pool_amts):
     """Whole-lot optimum from the continuous one: fill the shortfall, then exchange lots while it pays."""
     nv = len(book.venues)
-    units = [int(math.floor(q / lot + 1e-6)) for q in list(cex) + pool_amts]
-    if sum(units) > lots:  # continuous rounding noise
-        units[int(np.argmax(units))] -= sum(units) - lots
+    amounts = cex + pool_amts
+    units = [int(math.floor(q / lot + 1e-6)) for q in amounts]
+    total = sum(units)
+    if total > lots:  # continuous rounding noise
+        units[units.index(max(units))] -= total - lots
+        total = lots
+    if total == lots:
+        for u, q in zip(units, amounts, strict=True):
+            if abs(u * lot - q) > 1e-9 * max(1.0, q):
+                break
+        else:
+            return units, True
+    venue_cost = book.venue_cost
 
     def cost(j: int, u: int) -> float:
         if u < 0:
-            return math.inf
-        return book.venue_cost(j, u * lot) if j < nv else pool_cost(pools[j - nv], side, u * lot)
+            return _INF
+        return venue_cost(j, u * lot) if j < nv else pool_cost(pools[j - nv], side, u * lot)
 
-    exact = all(
-        abs(u * lot - q) <= 1e-9 * max(1.0, q) for u, q in zip(units, list(cex) + pool_amts, strict=True)
-    )
-    if exact and sum(units) == lots:
-        return units, True
     cur = [cost(j, u) for j, u in enumerate(units)]
     up = [cost(j, u + 1) - cur[j] for j, u in enumerate(units)]
-    down = [cur[j] - cost(j, u - 1) if u > 0 else -math.inf for j, u in enumerate(units)]
+    down = [cur[j] - cost(j, u - 1) if u > 0 else -_INF for j, u in enumerate(units)]
 
     def refresh(j: int) -> None:
         cur[j] = cost(j, units[j])
         up[j] = cost(j, units[j] + 1) - cur[j]
-        down[j] = cur[j] - cost(j, units[j] - 1) if units[j] > 0 else -math.inf
+        down[j] = cur[j] - cost(j, units[j] - 1) if units[j] > 0 else -_INF
 
-    short = lots - sum(units)
+    short = lots - total
     while short > 0:
-        j = min(range(len(up)), key=up.__getitem__)
+        j = up.index(min(up))
         if not math.isfinite(up[j]):
             break
         units[j] += 1
         short -= 1
         refresh(j)
     for _ in range(4 * len(units) + 8):
-        j = min(range(len(up)), key=up.__getitem__)
-        i = max(range(len(down)), key=down.__getitem__)
+        j = up.index(min(up))
+        i = down.index(max(down))
         if i == j or not down[i] > up[j] + 1e-9 * max(1.0, abs(up[j])):
             break
         units[i] -= 1
@@ -319,63 +417,75 @@ def route(
     ``amount`` is smaller than ``requested``.
     """
     if side is Side.BUY:
-        lam_max = math.inf if limit_price is None else limit_price
+        lam_max = _INF if limit_price is None else limit_price
     else:  # selling: cost is minus the price received, never above zero
         lam_max = -max(limit_price or 0.0, 1e-12)
     lots = int(round(quantity / lot))
-    book = _Book(list(cex), side, lot, lam_max)
+    qty = lots * lot
+    book = _Book(_consolidate(list(cex), side, lot), lam_max)
     pools = list(pools)
     nv = len(book.venues)
+    solved: dict[tuple[int, ...], tuple] = {}
 
-    def solve(subset: list[PoolInput]):
-        c, c_cost, pa, lam = _continuous(book, subset, side, lots * lot, lam_max)
-        units, exact = _discrete(book, subset, side, lots, lot, c, pa)
-        total = float(c_cost.sum()) if exact else sum(book.venue_cost(j, units[j] * lot) for j in range(nv))
-        total += sum(pool_cost(p, side, units[nv + k] * lot) + (p.gas_quote if units[nv + k] else 0.0)
-                     for k, p in enumerate(subset))  # fmt: skip
-        return total, units, lam, (c_cost, book.taken) if exact else None
+    def continuous(subset: tuple[int, ...]):
+        if subset not in solved:
+            solved[subset] = _continuous(book, [pools[k] for k in subset], side, qty, lam_max)
+        return solved[subset]
 
-    best_cost, best_units, lam, best_exact = solve([])
-    best_subset: list[PoolInput] = []
+    def solve(subset: tuple[int, ...]):
+        members = [pools[k] for k in subset]
+        c_amounts, c_costs, pa, lam, deepest = continuous(subset)
+        units, exact = _discrete(book, members, side, lots, lot, c_amounts, pa)
+        total = sum(c_costs) if exact else sum(book.venue_cost(j, units[j] * lot) for j in range(nv))
+        for k, p in enumerate(members):
+            if units[nv + k]:
+                total += pool_cost(p, side, units[nv + k] * lot) + p.gas_quote
+        return total, units, lam, (c_costs, deepest) if exact else None
+
+    best_cost, best_units, lam, best_exact = solve(())
+    best_subset: tuple[int, ...] = ()
     best_amount = sum(best_units)
     if pools:
-        in_money = [
-            p
-            for p in pools
-            if _pool_amount(p, side, min(lam, lam_max) if best_amount == lots else lam_max) > 0
-        ]
+        at = min(lam, lam_max) if best_amount == lots else lam_max
+        in_money = tuple(k for k, p in enumerate(pools) if _pool_amount(p, side, at) > 0)
+        if in_money and best_amount >= lots:
+            # a cheap lower bound first: a pool unit costs at least the pool's starting price and
+            # displaces a CEX unit that cost at most lam, and a pool gives at most its amount at lam
+            cex_cost = sum(continuous(())[1])
+            saving = sum(min(_pool_amount(pools[k], side, lam), qty) * (lam - _pool_start(pools[k], side))
+                         for k in in_money)  # fmt: skip
+            if cex_cost - saving + min(pools[k].gas_quote for k in in_money) >= best_cost - 1e-9:
+                in_money = ()
         if in_money:
-            # lower bound for any subset: gas-free continuous optimum with every pool
-            _, c_cost, pa, _ = _continuous(book, in_money, side, lots * lot, lam_max)
-            free = float(c_cost.sum()) + sum(pool_cost(p, side, q) for p, q in zip(in_money, pa, strict=True))
+            # lower bound for any subset: gas-free continuous optimum with every pool in the money
+            _, c_costs, pa, _, _ = continuous(in_money)
+            free = sum(c_costs) + sum(pool_cost(pools[k], side, q) for k, q in zip(in_money, pa, strict=True))
             for r in range(1, len(in_money) + 1):
                 for subset in combinations(in_money, r):
-                    bound = free + sum(p.gas_quote for p in subset)
-                    can_fill_more = best_amount < lots
-                    if bound >= best_cost - 1e-9 and not can_fill_more:
+                    bound = free + sum(pools[k].gas_quote for k in subset)
+                    if bound >= best_cost - 1e-9 and best_amount >= lots:
                         continue
-                    total, units, _, exact = solve(list(subset))
+                    total, units, _, exact = solve(subset)
                     amount = sum(units)
                     if amount > best_amount or (amount == best_amount and total < best_cost - 1e-9):
-                        best_cost, best_units, best_subset, best_amount = total, units, list(subset), amount
+                        best_cost, best_units, best_subset, best_amount = total, units, subset, amount
                         best_exact = exact
     legs = []
-    if best_exact is not None:  # costs and worst levels straight from the continuous solution
-        c_cost, taken = best_exact
-        depth_used = (taken > 0).sum(axis=1)
+    raw = book.c.raw_flat
     for j in range(nv):
         if best_units[j]:
             q = best_units[j] * lot
-            if best_exact is not None:
-                legs.append(
-                    Leg(book.venues[j], "cex", q, float(c_cost[j]), float(book.raw[j, depth_used[j] - 1]))
-                )
-            else:
+            if best_exact is None:
                 legs.append(Leg(book.venues[j], "cex", q, book.venue_cost(j, q), book.worst_price(j, q)))
-    for k, p in enumerate(best_subset):
+            else:
+                costs, deepest = best_exact
+                worst = book.worst_price(j, q) if deepest is None else float(raw[deepest[j]])
+                legs.append(Leg(book.venues[j], "cex", q, costs[j], worst))
+    for k, idx in enumerate(best_subset):
         u = best_units[nv + k]
         if u:
+            p = pools[idx]
             q = u * lot
-            c = pool_cost(p, side, q) + p.gas_quote
-            legs.append(Leg(p.venue, "amm", q, c, abs(pool_cost(p, side, q)) / q))
+            pc = pool_cost(p, side, q)
+            legs.append(Leg(p.venue, "amm", q, pc + p.gas_quote, abs(pc) / q))
     return RoutePlan(side, quantity, best_amount * lot, best_cost, legs)

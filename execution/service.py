@@ -16,11 +16,10 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any
 
-import aiohttp
+import orjson
 
 from execution import orders as sm
 from execution import sizing
@@ -35,6 +34,7 @@ from execution.portfolio import Portfolio
 from execution.risk import PreTradeRisk, Refusal
 from execution.router import CexInput, PoolInput, route
 from execution.venues.base import MarketRules, Side, TimeInForce, Venue, VenueFill
+from execution.venues.http import LoopbackHttpClient
 from kimera.config import KimeraConfig
 from kimera.settings import Settings
 
@@ -60,8 +60,11 @@ class Decision:
     exposure: float | None = None
 
 
+_PNL_QUANTUM = Decimal("0.00000001")
+
+
 def _body_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
 class ExecutionService:
@@ -85,7 +88,7 @@ class ExecutionService:
         self.day_marks: dict[str, Decimal] = {}
         self.refusal_counts: dict[str, int] = {}
         self._background: list[asyncio.Task] = []
-        self._http: aiohttp.ClientSession | None = None
+        self._http: LoopbackHttpClient | None = None
         self.market: MarketData | None = None
         self.risk: PreTradeRisk | None = None
         self.started = False
@@ -151,13 +154,13 @@ class ExecutionService:
 
     async def _connect_paper(self, timeout_s: float) -> dict[str, Venue]:
         from execution.venues.base import VenueUnavailable
-        from execution.venues.client import paper_venues
+        from execution.venues.client import paper_client, paper_venues
 
-        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+        self._http = paper_client(self.cfg.paper.url)
         deadline = time.time() + timeout_s
         while True:
             try:
-                return await paper_venues(self.cfg.paper.url, self._http, self.cfg.oms.venue_timeout_s)
+                return await paper_venues(self._http, self.cfg.oms.venue_timeout_s)
             except VenueUnavailable:
                 if time.time() > deadline:
                     raise
@@ -199,10 +202,7 @@ class ExecutionService:
 
     def exposure(self, asset: str) -> float:
         """Position plus what live orders and unsent slices may still add (signed, base units)."""
-        total = float(self.portfolio.quantity(asset))
-        for o in self.oms.live_orders():
-            if o.asset == asset:
-                total += o.side.sign * float(o.remaining)
+        total = float(self.portfolio.quantity(asset) + self.oms.open_exposure(asset))
         for p in self.working.values():
             if p["asset"] == asset:
                 sign = 1 if p["side"] == "buy" else -1
@@ -218,12 +218,27 @@ class ExecutionService:
 
     def pnl(self) -> dict[str, Any]:
         pnl = self.portfolio.pnl(self.marks())
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
-        if day not in self.day_marks:
-            self.day_marks[day] = pnl["total"]
-            self.journal.submit([self.journal.setting(f"day:{day}", str(pnl["total"]))])
-        pnl["daily"] = pnl["total"] - self.day_marks[day]
-        return {k: v.quantize(Decimal("0.00000001")) for k, v in pnl.items()}
+        pnl["daily"] = pnl["total"] - self._day_mark(pnl["total"])
+        return {k: v.quantize(_PNL_QUANTUM) for k, v in pnl.items()}
+
+    def daily_pnl(self) -> float:
+        """Today's P&L, as :meth:`pnl` reports it, marking only the assets held (the risk check's path)."""
+        total = Decimal(0)
+        for asset, p in self.portfolio.positions.items():
+            total += p.realised - p.fees
+            if p.quantity and asset in self.assets:
+                ref = self.market.reference_price(self.assets[asset].pair) if self.market else None
+                total += p.unrealised(None if ref is None else Decimal(repr(ref)))
+        return float((total - self._day_mark(total)).quantize(_PNL_QUANTUM))
+
+    def _day_mark(self, total: Decimal) -> Decimal:
+        """The total P&L at the start of today (UTC): the first one seen today, journaled."""
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        mark = self.day_marks.get(day)
+        if mark is None:
+            mark = self.day_marks[day] = total
+            self.journal.submit([self.journal.setting(f"day:{day}", str(total))])
+        return mark
 
     def _refuse(self, refusal: Refusal) -> None:
         self.metrics.refusals.labels(refusal.reason).inc()
@@ -331,9 +346,7 @@ class ExecutionService:
             )
         side = Side.BUY if delta > 0 else Side.SELL
         t1 = time.perf_counter()
-        refusal = self.risk.check_parent(
-            self.killswitch, exposure, side.sign * qty, ref, float(self.pnl()["daily"])
-        )
+        refusal = self.risk.check_parent(self.killswitch, exposure, side.sign * qty, ref, self.daily_pnl())
         self.metrics.observe("risk", time.perf_counter() - t1)
         if refusal is not None:
             return Decision("refused", refusal.detail, refusals=[refusal], target=target, exposure=exposure)
@@ -488,7 +501,7 @@ class ExecutionService:
         if ref is not None:
             # the slice is already counted in the exposure; check the position it leads to
             refusal = self.risk.check_parent(self.killswitch, exposure - sign * float(parent["slices"][k]),
-                                             sign * float(parent["slices"][k]), ref, float(self.pnl()["daily"]))  # fmt: skip
+                                             sign * float(parent["slices"][k]), ref, self.daily_pnl())  # fmt: skip
         children, refusals = ([], [refusal]) if refusal else self._route_slice(parent, k, ref) if ref else ([], [Refusal("no_reference_price", symbol)])  # fmt: skip
         parent["next_slice"] = k + 1
         parent["next_slice_at"] = time.time() + self.cfg.routing.twap_interval_s

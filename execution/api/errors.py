@@ -30,18 +30,21 @@ def _accepted(error: dict[str, Any]) -> str:
     return error["msg"].removeprefix("Value error, ")
 
 
-async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+def validation_payload(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The 422 body for pydantic's validation ``errors``: each field, what was given, what is accepted."""
     fields = []
-    for e in exc.errors():
+    for e in errors:
         given = None if e["type"] == "missing" else e.get("input")
         fields.append({"field": _field(tuple(e["loc"])), "given": given, "accepted": _accepted(e)})
     message = "; ".join(
         f"{f['field']}: {'missing' if f['given'] is None else repr(f['given'])[:80]} is not accepted ({f['accepted']})"
         for f in fields
     )
-    return JSONResponse(
-        status_code=422, content={"error": "invalid_request", "message": message, "fields": _jsonable(fields)}
-    )
+    return {"error": "invalid_request", "message": message, "fields": _jsonable(fields)}
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse(status_code=422, content=validation_payload(exc.errors()))
 
 
 def _jsonable(value: Any) -> Any:

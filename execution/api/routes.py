@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from execution.api.errors import problem
+from execution.api.intake import answer_signal
 from execution.api.models import (
     ErrorOut,
     FillOut,
@@ -23,9 +22,8 @@ from execution.api.models import (
     SignalIn,
     SignalOut,
 )
-from execution.journal import JournalError
 from execution.orders import OrderState
-from execution.service import ExecutionService, SignalConflict, UnknownAsset, order_view
+from execution.service import ExecutionService, order_view
 
 _ERRORS = {409: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
@@ -62,19 +60,10 @@ def create_router(dependencies: Sequence = ()) -> APIRouter:
     @router.post("/signals", response_model=SignalOut, tags=["signals"])
     async def post_signal(signal: SignalIn, service: Service):
         """Decide on a signal and send its orders; a repeated ``signal_id`` returns the first answer."""
-        try:  # answered as JSON directly: response_model re-validation costs more than the decision
-            answer = await service.handle_signal(signal.model_dump(mode="json"))
-            return Response(orjson.dumps(answer, default=str), media_type="application/json")
-        except SignalConflict as exc:
-            return problem(409, "signal_conflict", str(exc))
-        except UnknownAsset as exc:
-            return JSONResponse(
-                status_code=422,
-                content={"error": "invalid_request", "message": f"asset: {exc}",
-                         "fields": [{"field": "asset", "given": signal.asset, "accepted": str(exc)}]},
-            )  # fmt: skip
-        except JournalError as exc:
-            return problem(503, "journal_unavailable", f"the decision could not be made durable: {exc}")
+        # answered as JSON directly: response_model re-validation costs more than the decision. Apps
+        # made by create_app answer this route in execution.api.intake, past the framework, the same way
+        status, payload = await answer_signal(service, signal)
+        return Response(payload, status_code=status, media_type="application/json")
 
     @router.get("/signals/{signal_id}", response_model=SignalOut, tags=["signals"])
     async def get_signal(signal_id: str, service: Service):

@@ -1,7 +1,8 @@
 """A paper venue reached over HTTP: the :class:`Venue` the service uses to talk to the paper server.
 
-aiohttp rather than httpx on this path: at hundreds of orders per second its per-request cost is
-several times lower, and this client sits on the signal-to-acknowledgement latency path.
+A lean keep-alive client (:mod:`execution.venues.http`) rather than a general one on this path: at
+hundreds of orders per second its per-request cost is several times lower, and this client sits on
+the signal-to-acknowledgement latency path.
 
 Transport failures become the venue errors that tell the order manager what it may conclude: a
 refused connection never reached the venue (:class:`VenueUnavailable`); a timeout or a dropped
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import quote, urlsplit
 
-import aiohttp
 import numpy as np
 import orjson
 
@@ -34,6 +35,7 @@ from execution.venues.base import (
     VenueUnavailable,
     VenueUpdates,
 )
+from execution.venues.http import ConnectFailed, LoopbackHttpClient, NoAnswer
 
 
 def parse_order(body: dict[str, Any]) -> VenueOrder:
@@ -74,53 +76,51 @@ def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
         return default
 
 
+def paper_client(base_url: str, max_connections: int = 128) -> LoopbackHttpClient:
+    """The HTTP client for the paper venue server at ``base_url`` (``http://host:port``)."""
+    url = urlsplit(base_url)
+    if url.scheme != "http" or not url.hostname or not url.port:
+        raise ValueError(
+            f"execution.paper.url must be http://host:port (the paper server on loopback), got {base_url!r}"
+        )
+    return LoopbackHttpClient(url.hostname, url.port, max_connections=max_connections)
+
+
 class PaperVenue(Venue):
-    """One venue of the paper venue server at ``base_url``."""
+    """One venue of the paper venue server that ``client`` talks to."""
 
     def __init__(
         self,
         name: str,
         kind: Literal["cex", "amm"],
-        client: aiohttp.ClientSession,
-        base_url: str,
+        client: LoopbackHttpClient,
         timeout_s: float = 2.0,
     ):
         self.name, self.kind, self.client, self.timeout_s = name, kind, client, timeout_s
-        self.prefix = f"{base_url.rstrip('/')}/venues/{name}"
+        self.prefix = f"/venues/{name}"
 
-    async def _call(self, method: str, path: str, *, mutating: bool, **kw: Any) -> Any:
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+    async def _call(self, method: str, path: str, *, mutating: bool, body: bytes | None = None) -> Any:
         try:
-            async with self.client.request(method, self.prefix + path, timeout=timeout, **kw) as response:
-                status = response.status
-                content = await response.read()
-                retry_after = response.headers.get("Retry-After")
-        except aiohttp.ClientConnectorError as exc:
-            raise VenueUnavailable(f"{self.name}: cannot connect ({type(exc).__name__})") from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise VenueTimeout(f"{self.name}: no answer ({type(exc).__name__})") from None
+            answer = await self.client.request(method, self.prefix + path, body, self.timeout_s)
+        except ConnectFailed as exc:
+            raise VenueUnavailable(f"{self.name}: cannot connect ({exc})") from None
+        except NoAnswer as exc:
+            raise VenueTimeout(f"{self.name}: no answer ({exc})") from None
+        status = answer.status
         if status == 429:
-            raise RateLimited(retry_after_seconds(retry_after), f"{self.name}: 429")
+            raise RateLimited(retry_after_seconds(answer.retry_after), f"{self.name}: 429")
         if status >= 500:
             err = VenueTimeout if mutating else VenueUnavailable
             raise err(f"{self.name}: HTTP {status}")
-        body = orjson.loads(content)
+        body_ = orjson.loads(answer.body)
         if status == 404:
-            raise OrderNotFound(body.get("message", "not found"))
+            raise OrderNotFound(body_.get("message", "not found"))
         if status >= 400:
-            raise OrderRejected(body.get("message", f"HTTP {status}"))
-        return body
+            raise OrderRejected(body_.get("message", f"HTTP {status}"))
+        return body_
 
     async def markets(self) -> dict[str, MarketRules]:
-        base = self.prefix.rsplit("/venues/", 1)[0]
-        try:
-            async with self.client.get(
-                f"{base}/venues", timeout=aiohttp.ClientTimeout(total=self.timeout_s)
-            ) as r:
-                listing = await r.json()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise VenueUnavailable(f"{self.name}: {type(exc).__name__}") from None
-        for v in listing:
+        for v in await _listing(self.client, self.timeout_s):
             if v["name"] == self.name:
                 return {
                     sym: MarketRules(
@@ -137,15 +137,13 @@ class PaperVenue(Venue):
         raise VenueUnavailable(f"the paper server has no venue {self.name!r}")
 
     async def order_book(self, symbol: str, depth: int) -> OrderBook:
-        body = await self._call(
-            "GET", "/book", mutating=False, params={"symbol": symbol, "depth": str(depth)}
-        )
+        body = await self._call("GET", f"/book?symbol={quote(symbol, safe='')}&depth={depth}", mutating=False)
         bids = np.asarray(body["bids"], dtype=float).reshape(-1, 2)
         asks = np.asarray(body["asks"], dtype=float).reshape(-1, 2)
         return OrderBook(self.name, symbol, bids, asks, float(body["time"]))
 
     async def pool(self, symbol: str) -> PoolState:
-        b = await self._call("GET", "/pool", mutating=False, params={"symbol": symbol})
+        b = await self._call("GET", f"/pool?symbol={quote(symbol, safe='')}", mutating=False)
         return PoolState(
             self.name, symbol, b["base_reserve"], b["quote_reserve"], b["fee"], b["gas_quote"], b["timestamp"]
         )
@@ -160,18 +158,20 @@ class PaperVenue(Venue):
             "time_in_force": request.time_in_force.value,
             "expires_at": request.expires_at,
         }
-        data = orjson.dumps(body)
-        headers = {"Content-Type": "application/json"}
-        return parse_order(await self._call("POST", "/orders", mutating=True, data=data, headers=headers))
+        return parse_order(await self._call("POST", "/orders", mutating=True, body=orjson.dumps(body)))
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
-        return parse_order(await self._call("DELETE", f"/orders/{client_order_id}", mutating=True))
+        return parse_order(
+            await self._call("DELETE", f"/orders/{quote(client_order_id, safe='')}", mutating=True)
+        )
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> VenueOrder:
-        return parse_order(await self._call("GET", f"/orders/{client_order_id}", mutating=False))
+        return parse_order(
+            await self._call("GET", f"/orders/{quote(client_order_id, safe='')}", mutating=False)
+        )
 
     async def fetch_updates(self, cursor: str | None) -> VenueUpdates:
-        body = await self._call("GET", "/updates", mutating=False, params={"after": cursor or "0"})
+        body = await self._call("GET", f"/updates?after={quote(cursor or '0', safe='')}", mutating=False)
         orders, fills = [], []
         for u in body["updates"]:
             (fills.append(parse_fill(u)) if u["type"] == "fill" else orders.append(parse_order(u)))
@@ -181,19 +181,22 @@ class PaperVenue(Venue):
         return [parse_order(o) for o in await self._call("GET", "/orders", mutating=False)]
 
 
-async def paper_venues(
-    base_url: str, client: aiohttp.ClientSession, timeout_s: float
-) -> dict[str, PaperVenue]:
-    """Every venue the paper server at ``base_url`` runs."""
+async def _listing(client: LoopbackHttpClient, timeout_s: float) -> list[dict[str, Any]]:
     try:
-        async with client.get(
-            f"{base_url.rstrip('/')}/venues", timeout=aiohttp.ClientTimeout(total=timeout_s)
-        ) as r:
-            r.raise_for_status()
-            listing = await r.json()
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        answer = await client.request("GET", "/venues", None, timeout_s)
+    except (ConnectFailed, NoAnswer) as exc:
         raise VenueUnavailable(
-            f"paper venue server at {base_url} is not reachable ({type(exc).__name__}); "
+            f"paper venue server at http://{client.host}:{client.port} is not reachable ({exc}); "
             "start it with `python -m execution.venues.server`"
         ) from None
-    return {v["name"]: PaperVenue(v["name"], v["kind"], client, base_url, timeout_s) for v in listing}
+    if answer.status != 200:
+        raise VenueUnavailable(f"paper venue server answered /venues with HTTP {answer.status}")
+    return orjson.loads(answer.body)
+
+
+async def paper_venues(client: LoopbackHttpClient, timeout_s: float) -> dict[str, PaperVenue]:
+    """Every venue the paper server that ``client`` talks to runs."""
+    return {
+        v["name"]: PaperVenue(v["name"], v["kind"], client, timeout_s)
+        for v in await _listing(client, timeout_s)
+    }

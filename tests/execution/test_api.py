@@ -75,3 +75,37 @@ async def test_routes_answer_with_orders_positions_pnl_and_metrics(client, servi
     r = await client.put("/killswitch", json={"state": "PAUSED"})
     assert r.status_code == 422 and "ACTIVE" in r.json()["fields"][0]["accepted"]
     assert (await client.get("/openapi.json")).json()["paths"]["/signals"]["post"]
+
+
+async def test_the_fast_signal_path_answers_as_the_documented_route_does(service):
+    """create_app answers POST /signals past the framework; with route dependencies it goes through
+    FastAPI. Both must answer every body the same way."""
+    from fastapi import Depends
+
+    def no_op() -> None:
+        return None
+
+    def cases(i: int) -> list[tuple[dict, bytes]]:
+        json_headers = {"content-type": "application/json"}
+        out = [(json_headers, httpx.Request("POST", "/", json={**signal(i), **change}).content)
+               for change, _, _ in BAD_SIGNALS]  # fmt: skip
+        return out + [
+            (json_headers, b'{"signal_id": '),  # not JSON
+            ({"content-type": "text/plain"}, httpx.Request("POST", "/", json=signal(i)).content),
+            (json_headers, b""),
+            (json_headers, b"[1, 2]"),
+            (
+                {"content-type": "application/vnd.kimera+json"},
+                httpx.Request("POST", "/", json=signal(i)).content,
+            ),
+        ]
+
+    answers = {}
+    for i, app in ((5, create_app(service)), (6, create_app(service, dependencies=[Depends(no_op)]))):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+            got = [await c.post("/signals", content=body, headers=h) for h, body in cases(i)]
+        answers[i] = [(r.status_code, r.text.replace(f"-{i}", "-N")) for r in got[:-1]]
+        answers[i].append((got[-1].status_code, sorted(got[-1].json())))  # a new decision: its own order ids
+    for a, b in zip(answers[5], answers[6], strict=True):
+        assert a == b, (a, b)
+    assert [status for status, _ in answers[5]] == [422] * (len(answers[5]) - 1) + [200]

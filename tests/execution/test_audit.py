@@ -209,3 +209,52 @@ async def test_postgresql_audit_log_is_chained_and_append_only():
     finally:
         subprocess.run(stop_cmd, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_an_order_change_is_audited_as_the_order_record_says_on_both_databases(tmp_path):
+    from bench.journal import _orders
+    from execution import orders as sm
+    from execution.audit import AUDITED, order_record
+
+    order = _orders(1)[0]
+    events = [
+        sm.transition(order, OrderState.SUBMITTED),
+        None,
+        sm.transition(order, OrderState.UNKNOWN, "lost"),
+    ]
+    for url in (
+        f"sqlite:///{tmp_path / 'j.sqlite'}",
+        "postgresql://nobody@127.0.0.1:1/none",
+    ):  # no connection made
+        (sql, (_, records)), *rest = AuditedJournal(url).order_change(order, events)
+        assert sql == AUDITED and len(rest) == 2  # the order's row, then one row per event
+        assert canonical(records[0][2]) == canonical(order_record(order, [e for e in events if e]))
+
+
+async def test_a_bad_unit_in_a_busy_group_fails_alone_and_the_chain_stays_whole(tmp_path):
+    """Groups are written in one batch; a unit that breaks a constraint sends the group back to
+    one savepoint per unit: its neighbours land, it leaves no entry, the chain has no gap."""
+    path = tmp_path / "journal.sqlite"
+    journal = journal_at(path)
+    units = [[journal.signal(f"s{i}", signal(i), "refused", None, "x")] for i in range(200)]
+    units[77] = [
+        journal.refusal("r", "d", "BTC", "s77"),
+        journal.signal("s3", signal(3), "refused", None, "x"),
+    ]
+    results = await asyncio.gather(*(journal.write(u) for u in units), return_exceptions=True)
+    journal.close()
+    assert [i for i, r in enumerate(results) if r is not None] == [77]
+    result = verify(f"sqlite:///{path}")
+    assert result.ok, result.problem
+    assert result.entries == 199 * 2  # a signal and its decision each; nothing of unit 77
+
+
+def test_a_fill_is_audited_with_every_field_it_has():
+    from dataclasses import asdict
+
+    from execution.audit import fill_record
+
+    fill = VenueFill(
+        "alpha", "f1", "c1", "BTC/USDT", Side.SELL, Decimal("100.5"), Decimal("0.1"), Decimal("0.01"), 1.5
+    )
+    assert canonical(fill_record(fill)) == canonical({**asdict(fill), "side": "sell"})

@@ -81,3 +81,18 @@ def test_venue_rules_rate_limit_and_pool_gas():
     pool.place(OrderRequest("swap", "BTC/USDT", Side.BUY, Decimal("0.5")), T0)
     swap = pool.fetch("swap", T0 + 10)
     assert swap.status is VenueStatus.CLOSED and swap.fee == Decimal("5.00000000")
+
+
+def test_the_paper_venue_answers_every_field_of_its_orders_and_fills() -> None:
+    """The hand-written JSON of orders and fills keeps up with the dataclasses (no field silently dropped)."""
+    from dataclasses import asdict, fields
+    from decimal import Decimal
+
+    from execution.venues.base import VenueFill, VenueOrder
+    from execution.venues.server import fill_json, order_json
+
+    order = VenueOrder(*(f"v{i}" for i in range(4)), Decimal("1.5"), Decimal("0.5"), "open", Decimal("100.25"),
+                       Decimal("0.01"), "partial", 12.5)  # fmt: skip
+    fill = VenueFill(*(f"f{i}" for i in range(5)), Decimal("100.25"), Decimal("0.5"), Decimal("0.01"), 12.5)
+    assert order_json(order) == asdict(order) and len(order_json(order)) == len(fields(VenueOrder))
+    assert fill_json(fill) == asdict(fill) and len(fill_json(fill)) == len(fields(VenueFill))
