@@ -21,12 +21,19 @@ from fastapi.exceptions import RequestValidationError
 from execution.api.errors import validation_error
 from execution.api.routes import create_router, public_router
 from execution.service import ExecutionService
+from execution.status import status_banner, status_router, view_token
 
 log = logging.getLogger("kimera.execution")
 
 
-def create_app(service: ExecutionService, dependencies: Sequence = ()) -> FastAPI:
-    """The app for ``service``; ``dependencies`` guard every trading route (issue #8: request signing)."""
+def create_app(
+    service: ExecutionService, dependencies: Sequence = (), status_token: str | None = None
+) -> FastAPI:
+    """The app for ``service``; ``dependencies`` guard every trading route (issue #8: request signing).
+
+    ``GET /status`` is the live status page for the holder of ``status_token`` (``app.state.status_token``;
+    default the secret ``execution_view_token`` or a random one): see :mod:`execution.status`.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -46,6 +53,8 @@ def create_app(service: ExecutionService, dependencies: Sequence = ()) -> FastAP
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(public_router())
     app.include_router(create_router(dependencies))
+    app.state.status_token = status_token or view_token(service.settings)
+    app.include_router(status_router(app.state.status_token))
     return app
 
 
@@ -94,6 +103,10 @@ def serve_cli(port: int | None = None) -> None:
     app = create_app(service)
     port = port or config.execution.port
     print(f"execution service on http://{config.execution.host}:{port} (OpenAPI at /docs)")
+    print(
+        f"status page: {status_banner(settings, config.execution.host, port, app.state.status_token)}",
+        flush=True,
+    )
     try:
         uvicorn.run(app, host=config.execution.host, port=port, log_level="warning", access_log=False)
     finally:
