@@ -12,7 +12,8 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { margin: 0 0 0.2em; } .when { color: #666; margin: 0 0 1em; }
 .switch { display: inline-block; padding: 0.3em 0.8em; border-radius: 4px; font-weight: bold; color: #fff; }
 .ACTIVE { background: #2a8a3a; } .REDUCING { background: #c78a00; } .HALTED { background: #c0392b; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1.2em; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 1.2em; }
+.grid > div { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; } td, th { padding: 0.2em 0.6em; border-bottom: 1px solid #eee; }
 th { text-align: left; background: #f6f6f6; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .empty { color: #888; font-style: italic; }

@@ -71,7 +71,7 @@ def snapshot(service: ExecutionService, recent: int = 25) -> dict[str, Any]:
             "reason": switch.reason,
             "changed_at": switch.changed_at,
         },
-        "pnl": {k: str(v) for k, v in service.pnl().items()},
+        "pnl": {k: _money(v) for k, v in service.pnl().items()},
         "positions": positions,
         "orders_by_state": dict(sorted(service.oms.counts().items())),
         "live_orders": sum(1 for o in orders if o.state in LIVE),
