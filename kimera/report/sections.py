@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from kimera.report import plots
-from kimera.report.data import Journal, Missing, Warehouse
+from kimera.report.data import BASELINES, Journal, Missing, Warehouse
 from kimera.report.paper import summarise
 
 # Every PNG this report writes; removed before a build so a section that lost its data shows no stale picture.
@@ -21,6 +21,7 @@ PICTURES = (
     "equity.png",
     "fills.png",
 )
+MIN_POINTS = 20  # fewer forecasts with an outcome than this make a picture that says nothing
 
 
 @dataclass
@@ -38,7 +39,17 @@ class Section:
 def _table(frame: pd.DataFrame, floats: str = "{:.4g}") -> str:
     """A small HTML table (pandas' ``to_html``, numbers formatted, text escaped)."""
     formatters = {c: floats.format for c in frame.columns if pd.api.types.is_float_dtype(frame[c])}
+    formatters |= {c: "{:,}".format for c in frame.columns if pd.api.types.is_integer_dtype(frame[c])}
+    formatters |= {
+        c: {True: "baseline", False: ""}.get for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])
+    }
     return frame.to_html(index=False, border=0, classes="numbers", formatters=formatters, na_rep="–")
+
+
+def _wide(ic: pd.DataFrame) -> pd.DataFrame:
+    wide = ic.pivot_table(index="feature", columns="asset", values="ic")
+    wide.columns.name = None
+    return wide.reset_index()
 
 
 def pipeline(wh: Warehouse) -> Section:
@@ -85,9 +96,7 @@ def features(wh: Warehouse, out: Path) -> Section:
             "<p>Correlation of each feature with the next bar's log return (all bars; |IC| of a few "
             "hundredths is already a usable signal):</p>"
         )
-        section.paragraphs.append(
-            _table(ic.pivot_table(index="feature", columns="asset", values="ic").reset_index())
-        )
+        section.paragraphs.append(_table(_wide(ic)))
     return section
 
 
@@ -102,6 +111,18 @@ def models(wh: Warehouse, out: Path, report_dir: Path) -> Section:
         )
         section.paragraphs.append(_table(scores))
     predictions = wh.test_predictions()
+    if not isinstance(predictions, Missing):
+        served = int((predictions["source"] == "served").sum())
+        if served:
+            section.paragraphs.append(
+                f"<p>{served} predictions of the served model have a realised return so far.</p>"
+            )
+        # baselines are flat by design (always up, last return): the table shows them, the plots don't
+        predictions = predictions[~predictions["model"].isin(BASELINES)]
+        sizes = predictions.groupby(["source", "model"])["fwd_ret"].transform("size")
+        predictions = predictions[sizes >= MIN_POINTS]
+        if predictions.empty:
+            predictions = Missing(f"no model has {MIN_POINTS} forecasts with a realised return yet")
     if isinstance(predictions, Missing):
         section.lack(predictions)
     else:
