@@ -9,6 +9,7 @@ trip to the same venue server at the same rate, in the same run.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -22,8 +23,10 @@ import numpy as np
 import yaml
 
 from bench import Measure
+from kimera.signing import sign_request
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_KEY = "bench-signing-secret-6e8a0c2e4a6c8e0a"  # a throwaway API key for the service under test
 
 
 def _port() -> int:
@@ -94,7 +97,7 @@ def _run_mode(synchronous: str, rates: tuple[float, ...], seconds: float) -> lis
     config = tmp / "kimera.yaml"
     config.write_text(yaml.safe_dump(data))
     env = dict(os.environ, PYTHONPATH=str(ROOT), KIMERA_CONFIG=str(config), KIMERA_HOME=str(tmp / "home"),
-               KIMERA_LOG_LEVEL="WARNING")  # fmt: skip
+               KIMERA_LOG_LEVEL="WARNING", KIMERA_SECRET_EXECUTION_KEY_LOCAL=BENCH_KEY)  # fmt: skip
     venue = subprocess.Popen([sys.executable, "-m", "execution.venues.server", "--port", str(venue_port),
                               "--config", str(config)], env=env, cwd=ROOT)  # fmt: skip
     service = None
@@ -139,7 +142,12 @@ async def _measure(venue_port: int, service_port: int, rate: float, seconds: flo
             body = {"signal_id": f"bench-{i}", "asset": asset, "model_tag": "bench", "prediction_id": f"p{i}",
                     "feature_time": "2026-04-01T00:00:00", "horizon": 1, "forecast": forecast,
                     "lower": forecast - 0.01, "upper": forecast + 0.01, "p_up": 0.5}  # fmt: skip
-            async with client.post(f"{service_url}/signals", json=body) as r:
+            data = json.dumps(body).encode()  # signed as every client must (issue #8)
+            headers = {
+                "content-type": "application/json",
+                **sign_request("POST", "/signals", data, "local", BENCH_KEY),
+            }
+            async with client.post(f"{service_url}/signals", data=data, headers=headers) as r:
                 answer = await r.json()
                 if r.status != 200 or answer["outcome"] != "orders":
                     return False

@@ -18,10 +18,11 @@ import httpx
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
+from execution.api.audit_routes import audit_router
 from execution.api.errors import validation_error
 from execution.api.routes import create_router, public_router
 from execution.service import ExecutionService
-from execution.status import status_banner, status_router, view_token
+from execution.status import STATUS_PATH, status_banner, status_router, view_token
 
 log = logging.getLogger("kimera.execution")
 
@@ -53,6 +54,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(public_router())
     app.include_router(create_router(dependencies))
+    app.include_router(audit_router(dependencies))
     app.state.status_token = status_token or view_token(service.settings)
     app.include_router(status_router(app.state.status_token))
     return app
@@ -87,28 +89,41 @@ def serve_cli(port: int | None = None) -> None:
     """``kimera execute``: run the service on 127.0.0.1 (paper venues started when none answer)."""
     import uvicorn
 
+    from execution import redact
+    from execution.auth import ApiKeys, secure_app
     from kimera.config import load_config
     from kimera.settings import get_settings, prepare_home
 
     settings = prepare_home(get_settings())
     config = load_config(settings=settings)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact.install()  # secrets never reach a log line, even through a library's message
+    keys = ApiKeys.load(config.execution.auth, settings)  # before anything starts: a missing key fails here
     paper = None
-    if not _paper_server_up(config.execution.paper.url):
+    needs_paper = not config.execution.venues or any(v.type == "paper" for v in config.execution.venues)
+    if needs_paper and not _paper_server_up(config.execution.paper.url):
         print(f"starting the paper venue server on port {config.execution.paper.port}")
         paper = start_paper_server(
             str(settings.config), config.execution.paper.port, settings.tool_environment()
         )
     service = ExecutionService(config, settings)
     app = create_app(service)
+    # /status is not an API route: its own view token guards it (a browser cannot sign requests)
+    auth = config.execution.auth
+    auth = auth.model_copy(update={"public_paths": [*auth.public_paths, STATUS_PATH]})
+    secure_app(app, keys, auth, service.metrics.registry)
     port = port or config.execution.port
-    print(f"execution service on http://{config.execution.host}:{port} (OpenAPI at /docs)")
+    print(
+        f"execution service on http://{config.execution.host}:{port} (OpenAPI at /docs; API keys {keys.ids()})"
+    )
     print(
         f"status page: {status_banner(settings, config.execution.host, port, app.state.status_token)}",
         flush=True,
     )
-    try:
-        uvicorn.run(app, host=config.execution.host, port=port, log_level="warning", access_log=False)
+    try:  # log_config=None: uvicorn's records go through our handlers (and their redaction)
+        uvicorn.run(
+            app, host=config.execution.host, port=port, log_level="warning", access_log=False, log_config=None
+        )
     finally:
         if paper is not None:
             paper.terminate()

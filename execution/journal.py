@@ -200,19 +200,21 @@ class Journal:
                 for i, unit in enumerate(group):
                     cur.execute("SAVEPOINT unit")
                     try:
-                        for sql, params in unit.statements:
-                            cur.execute(self._sql(sql), params)
+                        self._execute_unit(cur, unit.statements)
                     except Exception as exc:  # a bad unit fails alone
                         cur.execute("ROLLBACK TO SAVEPOINT unit")
                         errors[i] = exc
                     cur.execute("RELEASE SAVEPOINT unit")
+                self._before_commit(cur)
                 cur.execute("COMMIT")
             except BaseException as exc:  # the commit itself failed: nobody's unit is durable
                 with contextlib.suppress(Exception):
                     cur.execute("ROLLBACK")
+                self._group_done(committed=False)
                 for unit in group:
                     _settle(unit.future, JournalError(f"journal commit failed: {exc}"))
                 continue
+            self._group_done(committed=True)
             self.commits += 1
             self.units += len(group)
             for i, unit in enumerate(group):
@@ -220,6 +222,17 @@ class Journal:
             if stop:
                 break
         conn.close()
+
+    def _execute_unit(self, cur, statements: list[Statement]) -> None:
+        """Run one unit's statements (inside its savepoint). Hook: the audit chain extends it."""
+        for sql, params in statements:
+            cur.execute(self._sql(sql), params)
+
+    def _before_commit(self, cur) -> None:
+        """Hook: last statements of a group's transaction (the audit chain records its head)."""
+
+    def _group_done(self, committed: bool) -> None:
+        """Hook: called once a group was committed, or rolled back as a whole."""
 
     # --- statements ------------------------------------------------------------------------------
     def upsert_order(self, o: ChildOrder) -> Statement:

@@ -92,7 +92,7 @@ class _Book:
         fee = np.array([[c.fee] for c in cex]) if cex else np.zeros((0, 1))
         cost = raw * (1 + fee) if side is Side.BUY else raw * (fee - 1)
         amount = np.floor(amount * (1 / lot) + 1e-9) * lot  # whole lots only
-        if padded or (math.isfinite(lam_max) and cost.max() > lam_max):
+        if padded or (math.isfinite(lam_max) and cost.size and cost.max() > lam_max):
             out = ~(cost <= lam_max)  # beyond the limit, or padding (nan)
             cost[out] = np.inf
             amount[out] = 0.0

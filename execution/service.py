@@ -24,7 +24,8 @@ import aiohttp
 
 from execution import orders as sm
 from execution import sizing
-from execution.journal import Journal, journal_url
+from execution.audit import AuditedJournal
+from execution.journal import journal_url
 from execution.killswitch import KillSwitch, SwitchState
 from execution.marketdata import MarketData
 from execution.metrics import Metrics
@@ -69,7 +70,7 @@ class ExecutionService:
         self.cfg = config.execution
         self.assets = {a.symbol: a for a in config.assets}
         url = journal_url(self.cfg.journal_url, settings.journal_path)
-        self.journal = Journal(url, synchronous=self.cfg.journal_synchronous)
+        self.journal = AuditedJournal(url, synchronous=self.cfg.journal_synchronous)  # every write audited
         self._given_venues = venues
         self.venues: dict[str, Venue] = {}
         self.rules: dict[str, dict[str, MarketRules]] = {}
@@ -109,7 +110,7 @@ class ExecutionService:
         self.refusal_counts = dict(state.refusals_by_reason)
         for reason, n in self.refusal_counts.items():
             self.metrics.refusals.labels(reason).inc(n)
-        self.venues = self._given_venues or await self._connect_paper(connect_timeout_s)
+        self.venues = self._given_venues or await self._connect_venues(connect_timeout_s)
         if self.cfg.venues:
             names = {v.name for v in self.cfg.venues}
             self.venues = {k: v for k, v in self.venues.items() if k in names}
@@ -143,6 +144,11 @@ class ExecutionService:
             len(self.oms.orders),
         )
 
+    async def _connect_venues(self, timeout_s: float) -> dict[str, Venue]:
+        from execution.venues.factory import connect_venues
+
+        return await connect_venues(self.config, self.settings, lambda: self._connect_paper(timeout_s))
+
     async def _connect_paper(self, timeout_s: float) -> dict[str, Venue]:
         from execution.venues.base import VenueUnavailable
         from execution.venues.client import paper_venues
@@ -164,6 +170,10 @@ class ExecutionService:
             task.cancel()
         await asyncio.gather(*self._background, *self.oms.tasks, return_exceptions=True)
         await asyncio.to_thread(self.journal.close)
+        if not self._given_venues:
+            for venue in self.venues.values():
+                with contextlib.suppress(Exception):
+                    await venue.close()
         if self._http is not None:
             await self._http.close()
         self.started = False

@@ -139,6 +139,52 @@ def audit_verify(path: Path | None) -> None:
     verify_cli(path)
 
 
+@audit.command("trace")
+@click.argument("client_order_id")
+@click.option(
+    "--path", type=click.Path(path_type=Path), default=None, help="Journal (default: under KIMERA_HOME)."
+)
+def audit_trace(client_order_id: str, path: Path | None) -> None:
+    """Trace an order back to its signal, prediction, feature row and raw-data partitions."""
+    from execution.cli_client import trace_cli
+
+    trace_cli(client_order_id, path)
+
+
+@main.command()
+def costs() -> None:
+    """Transaction-cost analysis per venue (table, CSV and PNG under KIMERA_HOME/report/)."""
+    from execution.reports.plot import costs_cli
+
+    costs_cli()
+
+
+@main.command()
+@click.argument("method", type=click.Choice(["GET", "POST", "PUT", "DELETE"], case_sensitive=False))
+@click.argument("path")
+@click.option("--data", default=None, help="JSON body, or @file.json.")
+@click.option("--port", type=int, default=None, help="Port (default: execution.port in the config).")
+def call(method: str, path: str, data: str | None, port: int | None) -> None:
+    """Send one signed request to the execution service, e.g. `kimera call GET /positions`."""
+    from execution.cli_client import call_cli
+
+    call_cli(method, path, data, port)
+
+
+@main.group()
+def keys() -> None:
+    """API keys of the execution service (docs/security.md)."""
+
+
+@keys.command("new")
+@click.argument("key_id", default="local")
+def keys_new(key_id: str) -> None:
+    """Make a signing secret for KEY_ID (written to KIMERA_SECRETS_DIR, or printed as an export)."""
+    from execution.cli_client import keys_new_cli
+
+    keys_new_cli(key_id)
+
+
 @main.command()
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line and measure.")

@@ -352,8 +352,113 @@ class FeaturesConfig(_Section):
         return sorted(values)
 
 
+class LstmConfig(_Section):
+    hidden: Annotated[int, Field(ge=2, le=1024)] = 32
+    layers: Annotated[int, Field(ge=1, le=8)] = 1
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    lr: PositiveFloat = 3e-3
+    weight_decay: NonNegativeFloat = 1e-4
+
+
+class TransformerConfig(_Section):
+    d_model: Annotated[int, Field(ge=4, le=1024)] = 32
+    heads: Annotated[int, Field(ge=1, le=32)] = 4
+    layers: Annotated[int, Field(ge=1, le=12)] = 1
+    ff: Annotated[int, Field(ge=4, le=4096)] = 64
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 1e-4
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> TransformerConfig:
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of heads ({self.heads})")
+        return self
+
+
+class LightGbmConfig(_Section):
+    num_leaves: Annotated[int, Field(ge=2, le=1024)] = 15
+    learning_rate: PositiveFloat = 0.05
+    n_estimators: Annotated[int, Field(ge=1, le=10000)] = 400
+    min_child_samples: Annotated[int, Field(ge=1)] = 50
+    lags: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=3, description="Last bars of the window it sees."
+    )
+
+
+class HpoConfig(_Section):
+    trials: Annotated[int, Field(ge=1, le=10000)] = 6
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    timeout_s: PositiveFloat | None = None
+    folds: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=2, description="Inner walk-forward folds (inside the training window) a trial is scored on."
+    )
+    storage: str | None = Field(
+        default=None,
+        description="Optuna RDB URL; default sqlite under KIMERA_HOME (postgresql+psycopg://... to share trials).",
+    )
+
+
 class ModelsConfig(_Section):
+    """Walk-forward training and evaluation of the forecasting models (models/, pipelines/ml/)."""
+
     horizon: Annotated[int, Field(ge=1, le=168)] = 1
+    seq_len: Annotated[int, Field(ge=1, le=1024)] = Field(
+        default=24, description="Bars in each input window."
+    )
+    features: list[str] = Field(
+        default_factory=list,
+        description="Columns of marts.features to use; empty means every feature column.",
+    )
+    train_bars: Annotated[int, Field(ge=50)] = Field(default=1200, description="Bars per training window.")
+    val_bars: Annotated[int, Field(ge=20)] = Field(
+        default=240, description="Tail of each training window held out for early stopping and weights."
+    )
+    test_bars: Annotated[int, Field(ge=10)] = Field(
+        default=240, description="Bars per walk-forward test window."
+    )
+    embargo_bars: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="Extra gap after the horizon+1 purge, before validation and test windows."
+    )
+    expanding: bool = Field(
+        default=True,
+        description="Grow the training window from the first bar (train_bars is then its minimum).",
+    )
+    max_windows: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=3, description="Most recent walk-forward test windows evaluated."
+    )
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
+    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field(default_factory=lambda: [0.1, 0.5, 0.9])
+    max_epochs: Annotated[int, Field(ge=1, le=10000)] = 40
+    patience: Annotated[int, Field(ge=1, le=1000)] = 5
+    batch_size: Annotated[int, Field(ge=1, le=65536)] = 256
+    threads: Annotated[int, Field(ge=1, le=256)] = Field(
+        default=1,
+        description="torch/LightGBM threads; 1 is fastest for these small networks on a shared CPU.",
+    )
+    fee_bps: NonNegativeFloat = Field(default=10.0, description="Cost per unit of turnover in the backtest.")
+    min_edge_bps: NonNegativeFloat | None = Field(
+        default=None, description="Trade only when |forecast| exceeds this; default: fee_bps."
+    )
+    allow_short: bool = True
+    lstm: LstmConfig = Field(default_factory=LstmConfig)
+    transformer: TransformerConfig = Field(default_factory=TransformerConfig)
+    lightgbm: LightGbmConfig = Field(default_factory=LightGbmConfig)
+    hpo: HpoConfig = Field(default_factory=HpoConfig)
+
+    @field_validator("quantiles")
+    @classmethod
+    def _sorted_quantiles(cls, quantiles: list[float]) -> list[float]:
+        if len(quantiles) < 2 or sorted(set(quantiles)) != quantiles:
+            raise ValueError(f"need at least two strictly increasing quantile levels, got {quantiles}")
+        return quantiles
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: list[int]) -> list[int]:
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"need at least one seed and no repeats, got {seeds}")
+        return seeds
 
 
 class ServingConfig(_Section):
@@ -446,11 +551,134 @@ class PaperVenues(_Section):
     faults: PaperFaults = Field(default_factory=PaperFaults)
 
 
-class VenueRef(_Section):
-    """A venue the service trades on. #8 adds types ccxt and uniswap."""
+KeyId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")]
+VenueName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
 
-    name: str
+
+class PaperVenueRef(_Section):
+    """A venue or pool of the paper venue server, by name (alpha, uniswap_v2_weth_usdc, ...)."""
+
+    name: VenueName
     type: Literal["paper"] = "paper"
+
+
+class CcxtVenueRef(_Section):
+    """A live exchange through ccxt. Keys only as secrets ``<name>_api_key``, ``<name>_secret``,
+    ``<name>_password`` (``KIMERA_SECRET_<NAME>_API_KEY`` ... or files in ``KIMERA_SECRETS_DIR``)."""
+
+    name: VenueName
+    type: Literal["ccxt"]
+    exchange: str = Field(description="A ccxt exchange id: binance, kraken, okx, ...")
+    sandbox: bool = Field(
+        default=True, description="The exchange's test network; set false to trade real money."
+    )
+    symbols: dict[str, str] = Field(
+        default_factory=dict,
+        description="Asset -> this exchange's unified symbol when it is not the asset's pair.",
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="ccxt exchange options.")
+    rate_limit: bool = Field(default=True, description="ccxt's built-in request throttle; leave it on.")
+    rate_limit_per_s: PositiveFloat | None = Field(
+        default=None, description="Published order-rate limit; default: from the exchange's ccxt rateLimit."
+    )
+    timeout_s: PositiveFloat = Field(
+        default=5.0, description="Per request; a write that times out is unknown."
+    )
+    recv_window_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=5.0,
+        description="Binance-style recvWindow cap: a request arriving later is refused unprocessed.",
+    )
+    updates_lookback_s: PositiveFloat = Field(
+        default=300.0, description="First poll of our trades reaches this far back (later: from the cursor)."
+    )
+    api_base: str | None = Field(
+        default=None,
+        description="Route every API host to <api_base>/<host>/... (a gateway or the test exchange).",
+    )
+
+    @field_validator("exchange")
+    @classmethod
+    def _known_to_ccxt(cls, exchange: str) -> str:
+        import difflib
+
+        import ccxt
+
+        if exchange not in ccxt.exchanges:
+            near = difflib.get_close_matches(exchange.lower(), ccxt.exchanges, n=5, cutoff=0.4)
+            hint = f"closest: {', '.join(near)}" if near else "see ccxt.exchanges"
+            raise ValueError(f"not a ccxt exchange id; {hint}")
+        return exchange
+
+
+class UniswapVenueRef(_Section):
+    """A Uniswap V2 pool traded through Router02 with a local key (secret ``<name>_private_key``)."""
+
+    name: VenueName
+    type: Literal["uniswap"]
+    pool: Address = Field(description="A pool of dex.pools whose tokens are in chain.tokens.")
+    router: Address = Field(
+        description="UniswapV2Router02 (mainnet 0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D)."
+    )
+    rpc_url: str | None = Field(default=None, description="JSON-RPC URL; default: chain.rpc_url.")
+    rpc_url_secret: str | None = Field(default=None, description="Name of a secret holding the RPC URL.")
+    slippage_bps: NonNegativeFloat = Field(
+        default=50.0, description="Bound beyond the router's quote (getAmountsIn/Out) at send time."
+    )
+    deadline_s: PositiveFloat = Field(
+        default=120.0, description="The swap reverts when mined later than this."
+    )
+    gas_multiplier: Annotated[float, Field(ge=1, le=5)] = Field(
+        default=1.25, description="Gas limit = estimate x this."
+    )
+    priority_fee_gwei: NonNegativeFloat = Field(default=1.0, description="EIP-1559 tip per gas.")
+    max_fee_gwei: PositiveFloat = Field(default=300.0, description="Never pay more than this per gas.")
+    swap_gas: Annotated[int, Field(ge=21_000)] = Field(
+        default=130_000, description="Gas units of one swap, for the router's cost estimate."
+    )
+    native_price: PositiveFloat | None = Field(
+        default=None,
+        description="Quote per native coin (ETH) for gas; default: this pool's price when it holds WETH.",
+    )
+    amount_increment: PositiveFloat = Field(default=1e-5, description="Lot size of the base token.")
+    rate_limit_per_s: PositiveFloat = Field(default=2.0, description="Swaps per second we allow ourselves.")
+    receipt_wait_s: NonNegativeFloat = Field(
+        default=2.0, description="place_order waits this long for the receipt, then reports the swap open."
+    )
+    confirmations: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=1, description="Blocks (1 = mined) before a swap counts as filled."
+    )
+    auto_approve: bool = Field(default=True, description="Approve the router for both tokens when needed.")
+
+
+VenueRef = Annotated[PaperVenueRef | CcxtVenueRef | UniswapVenueRef, Field(discriminator="type")]
+
+
+class ExecutionAuth(_Section):
+    """Who may call the service (docs/security.md). Secrets: ``execution_key_<id>``, never here."""
+
+    keys: list[KeyId] = Field(
+        default_factory=lambda: ["local"], description="Key ids accepted; several while rotating."
+    )
+    client_key: KeyId = Field(
+        default="local", description="The key id `kimera` commands and the signals push sign with."
+    )
+    window_s: Annotated[float, Field(ge=1, le=300)] = Field(
+        default=30.0, description="A signed request older or newer than this is refused (replay window)."
+    )
+    signed_reads: bool = Field(
+        default=False, description="Require signatures on GETs too (always: a key id)."
+    )
+    public_paths: list[str] = Field(
+        default_factory=lambda: ["/healthz", "/metrics"], description="Paths open without a key."
+    )
+
+    @model_validator(mode="after")
+    def _client_key_accepted(self) -> ExecutionAuth:
+        if not self.keys:
+            raise ValueError("keys: at least one key id is needed, e.g. [local]")
+        if self.client_key not in self.keys:
+            raise ValueError(f"client_key {self.client_key!r} is not one of keys {self.keys}")
+        return self
 
 
 class ExecutionConfig(_Section):
@@ -464,13 +692,23 @@ class ExecutionConfig(_Section):
         default="full", description="SQLite: full survives power loss; normal survives process crashes."
     )
     venues: list[VenueRef] = Field(
-        default_factory=list, description="Empty: every paper venue and pool of the paper server."
+        default_factory=list,
+        description="Empty: every paper venue and pool of the paper server; else each {name, type: paper | ccxt | uniswap, ...}.",
     )
     paper: PaperVenues = Field(default_factory=PaperVenues)
+    auth: ExecutionAuth = Field(default_factory=ExecutionAuth)
     sizing: ExecutionSizing = Field(default_factory=ExecutionSizing)
     risk: ExecutionRisk = Field(default_factory=ExecutionRisk)
     routing: ExecutionRouting = Field(default_factory=ExecutionRouting)
     oms: ExecutionOms = Field(default_factory=ExecutionOms)
+
+    @field_validator("venues")
+    @classmethod
+    def _unique_venue_names(cls, venues: list[VenueRef]) -> list[VenueRef]:
+        names = [v.name for v in venues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"venue names must be unique, got {names}")
+        return venues
 
 
 class KimeraConfig(_Section):

@@ -48,6 +48,7 @@ STAGES: tuple[Stage, ...] = (
         "Check the raw data, build features and labels with dbt",
         "pipelines.features.demo:features_stage",
     ),
+    Stage("train", "Train, tune and evaluate the models walk-forward", "pipelines.ml.demo:train_stage"),
     Stage("paper", "Start the execution service and its paper venues", "kimera.paper:paper_stage"),
     # Stages that send signals (serve) go after "paper"; "report" stays last.
     Stage("report", "Build the report and the summary", "kimera.report.stage:report_stage"),

@@ -7,6 +7,7 @@ journal, and the demo stops it at the end (or on Ctrl-C). Nothing here imports `
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ def paper_stage(ctx: DemoContext) -> list[str]:
     given = ctx.settings.secret("execution_view_token") is not None
     if not given:  # a token for this run only, so the summary can print the status page's URL
         env[VIEW_TOKEN_ENV] = secrets.token_urlsafe(32)
+    made = _demo_api_keys(ctx, env)
     task = ctx.progress.add_task("  execution service and paper venues", total=1)
     service = ctx.services.start(
         "execution service",
@@ -39,7 +41,30 @@ def paper_stage(ctx: DemoContext) -> list[str]:
         return [f"paper: an execution service already answers at {url}; signals go there"]
     token = "<your execution_view_token>" if given else env[VIEW_TOKEN_ENV]
     ctx.status_url = f"{url}/status?view={token}"
-    return [
+    lines = [
         f"paper: execution service on {url} with paper venues on {cfg.paper.url} "
         f"(log {service.log}); it stops when the demo ends"
     ]
+    if made:
+        lines.append(
+            f"  API key(s) {', '.join(made)} made for this run only (keep one with `kimera keys new <id>`, docs/security.md)"
+        )
+    return lines
+
+
+def _demo_api_keys(ctx: DemoContext, env: dict[str, str]) -> list[str]:
+    """A random secret for each configured API key that has none, for this run only.
+
+    ``kimera execute`` refuses to start without them, and the signals asset signs its pushes with
+    the client key, so the secret goes to the service's environment and to this process's (where
+    :meth:`Settings.secret` finds it); it is never written to disk or printed.
+    """
+    from kimera.signing import new_secret, secret_name
+
+    made = []
+    for key_id in ctx.config.execution.auth.keys:
+        if ctx.settings.secret(secret_name(key_id)) is None:
+            name = f"KIMERA_SECRET_{secret_name(key_id).upper()}"
+            env[name] = os.environ[name] = new_secret()
+            made.append(key_id)
+    return made

@@ -18,9 +18,10 @@ from kimera.settings import Settings, get_settings
 from pipelines.features import definitions as features
 from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing
+from pipelines.ml import definitions as ml
 from pipelines.resources import location_config, shared_resources
 
-DOMAINS: list[ModuleType] = [ingest, landing, features]
+DOMAINS: list[ModuleType] = [ingest, landing, features, ml]
 
 
 def build_location(settings: Settings | None = None, config: KimeraConfig | None = None) -> Definitions:

@@ -4,7 +4,6 @@ when the switch flips, and stays shut to anyone without the token."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 
 from tests.browser.conftest import free_port, stop
 from tests.conftest import REPO_ROOT
-from tests.execution.conftest import FAST, signal, write_config
+from tests.execution.conftest import FAST, service_env, signal, signed_client, write_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,7 +31,7 @@ def execution(kimera_home, tmp_path: Path):
     }
     config = write_config(tmp_path / "kimera.yaml", cfg)
     log_path = tmp_path / "execute.log"
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), KIMERA_CONFIG=str(config), PYTHONUNBUFFERED="1")
+    env = service_env(KIMERA_CONFIG=str(config), PYTHONUNBUFFERED="1")  # with the API key's secret
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "kimera", "execute"],
@@ -72,10 +71,13 @@ def test_the_status_page_shows_the_account_and_follows_the_kill_switch(
     assert httpx.get(f"{base}/status", timeout=10).status_code == 401
     assert httpx.get(f"{base}/status?view=wrong-token&format=json", timeout=10).status_code == 401
 
+    api = signed_client(base_url=base, timeout=30)  # the API wants signed requests; the page does not
     answers = [
-        httpx.post(f"{base}/signals", json=signal(1, "BTC", forecast=0.004, width=0.004), timeout=30).json(),
-        httpx.post(f"{base}/signals", json=signal(2, "ETH", forecast=-0.004, width=0.004), timeout=30).json(),
+        api.post("/signals", json=signal(1, "BTC", forecast=0.004, width=0.004)).json(),
+        api.post("/signals", json=signal(2, "ETH", forecast=-0.004, width=0.004)).json(),
     ]
+    # The view token opens the page, and nothing else.
+    assert httpx.get(f"{base}/positions?view={token}", timeout=10).status_code == 401
     assert [a["outcome"] for a in answers] == ["orders", "orders"], answers
     deadline = time.monotonic() + 30
     while True:  # fills reach the position a moment after the order's answer
@@ -100,11 +102,7 @@ def test_the_status_page_shows_the_account_and_follows_the_kill_switch(
     page.get_by_text("P&L").first.wait_for()
     page.screenshot(path=str(artifacts / "execution-status-active.png"), full_page=True)
 
-    halted = httpx.put(
-        f"{base}/killswitch",
-        json={"state": "HALTED", "reason": "browser test", "cancel_open": True},
-        timeout=10,
-    )
+    halted = api.put("/killswitch", json={"state": "HALTED", "reason": "browser test", "cancel_open": True})
     assert halted.status_code == 200, halted.text
     # The page refreshes itself (every 2 s): the new state shows without touching the browser.
     page.locator("#kill-switch", has_text="HALTED").wait_for(timeout=15_000)

@@ -19,6 +19,24 @@ from kimera.config import load_config
 from kimera.settings import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# the API key a service started as its own process accepts (issue #8: every request is authenticated)
+SERVICE_KEY_SECRET = "test-execution-key-3b9d5f7a1c2e4f6a8b0d"
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    """Environment for a service process: the repository on the path and the test API key's secret."""
+    return dict(
+        os.environ, PYTHONPATH=str(REPO_ROOT), KIMERA_SECRET_EXECUTION_KEY_LOCAL=SERVICE_KEY_SECRET, **extra
+    )
+
+
+def signed_client(**kw) -> httpx.Client:
+    """An httpx client that signs every request with the test API key."""
+    from pydantic import SecretStr
+
+    from kimera.signing import SignedAuth
+
+    return httpx.Client(auth=SignedAuth("local", SecretStr(SERVICE_KEY_SECRET)), **kw)
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@ order was lost or duplicated and that the journal equals the venue's state."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal as sig
 import sqlite3
@@ -20,7 +19,9 @@ from tests.execution.conftest import (
     FAST,
     REPO_ROOT,
     free_port,
+    service_env,
     signal,
+    signed_client,
     start_paper,
     stop,
     wait_http,
@@ -39,7 +40,7 @@ def _start_service(port: int, env: dict[str, str]) -> subprocess.Popen:
 def _stream(url: str, n: int, accepted: dict[str, dict], stop_at: threading.Event, seed: int) -> None:
     """Send signals 0..n-1, each until the service answers 200 (it may be down or die mid-request)."""
     rng = random.Random(seed)
-    with httpx.Client(timeout=5.0) as client:
+    with signed_client(timeout=5.0) as client:
         for i in range(n):
             body = signal(
                 i, asset=rng.choice(["BTC", "ETH"]), forecast=rng.choice([-0.004, -0.002, 0.002, 0.004])
@@ -63,9 +64,7 @@ def test_no_order_lost_or_duplicated_across_sigkills(kimera_home, tmp_path, seed
     cfg = {**FAST, "paper": {**FAST["paper"], "url": f"http://127.0.0.1:{venue_port}", "port": venue_port},
            "oms": {**FAST["oms"], "ack_wait_s": 0.0}}  # fmt: skip
     path = write_config(tmp_path / "kimera.yaml", cfg)
-    env = dict(
-        os.environ, PYTHONPATH=str(REPO_ROOT), KIMERA_CONFIG=str(path), KIMERA_HOME=str(kimera_home.home_dir)
-    )
+    env = service_env(KIMERA_CONFIG=str(path), KIMERA_HOME=str(kimera_home.home_dir))
     paper = start_paper(
         path, venue_port, faults='{"lost_answer": 0.05, "duplicate_fill": 0.2, "delay_s": 1.5}'
     )
@@ -89,7 +88,8 @@ def test_no_order_lost_or_duplicated_across_sigkills(kimera_home, tmp_path, seed
         assert not streamer.is_alive(), f"only {len(accepted)} of {n_signals} signals were accepted"
         deadline = time.time() + 40
         while time.time() < deadline:
-            orders = httpx.get(f"{url}/orders", params={"limit": 10000}, timeout=5).json()
+            with signed_client(timeout=5) as client:
+                orders = client.get(f"{url}/orders", params={"limit": 10000}).json()
             if all(o["state"] not in LIVE_STATES for o in orders):
                 break
             time.sleep(0.3)
@@ -137,3 +137,8 @@ def test_no_order_lost_or_duplicated_across_sigkills(kimera_home, tmp_path, seed
         )
         assert Decimal(filled) == Decimal(vo["filled"]), cid
     assert journal_fills == {(f["venue"], f["fill_id"]) for v in venue.values() for f in v["fills"]}
+    # the audit trail is written in the journal's own commits: SIGKILLs leave it whole and equal to it
+    from execution.audit import verify
+
+    audit = verify(f"sqlite:///{kimera_home.journal_path}")
+    assert audit.ok and audit.entries > len(journal), (audit.problem, audit.mismatches[:3])

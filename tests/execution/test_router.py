@@ -107,3 +107,13 @@ def test_gas_keeps_small_orders_off_the_pool_and_big_ones_use_it():
     assert [leg.venue for leg in small.legs] == ["a"]
     big = route(Side.BUY, 15.0, [CexInput("a", asks, 0.001)], [pool], lot=1.0)
     assert {leg.venue for leg in big.legs} == {"a", "pool"}
+
+
+def test_a_venue_with_an_empty_book_side_is_skipped_not_an_error():
+    empty = np.zeros((0, 2))
+    asks = np.array([[100.0, 2.0], [101.0, 2.0]])
+    only_empty = route(Side.BUY, 1.0, [CexInput("a", empty, 0.001)], lot=1.0, limit_price=150.0)
+    assert only_empty.amount == 0.0 and not only_empty.legs
+    mixed = route(Side.BUY, 3.0, [CexInput("a", empty, 0.001), CexInput("b", asks, 0.001)], lot=1.0,
+                  limit_price=150.0)  # fmt: skip
+    assert mixed.amount == 3.0 and [leg.venue for leg in mixed.legs] == ["b"]

@@ -68,3 +68,21 @@ def test_cli_reports_bad_config_in_one_line_and_exits_2(tmp_path: Path, kimera_h
     result = CliRunner().invoke(main, ["demo", "--stage", "ingest"])
     assert result.exit_code == 2
     assert "features.bar = '7m'" in result.output
+
+
+def test_models_section_refuses_unusable_values() -> None:
+    data = _shipped()
+    data["models"]["quantiles"] = [0.9, 0.1]
+    data["models"]["transformer"] = {"d_model": 30, "heads": 4}
+    data["models"]["hpo"] = {"pruner": "random"}
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, "kimera.yaml")
+    message = str(err.value)
+    assert "models.quantiles = [0.9, 0.1]" in message and "strictly increasing" in message
+    assert "d_model (30) must be a multiple of heads (4)" in message
+    assert "models.hpo.pruner = 'random'" in message
+
+
+def test_shipped_models_section_loads() -> None:
+    models = load_config(REPO_CONFIG).models
+    assert models.horizon == 1 and models.seeds == [0, 1, 2] and models.hpo.pruner == "median"

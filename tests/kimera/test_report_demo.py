@@ -20,7 +20,7 @@ from kimera.demo import STAGE_NAMES
 from kimera.settings import DAGSTER_TUNING, Settings, get_settings
 from tests.browser.conftest import free_port
 from tests.conftest import REPO_ROOT
-from tests.execution.conftest import write_config
+from tests.execution.conftest import SERVICE_KEY_SECRET, write_config
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +39,8 @@ def ports(kimera_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         {"port": service, "paper": {"url": f"http://127.0.0.1:{paper}", "port": paper}},
     )
     monkeypatch.setenv("KIMERA_CONFIG", str(config))
+    # the API key's secret as a user keeps it (the demo would otherwise make one into this process)
+    monkeypatch.setenv("KIMERA_SECRET_EXECUTION_KEY_LOCAL", SERVICE_KEY_SECRET)
     get_settings.cache_clear()  # kimera_home read the settings before
     return service, paper
 
@@ -69,7 +71,7 @@ def test_the_demo_ends_with_a_report_and_a_summary_and_stops_its_servers(
     assert f"report: {report.as_uri()}" in out and report.exists()
     status = re.search(r"live status page while the service runs: (\S+)", out)
     assert status and status.group(1).startswith(f"http://127.0.0.1:{service_port}/status?view=")
-    assert re.search(r"stage times: ingest \d+ s, features \d+ s, paper \d+ s, .*report \d+ s", out)
+    assert re.search(r"stage times: ingest \d+ s, features \d+ s, train \d+ s, paper \d+ s, .*report \d+ s", out)
     # Nothing trained yet on one day: the report says so rather than drawing something.
     assert "not in the report (models)" in out
     assert "prices.png" in report.read_text() and "features.png" in report.read_text()
@@ -100,7 +102,11 @@ def test_interrupting_the_demo_stops_the_servers_it_started(
     demo = subprocess.Popen(
         [sys.executable, "-c", _DEMO_WITH_A_LONG_STAGE],
         cwd=REPO_ROOT,
-        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+        # no API key secret: the demo makes one for its run, or `kimera execute` would not start
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("KIMERA_SECRET_")},
+            "PYTHONPATH": str(REPO_ROOT),
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

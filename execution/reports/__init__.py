@@ -1,0 +1,1 @@
+"""Execution reports: fills and transaction-cost analysis per venue (``kimera costs``)."""
