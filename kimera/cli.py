@@ -193,12 +193,7 @@ def bench(names: tuple[str, ...], as_json: bool, quick: bool) -> None:
     """Run benchmarks (all, or the NAMES given) and print each beside its same-run baseline."""
     import bench as benchmarks
 
-    measures = benchmarks.run(list(names), quick=quick)
-    if as_json:
-        for m in measures:
-            click.echo(m.as_json())
-    else:
-        click.echo(benchmarks.format_table(measures))
+    sys.exit(benchmarks.main(list(names), as_json=as_json, quick=quick))
 
 
 if __name__ == "__main__":
