@@ -9,6 +9,7 @@ the Dagster instance under ``KIMERA_HOME/dagster`` with progress bars, so the ru
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import threading
 import time
@@ -79,6 +80,7 @@ class DemoContext:
     console: Console
     services: Services = field(default_factory=Services)  # servers started here; stopped at the end
     status_url: str | None = None  # the execution service's status page, once the paper stage ran
+    exported: list[str] = field(default_factory=list)  # environment set for this run only; unset at the end
     _instance: DagsterInstance | None = field(default=None, repr=False)
 
     @property
@@ -145,6 +147,9 @@ class DemoContext:
     def close(self) -> None:
         """Stop every server this demo started, and let go of the Dagster instance."""
         self.services.stop_all()
+        for name in self.exported:
+            os.environ.pop(name, None)
+        self.exported.clear()
         if self._instance is not None:
             self._instance.dispose()
             self._instance = None

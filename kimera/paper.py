@@ -66,5 +66,6 @@ def _demo_api_keys(ctx: DemoContext, env: dict[str, str]) -> list[str]:
         if ctx.settings.secret(secret_name(key_id)) is None:
             name = f"KIMERA_SECRET_{secret_name(key_id).upper()}"
             env[name] = os.environ[name] = new_secret()
+            ctx.exported.append(name)  # the demo unsets it when it ends
             made.append(key_id)
     return made

@@ -71,7 +71,9 @@ def test_the_demo_ends_with_a_report_and_a_summary_and_stops_its_servers(
     assert f"report: {report.as_uri()}" in out and report.exists()
     status = re.search(r"live status page while the service runs: (\S+)", out)
     assert status and status.group(1).startswith(f"http://127.0.0.1:{service_port}/status?view=")
-    assert re.search(r"stage times: ingest \d+ s, features \d+ s, train \d+ s, paper \d+ s, .*report \d+ s", out)
+    assert re.search(
+        r"stage times: ingest \d+ s, features \d+ s, train \d+ s, paper \d+ s, .*report \d+ s", out
+    )
     # Nothing trained yet on one day: the report says so rather than drawing something.
     assert "not in the report (models)" in out
     assert "prices.png" in report.read_text() and "features.png" in report.read_text()
