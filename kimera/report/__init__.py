@@ -41,7 +41,7 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
             sections.pipeline(wh),
             sections.prices(wh, out),
             sections.features(wh, out),
-            sections.models(wh, out, out),
+            sections.models(wh, out),
             sections.paper(journal, out),
         ]
     page = out / "index.html"

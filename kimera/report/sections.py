@@ -100,7 +100,7 @@ def features(wh: Warehouse, out: Path) -> Section:
     return section
 
 
-def models(wh: Warehouse, out: Path, report_dir: Path) -> Section:
+def models(wh: Warehouse, out: Path) -> Section:
     section = Section("models", "Models: out-of-sample scores, predicted vs realised, calibration")
     scores = wh.evaluations()
     if isinstance(scores, Missing):
@@ -117,7 +117,7 @@ def models(wh: Warehouse, out: Path, report_dir: Path) -> Section:
             section.paragraphs.append(
                 f"<p>{served} predictions of the served model have a realised return so far.</p>"
             )
-        # baselines are flat by design (always up, last return): the table shows them, the plots don't
+        # baselines are yardsticks (always up; the last return again): the table has them, the plots don't
         predictions = predictions[~predictions["model"].isin(BASELINES)]
         sizes = predictions.groupby(["source", "model"])["fwd_ret"].transform("size")
         predictions = predictions[sizes >= MIN_POINTS]
@@ -137,7 +137,7 @@ def models(wh: Warehouse, out: Path, report_dir: Path) -> Section:
                 "P(up) against the share of bars that went up: on the diagonal is calibrated.",
             )
         )
-    training = _training_plots(report_dir)
+    training = _training_plots(out)
     if training:
         links = "".join(f'<li><a href="{html.escape(p)}">{html.escape(p)}</a></li>' for p in training)
         section.paragraphs.append(
