@@ -9,7 +9,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
+from kimera.cli import main
 from kimera.report import build_report
 from kimera.report.data import Journal
 from kimera.report.paper import summarise
@@ -38,6 +40,10 @@ def test_an_empty_home_gets_a_page_that_says_what_is_missing(kimera_home: Settin
     assert "Not shown: no warehouse at" in page and "run `kimera demo`" in page
     assert "Not shown: no execution journal" in page
     assert set(report.missing) == {"pipeline", "prices", "features", "models", "paper"}
+    printed = CliRunner().invoke(main, ["report"])
+    assert printed.exit_code == 0, printed.output
+    assert f"report: {report.path.as_uri()} (0 plots)" in printed.output
+    assert "not shown (paper): no execution journal" in printed.output
 
 
 def test_raw_tables_alone_draw_the_venues_and_say_dex_prices_and_features_wait_for_dbt(
