@@ -59,8 +59,11 @@ def report_stage(ctx: DemoContext) -> list[str]:
             f"  signal to first venue answer: p50 {latency.quantile(0.5):.1f} ms, "
             f"p99 {latency.quantile(0.99):.1f} ms ({len(latency)} signals)"
         )
-    if ctx.status_url:
-        lines.append(f"  live status page while the service runs: {ctx.status_url}")
+    if ctx.status_url:  # the demo stops the service it started; the journal stays
+        lines.append(
+            "  the service stops with the demo; `kimera execute` carries on from its journal and prints "
+            "the URL of its live status page"
+        )
     for section, notes in report.missing.items():
         lines += [f"  not in the report ({section}): {note}" for note in notes]
     return lines
@@ -72,5 +75,9 @@ def _score_lines(scores: pd.DataFrame) -> list[str]:
     rows = [header]
     for _, row in scores.iterrows():
         name = f"{row['model']}{' (base)' if row['baseline'] else ''}"
-        rows.append(f"  {name:<22}" + "".join(f"{row[c]:>10.4f}" for c in columns))
+        rows.append(f"  {name:<22}" + "".join(_cell(row[c]) for c in columns))
     return rows
+
+
+def _cell(value: float) -> str:
+    return f"{'–':>10}" if pd.isna(value) else f"{value:>10.4f}"
