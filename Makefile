@@ -12,12 +12,17 @@ export DAGSTER_DISABLE_TELEMETRY := true
 .PHONY: setup demo test lint ui bench clean
 
 ## setup: create .venv with pip (if missing), install the project, its npm test artefacts and dbt manifest
-setup: $(VENV)/.installed evm/node_modules/.installed dbt_project/target/manifest.json
+setup: $(VENV)/.installed evm/node_modules/.installed dbt_project/target/manifest.json .tools/uv/bin/uv
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check "setuptools>=68" -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+# `bentoml build` needs a uv binary; kept out of the venv, in .tools/uv (gitignored), found by bentos/build.py.
+.tools/uv/bin/uv: $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==0.13.9
 	@touch $@
 
 # Real Uniswap V2 contract artefacts (ABI + bytecode) for the offline EVM tests.

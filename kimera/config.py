@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kimera.settings import Settings, get_settings
 
@@ -461,9 +469,87 @@ class ModelsConfig(_Section):
         return seeds
 
 
+class PromotionConfig(_Section):
+    """The promotion gate: a candidate replaces the served model only if it beats it out of sample."""
+
+    min_bars: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=24,
+        description="Labelled bars per asset after both models' training data before they are compared.",
+    )
+    min_improvement: NonNegativeFloat = Field(
+        default=0.0, description="Log-loss (nats per bar) the candidate must gain over the served model."
+    )
+    z: NonNegativeFloat = Field(
+        default=0.0,
+        description="Also demand a gain of z standard errors of the paired log-loss difference (0: any gain).",
+    )
+
+
+def _five_field_cron(value: str) -> str:
+    if len(value.split()) != 5:
+        raise ValueError("expected a 5-field cron string (minute hour day month weekday), e.g. '30 0 * * *'")
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_five_field_cron)]
+
+
+class RetrainConfig(_Section):
+    """When to retrain: on a schedule, when enough new data has landed, when live error drifts."""
+
+    cron: Cron = Field(default="30 0 * * *", description="Daily retrain schedule (UTC cron).")
+    min_new_bars: Annotated[int, Field(ge=1)] = Field(
+        default=168,
+        description="Labelled bars per asset after the served model's data that trigger a retrain.",
+    )
+    drift_bars: Annotated[int, Field(ge=2)] = Field(
+        default=48, description="Newest realised live predictions the drift check scores."
+    )
+    max_log_loss_increase: PositiveFloat = Field(
+        default=0.03,
+        description="Retrain when live log loss exceeds the model's walk-forward log loss by this (nats).",
+    )
+
+
+class SignalsConfig(_Section):
+    """The signals assets: predictions of the newest bars, and their push to the execution service."""
+
+    model_url: str | None = Field(
+        default=None, description="A running model server; default http://<serving.host>:<serving.port>."
+    )
+    autostart: bool = Field(
+        default=True, description="Start the promoted model's server for the run when none answers."
+    )
+    push: Literal["auto", "required", "off"] = Field(
+        default="auto",
+        description="auto: push when the execution service answers; required: fail when it does not.",
+    )
+    execution_url: str | None = Field(
+        default=None, description="Execution service; default http://<execution.host>:<execution.port>."
+    )
+    cron: Cron = Field(default="5 * * * *", description="Signals schedule (UTC cron): after each bar.")
+    max_bars: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=168,
+        description="Most bars per asset predicted in one run (catching up after a pause); the newest is pushed.",
+    )
+    timeout_s: PositiveFloat = 10.0
+
+
 class ServingConfig(_Section):
+    """The model server (bentos/), promotion gate, retraining triggers and signals (docs/serving.md)."""
+
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 3100
+    model: Annotated[str, Field(pattern=r"^kimera-[a-z0-9_]+$")] = Field(
+        default="kimera-ensemble", description="Store name whose new versions are promotion candidates."
+    )
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    signals: SignalsConfig = Field(default_factory=SignalsConfig)
+
+    @property
+    def url(self) -> str:
+        return self.signals.model_url or f"http://{self.host}:{self.port}"
 
 
 Fraction = Annotated[float, Field(ge=0, le=1)]

@@ -51,7 +51,12 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage("train", "Train, tune and evaluate the models walk-forward", "pipelines.ml.demo:train_stage"),
     Stage("paper", "Start the execution service and its paper venues", "kimera.paper:paper_stage"),
-    # Stages that send signals (serve) go after "paper"; "report" stays last.
+    # "serve" pushes its signals to the service "paper" started; "report" stays last.
+    Stage(
+        "serve",
+        "Promote, package and serve the model; predict the newest bars",
+        "pipelines.serving.demo:serve_stage",
+    ),
     Stage("report", "Build the report and the summary", "kimera.report.stage:report_stage"),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)

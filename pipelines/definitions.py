@@ -20,8 +20,10 @@ from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing
 from pipelines.ml import definitions as ml
 from pipelines.resources import location_config, shared_resources
+from pipelines.serving import definitions as serving
+from pipelines.signals import definitions as signals
 
-DOMAINS: list[ModuleType] = [ingest, landing, features, ml]
+DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals]
 
 
 def build_location(settings: Settings | None = None, config: KimeraConfig | None = None) -> Definitions:
