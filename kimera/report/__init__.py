@@ -42,7 +42,7 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
             sections.prices(wh, out),
             sections.features(wh, out),
             sections.models(wh, out),
-            sections.paper(journal, out),
+            sections.paper(journal, out, wh.signal_pushes()),
         ]
     page = out / "index.html"
     partial = out / "index.html.partial"

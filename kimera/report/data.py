@@ -181,6 +181,19 @@ class Warehouse:
         frame["baseline"] = frame["model"].isin(BASELINES)
         return frame.sort_values(["baseline", "model"], ascending=[False, True]).reset_index(drop=True)
 
+    def signal_pushes(self) -> list[str]:
+        """How the signals asset's pushes to the execution service went: one phrase per status."""
+        if not self.has("ml", "signal_pushes"):
+            return []
+        rows = self.con.execute(
+            "SELECT status, count(*), any_value(http_status), any_value(left(detail, 160)) FROM ml.signal_pushes "
+            "GROUP BY status ORDER BY status"
+        ).fetchall()
+        return [
+            f"{status} {n}" + ("" if status == "accepted" or detail is None else f" (HTTP {code}: {detail})")
+            for status, n, code, detail in rows
+        ]
+
     def test_predictions(self) -> pd.DataFrame | Missing:
         """Out-of-sample forecasts beside what happened: walk-forward test rows (one seed, newest run),
         and the served model's predictions whose future bar has arrived."""

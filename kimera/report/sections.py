@@ -154,8 +154,12 @@ def _training_plots(report_dir: Path) -> list[str]:
     return [str(p.relative_to(report_dir)) for p in sorted(runs[-1].glob("*.png"))]
 
 
-def paper(journal: Journal, out: Path) -> Section:
+def paper(journal: Journal, out: Path, pushes: list[str] | None = None) -> Section:
     section = Section("paper", "Paper trading")
+    if pushes:
+        section.paragraphs.append(
+            f"<p>Signals pushed by the signals asset: {html.escape('; '.join(pushes))}.</p>"
+        )
     fills = journal.fills()
     orders, signals, refusals = (
         journal.orders_by_state(),

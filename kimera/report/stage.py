@@ -34,7 +34,7 @@ def report_stage(ctx: DemoContext) -> list[str]:
 
     lines = [f"report: {report.path.as_uri()} ({len(report.pictures)} plots)"]
     with Warehouse(ctx.settings.warehouse_path) as wh:
-        scores = wh.evaluations()
+        scores, pushes = wh.evaluations(), wh.signal_pushes()
     if not isinstance(scores, Missing):
         lines.append("models (walk-forward test, mean over seeds; baselines first):")
         lines += _score_lines(scores)
@@ -48,6 +48,8 @@ def report_stage(ctx: DemoContext) -> list[str]:
             + "; orders "
             + (", ".join(f"{k} {v}" for k, v in orders.items()) or "none")
         )
+    if pushes:
+        lines.append(f"  signals pushed to the execution service: {'; '.join(pushes)}")
     if not isinstance(fills, Missing):
         pnl = summarise(fills)
         lines.append(
