@@ -23,12 +23,19 @@ from execution.api.errors import validation_error
 from execution.api.intake import SignalIntake
 from execution.api.routes import create_router, public_router
 from execution.service import ExecutionService
+from execution.status import STATUS_PATH, status_banner, status_router, view_token
 
 log = logging.getLogger("kimera.execution")
 
 
-def create_app(service: ExecutionService, dependencies: Sequence = ()) -> FastAPI:
-    """The app for ``service``; ``dependencies`` guard every trading route (issue #8: request signing)."""
+def create_app(
+    service: ExecutionService, dependencies: Sequence = (), status_token: str | None = None
+) -> FastAPI:
+    """The app for ``service``; ``dependencies`` guard every trading route (issue #8: request signing).
+
+    ``GET /status`` is the live status page for the holder of ``status_token`` (``app.state.status_token``;
+    default the secret ``execution_view_token`` or a random one): see :mod:`execution.status`.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -51,6 +58,8 @@ def create_app(service: ExecutionService, dependencies: Sequence = ()) -> FastAP
     app.include_router(public_router())
     app.include_router(create_router(dependencies))
     app.include_router(audit_router(dependencies))
+    app.state.status_token = status_token or view_token(service.settings)
+    app.include_router(status_router(app.state.status_token))
     return app
 
 
@@ -102,10 +111,17 @@ def serve_cli(port: int | None = None) -> None:
         )
     service = ExecutionService(config, settings)
     app = create_app(service)
-    secure_app(app, keys, config.execution.auth, service.metrics.registry)
+    # /status is not an API route: its own view token guards it (a browser cannot sign requests)
+    auth = config.execution.auth
+    auth = auth.model_copy(update={"public_paths": [*auth.public_paths, STATUS_PATH]})
+    secure_app(app, keys, auth, service.metrics.registry)
     port = port or config.execution.port
     print(
         f"execution service on http://{config.execution.host}:{port} (OpenAPI at /docs; API keys {keys.ids()})"
+    )
+    print(
+        f"status page: {status_banner(settings, config.execution.host, port, app.state.status_token)}",
+        flush=True,
     )
     try:  # log_config=None: uvicorn's records go through our handlers (and their redaction)
         uvicorn.run(

@@ -51,6 +51,19 @@ def demo(days: int | None, stage: str) -> None:
 
 
 @main.command()
+def report() -> None:
+    """Build KIMERA_HOME/report/index.html (plots from the warehouse and the execution journal)."""
+    from kimera.report import build_report
+    from kimera.settings import get_settings
+
+    built = build_report(get_settings())
+    click.echo(f"report: {built.path.as_uri()} ({len(built.pictures)} plots)")
+    for section, notes in built.missing.items():
+        for note in notes:
+            click.echo(f"  not shown ({section}): {note}")
+
+
+@main.command()
 @click.argument("query")
 @click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")
 @click.option("--json", "fmt", flag_value="json", help="Print JSON lines, one object per row.")
@@ -180,12 +193,7 @@ def bench(names: tuple[str, ...], as_json: bool, quick: bool) -> None:
     """Run benchmarks (all, or the NAMES given) and print each beside its same-run baseline."""
     import bench as benchmarks
 
-    measures = benchmarks.run(list(names), quick=quick)
-    if as_json:
-        for m in measures:
-            click.echo(m.as_json())
-    else:
-        click.echo(benchmarks.format_table(measures))
+    sys.exit(benchmarks.main(list(names), as_json=as_json, quick=quick))
 
 
 if __name__ == "__main__":

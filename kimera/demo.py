@@ -9,12 +9,18 @@ the Dagster instance under ``KIMERA_HOME/dagster`` with progress bars, so the ru
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kimera.config import ConfigError, KimeraConfig, load_config
+from kimera.services import ServiceFailed, Services
 from kimera.settings import Settings, get_settings, prepare_home
 
 if TYPE_CHECKING:
@@ -44,11 +50,14 @@ STAGES: tuple[Stage, ...] = (
         "pipelines.features.demo:features_stage",
     ),
     Stage("train", "Train, tune and evaluate the models walk-forward", "pipelines.ml.demo:train_stage"),
+    Stage("paper", "Start the execution service and its paper venues", "kimera.paper:paper_stage"),
+    # "serve" pushes its signals to the service "paper" started; "report" stays last.
     Stage(
         "serve",
         "Promote, package and serve the model; predict the newest bars",
         "pipelines.serving.demo:serve_stage",
     ),
+    Stage("report", "Build the report and the summary", "kimera.report.stage:report_stage"),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 
@@ -74,6 +83,9 @@ class DemoContext:
     end: datetime
     progress: Progress
     console: Console
+    services: Services = field(default_factory=Services)  # servers started here; stopped at the end
+    status_url: str | None = None  # the execution service's status page, once the paper stage ran
+    exported: list[str] = field(default_factory=list)  # environment set for this run only; unset at the end
     _instance: DagsterInstance | None = field(default=None, repr=False)
 
     @property
@@ -138,6 +150,11 @@ class DemoContext:
         return next(i for i, t in enumerate(self.progress.tasks) if t.id == task_id)
 
     def close(self) -> None:
+        """Stop every server this demo started, and let go of the Dagster instance."""
+        self.services.stop_all()
+        for name in self.exported:
+            os.environ.pop(name, None)
+        self.exported.clear()
         if self._instance is not None:
             self._instance.dispose()
             self._instance = None
@@ -204,28 +221,48 @@ def run_demo(days: int | None = None, stage: str = "all") -> dict[str, int]:
         console.print(f"[yellow]The window ends at the last complete hour, {end:%Y-%m-%d %H:00} UTC.")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     summary: list[str] = []
-    with Progress(*columns, console=console, transient=False) as progress:
+    timings: list[str] = []
+    with Progress(*columns, console=console, transient=False) as progress, _sigterm_as_interrupt():
         ctx = DemoContext(settings, config, start, end, progress, console)
         try:
             for each in chosen:
                 progress.console.print(f"[bold cyan]{each.name}[/]: {each.title}")
+                began = time.monotonic()
                 summary += each.function()(ctx)
+                timings.append(f"{each.name} {time.monotonic() - began:.0f} s")
         except KeyboardInterrupt:
             progress.stop()
             console.print(
-                "[yellow]Interrupted.[/] Every chunk written is whole and nothing is half-written; "
+                "[yellow]Interrupted.[/] Servers it started are stopped; every chunk written is whole and nothing is half-written; "
                 "run `kimera demo` again to finish (it overwrites, so nothing doubles)."
             )
             raise SystemExit(130) from None
-        except DemoFailed as exc:
+        except (DemoFailed, ServiceFailed) as exc:
             progress.stop()
             console.print(f"[red]Demo failed:[/] {exc}")
             raise SystemExit(1) from None
         finally:
             ctx.close()
     counts = warehouse_counts(settings)
-    _print_summary(console, settings, summary, counts)
+    _print_summary(console, settings, summary + [f"stage times: {', '.join(timings)}"], counts)
     return counts
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the demo as Ctrl-C does: the servers it started are stopped too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_summary(console: Console, settings: Settings, summary: list[str], counts: dict[str, int]) -> None:
