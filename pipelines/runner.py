@@ -177,6 +177,13 @@ def _interrupted(event) -> bool:
     while error is not None:
         if error.cls_name in {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}:
             return True
+        # Ctrl-C during a DuckDB query: DuckDB swallows the exception Dagster's SIGINT handler
+        # raises and raises its own RuntimeError("Query interrupted") (or InterruptException).
+        if (
+            error.cls_name in {"RuntimeError", "InterruptException"}
+            and "interrupted" in error.message.lower()
+        ):
+            return True
         error = error.cause
     return False
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sqlite3
 import time
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
@@ -122,6 +123,23 @@ def _raw(amount: Decimal, decimals: int, rounding: str = ROUND_DOWN) -> int:
     return int(amount.scaleb(decimals).to_integral_value(rounding=rounding))
 
 
+# A node or gateway refusing for rate: HTTP 429, "rate limit", "too many requests", or the JSON-RPC
+# code providers use for it. Matched as words: a transaction hash may well contain "429".
+_RATE_LIMIT_TEXT = re.compile(r"\b429\b|rate[ _-]?limit|too many requests|request limit", re.IGNORECASE)
+_RATE_LIMIT_CODES = {429, -32005}
+
+
+def rate_limited(exc: Web3RPCError) -> bool:
+    """Whether an RPC error says "slow down" (retry later) rather than anything about the request."""
+    if isinstance(exc, TransactionNotFound):
+        return False
+    response = exc.rpc_response if isinstance(exc.rpc_response, dict) else {}
+    error = response.get("error")
+    if isinstance(error, dict) and error.get("code") in _RATE_LIMIT_CODES:
+        return True
+    return bool(_RATE_LIMIT_TEXT.search(str(exc)))
+
+
 class UniswapVenue(Venue):
     """Router02 swaps on one pair. ``symbol`` is the service's symbol (e.g. ETH/USDT, quote at par)."""
 
@@ -169,8 +187,8 @@ class UniswapVenue(Venue):
             error = VenueTimeout if write else VenueUnavailable
             raise error(f"{self.name}: no answer from the node ({type(exc).__name__})") from None
         except Web3RPCError as exc:
-            text = redact.redact(str(exc))
-            if "429" in text or "rate" in text.lower():
+            if rate_limited(exc):
+                text = redact.redact(str(exc))
                 raise RateLimited(1.0, f"{self.name}: {text[:200]}") from None
             raise
 

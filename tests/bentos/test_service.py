@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 from starlette.testclient import TestClient
@@ -16,7 +18,20 @@ def _after_training(served, n: int = 40) -> np.ndarray:
     return np.flatnonzero(w.bar_time >= np.datetime64(TRAIN_END, "us"))[:n]
 
 
-def test_one_window_in_process_is_the_trained_models_forecast_bit_for_bit(served) -> None:
+@pytest.fixture
+def event_loop_for_to_sync():
+    """BentoML's ``to_sync`` runs on the thread's current event loop; an earlier ``asyncio.run`` in
+    this process leaves none set, so give the test its own."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def test_one_window_in_process_is_the_trained_models_forecast_bit_for_bit(
+    served, event_loop_for_to_sync
+) -> None:
     from bentos.schemas import WindowIn
     from bentos.service import Forecaster
 

@@ -148,3 +148,18 @@ async def test_pool_state_and_rules_come_from_the_chain(venue):
     assert rules.taker_fee == Decimal("0.003") and rules.gas_quote > 0
     held = await v.balances()
     assert held["ETH"]["total"] > 9
+
+
+def test_only_a_node_that_says_slow_down_counts_as_rate_limited() -> None:
+    """A receipt not found yet, whose hash happens to contain "429", is not a rate limit."""
+    from web3.exceptions import TransactionNotFound, Web3RPCError
+
+    from execution.venues.uniswap import rate_limited
+
+    tx = "0x51f8e70f5c684c71a125e7899f9150922f65bf8e3bff00578429b6d237bdca51"
+    assert not rate_limited(TransactionNotFound(f"Transaction with hash: '{tx}' not found."))
+    assert not rate_limited(Web3RPCError(f"execution reverted in {tx}"))
+    assert not rate_limited(Web3RPCError("generated an accurate estimate"))
+    assert rate_limited(Web3RPCError("429 Client Error: Too Many Requests for url"))
+    assert rate_limited(Web3RPCError("daily request limit reached"))
+    assert rate_limited(Web3RPCError("slow down", rpc_response={"error": {"code": -32005, "message": "x"}}))

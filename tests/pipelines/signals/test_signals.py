@@ -8,9 +8,9 @@ import duckdb
 import httpx
 import numpy as np
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from kimera.signing import client_auth
+from pipelines.resources import WarehouseResource
 from pipelines.signals.assets import SIGNALS_ASSETS
 from pipelines.signals.resources import ExecutionResource, ModelServerResource
 from tests.pipelines.signals.conftest import free_port
@@ -21,7 +21,7 @@ def _materialize(home, execution_url: str, push: str = "auto", selection=None):
         SIGNALS_ASSETS,
         selection=selection,
         resources={
-            "warehouse": DuckDBResource(database=str(home.settings.warehouse_path)),
+            "warehouse": WarehouseResource(database=str(home.settings.warehouse_path)),
             "model_server": ModelServerResource(url=home.model_url, autostart=True),
             "execution": ExecutionResource(url=execution_url, push=push),
         },
