@@ -2,7 +2,9 @@
 
 The service runs as its own process for the rest of the demo, so the serve stage's signals are
 sized, risk-checked, routed and filled against the simulator's books; the report stage reads its
-journal, and the demo stops it at the end (or on Ctrl-C). Nothing here imports ``execution/``.
+journal, and the demo stops it at the end (or on Ctrl-C). The paper venues' market starts where the
+served model's training data ends, so the serve stage can paper-trade the day the model never saw.
+Nothing here imports ``execution/``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,28 @@ def paper_stage(ctx: DemoContext) -> list[str]:
         env[VIEW_TOKEN_ENV] = secrets.token_urlsafe(32)
     made = _demo_api_keys(ctx, env)
     task = ctx.progress.add_task("  execution service and paper venues", total=1)
+    # The paper market starts where the served model's training data ends (pipelines/ml/demo.py), so
+    # the serve stage can replay the held-out day bar by bar; `kimera execute` finds it running.
+    from pipelines.ml.demo import paper_start
+
+    start = paper_start(ctx.end)
+    paper = ctx.services.start(
+        "paper venue server",
+        [
+            sys.executable,
+            "-m",
+            "execution.venues.server",
+            "--port",
+            str(cfg.paper.port),
+            "--start",
+            start.isoformat(),
+        ],
+        f"{cfg.paper.url.rstrip('/')}/ping",
+        env,
+        ctx.settings.home_dir / "logs" / "paper-venues.log",
+    )
+    if paper.process is not None:
+        ctx.paper_clock_url = cfg.paper.url.rstrip("/")
     service = ctx.services.start(
         "execution service",
         [sys.executable, "-m", "kimera", "execute", "--port", str(cfg.port)],
@@ -43,7 +67,7 @@ def paper_stage(ctx: DemoContext) -> list[str]:
     ctx.status_url = f"{url}/status?view={token}"
     lines = [
         f"paper: execution service on {url} with paper venues on {cfg.paper.url} "
-        f"(log {service.log}); it stops when the demo ends"
+        f"(market from {start:%Y-%m-%d %H:%M} UTC; log {service.log}); it stops when the demo ends"
     ]
     if made:
         lines.append(

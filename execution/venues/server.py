@@ -15,7 +15,7 @@ import json
 import random
 import time
 from dataclasses import asdict
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +46,14 @@ class MarketClock:
 
     def now(self) -> float:
         return self.start + (time.time() - self.wall0) * self.speed
+
+    def advance_to(self, t: float) -> float:
+        """Jump market time forward to ``t`` (a replay moving to the next bar); never backwards."""
+        now = self.now()
+        if t < now:
+            raise ValueError(f"market time is {now:.3f}; it moves forward only, not to {t:.3f}")
+        self.start, self.wall0 = t, time.time()
+        return t
 
 
 class FaultPlan:
@@ -247,6 +255,21 @@ def create_venue_app(
         faults.update(await request.json())
         return _json({"ok": True})
 
+    async def set_clock(request: Request) -> Response:
+        """``PUT /admin/clock {"time": epoch seconds}``: move market time forward (a replay's next bar)."""
+        try:
+            body = await request.json()
+            target = float(body["time"])
+        except (ValueError, KeyError, TypeError):
+            return _json({"error": "bad_request", "message": 'expected {"time": <epoch seconds>}'}, 422)
+        try:
+            clock.advance_to(target)
+        except ValueError as exc:
+            return _json({"error": "conflict", "message": str(exc)}, 409)
+        for v in exchange.venues.values():
+            v.advance(target)  # resting orders meet the market of the new time
+        return _json({"time": clock.now()})
+
     async def state(request: Request) -> Response:
         now = clock.now()
         out = {}
@@ -270,12 +293,14 @@ def create_venue_app(
         Route("/venues/{venue}/updates", updates),
         Route("/admin/faults", set_faults, methods=["PUT"]),
         Route("/admin/state", state),
+        Route("/admin/clock", set_clock, methods=["PUT"]),
     ]
     return Starlette(routes=routes)
 
 
-def build_from_config(config, faults: dict[str, Any] | None = None) -> Starlette:
-    """The paper venue server's app for a Kimera config."""
+def build_from_config(config, faults: dict[str, Any] | None = None, start: float | None = None) -> Starlette:
+    """The paper venue server's app for a Kimera config; market time starts at ``start`` (epoch
+    seconds; default the end of the demo window, where the ingested data stops)."""
     from execution.venues.specs import paper_market, paper_specs
 
     paper = config.execution.paper
@@ -283,7 +308,9 @@ def build_from_config(config, faults: dict[str, Any] | None = None) -> Starlette
     exchange = PaperExchange(
         paper_market(config), paper_specs(config), seed=seed, replenish_s=paper.replenish_s
     )
-    clock = MarketClock(start=config.demo_end.replace(tzinfo=UTC).timestamp(), speed=paper.speed)
+    if start is None:
+        start = config.demo_end.replace(tzinfo=UTC).timestamp()
+    clock = MarketClock(start=start, speed=paper.speed)
     plan = paper.faults.model_dump()
     plan.update(faults or {})
     return create_venue_app(exchange, clock, FaultPlan(**plan))
@@ -298,9 +325,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--config", default=None, help="Config file (default: KIMERA_CONFIG or kimera.yaml).")
     parser.add_argument("--faults", default=None, help="JSON fault plan, e.g. '{\"timeout\": 0.05}'.")
+    parser.add_argument(
+        "--start",
+        default=None,
+        help="Market time to start at, ISO 8601 UTC (default: the demo window's end).",
+    )
     args = parser.parse_args(argv)
     config = load_config(args.config)
-    app = build_from_config(config, json.loads(args.faults) if args.faults else None)
+    start = None
+    if args.start is not None:
+        try:
+            start = datetime.fromisoformat(args.start).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            parser.error(f"--start {args.start!r} is not an ISO 8601 time (e.g. 2026-03-31T00:00:00)")
+    app = build_from_config(config, json.loads(args.faults) if args.faults else None, start)
     port = args.port or config.execution.paper.port
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 

@@ -13,10 +13,19 @@ if TYPE_CHECKING:
     from kimera.demo import DemoContext
 
 
+PAPER_DAYS = 1  # the newest day of the demo is kept from training: the served model paper-trades it
+
+
 def training_partition(end: datetime) -> str:
-    """The daily partition whose training end is the last midnight at or before ``end``."""
+    """The daily partition whose training ends :data:`PAPER_DAYS` before the last midnight at or
+    before ``end``: the bars after it are new to the served model, which paper-trades them."""
     last_midnight = datetime(end.year, end.month, end.day)
-    return (last_midnight - timedelta(days=1)).date().isoformat()
+    return (last_midnight - timedelta(days=1 + PAPER_DAYS)).date().isoformat()
+
+
+def paper_start(end: datetime) -> datetime:
+    """Where the demo's paper market starts: the end of the served model's training data."""
+    return datetime.fromisoformat(training_partition(end)) + timedelta(days=1)
 
 
 def train_stage(ctx: DemoContext) -> list[str]:
@@ -40,7 +49,7 @@ def train_stage(ctx: DemoContext) -> list[str]:
         # a short demo (e.g. --days 1) is a smoke run of the data stages: say why nothing is trained
         return [
             f"train: not run: {have} labelled bars before {partition} + 1 day, the walk-forward needs "
-            f"{needed} (models.train_bars + purge + test_bars); use --days {ctx.config.models.train_bars // 24 + 15} or more"
+            f"{needed} (models.train_bars + purge + test_bars); use --days {ctx.config.models.train_bars // 24 + 15 + PAPER_DAYS} or more"
         ]
     task = ctx.progress.add_task(f"  ml_training, partition {partition}", total=None)
     job = code_location().resolve_job_def(TRAIN_JOB)

@@ -1,8 +1,10 @@
 """The demo's serve stage: judge and package the newest model, then predict the newest bars.
 
-Runs the ``serving`` job (promotion gate, bento) and the ``signals`` job (the model server is
-started for the run, predictions go to ``ml.predictions``, and to the execution service when one
-runs) on the instance under ``KIMERA_HOME/dagster``, so both show in the UI.
+Runs the ``serving`` job (promotion gate, bento); with the paper venues the demo started, the
+``signals_predict`` job (the model server is started for the run; predictions of every bar after
+the model's training data go to ``ml.predictions``) and the paper day, a replay of those bars
+through the execution service; then the ``signals`` job (the newest bar, pushed unless it was).
+All runs are on the instance under ``KIMERA_HOME/dagster``, so they show in the UI.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ def serve_stage(ctx: DemoContext) -> list[str]:
     from models.promoted import read_promoted
     from models.registry import list_models
     from pipelines.serving.jobs import SERVING_JOB
-    from pipelines.signals.jobs import SIGNALS_JOB
+    from pipelines.signals.jobs import PREDICT_JOB, SIGNALS_JOB
     from pipelines.signals.store import table_exists
 
     if not list_models(ctx.config.serving.model, ctx.settings):
@@ -29,9 +31,15 @@ def serve_stage(ctx: DemoContext) -> list[str]:
             f"serve: skipped: no {ctx.config.serving.model} in the model store yet (the train stage makes one)"
         ]
     ctx.run_job(SERVING_JOB, "Promotion gate and bento", partitioned=False)
-    ctx.run_job(SIGNALS_JOB, "Predictions for the newest bars", partitioned=False)
     served = read_promoted(ctx.settings)
     assert served is not None  # the gate promotes the first model it sees
+    paper_day: list[str] = []
+    if ctx.paper_clock_url is not None:
+        ctx.run_job(
+            PREDICT_JOB, "Predictions for the bars after the model's training data", partitioned=False
+        )
+        paper_day = replay_paper_day(ctx, served.tag)
+    ctx.run_job(SIGNALS_JOB, "Predictions for the newest bars, pushed", partitioned=False)
     bentos = [b for b in bento_store(ctx.settings).list() if b.info.labels.get("model") == served.tag]
     bento = max(bentos, key=lambda b: b.info.creation_time).tag if bentos else None
     with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
@@ -66,5 +74,87 @@ def serve_stage(ctx: DemoContext) -> list[str]:
         f"  {asset:<6} {t:%Y-%m-%d %H:%M}  {f:+.5f}  [{lo:+.5f}, {hi:+.5f}]  P(up) {p:.3f}"
         for asset, t, f, lo, hi, p in newest
     ]
+    lines += paper_day
     lines.append(f"  signals accepted by the execution service so far: {pushed}")
     return lines
+
+
+def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
+    """Paper-trade the bars the served model never saw: its prediction of each bar goes to the
+    execution service once the paper market has reached that bar's close, bar by bar in time order.
+
+    The paper venue server was started by the demo at the end of the model's training data
+    (``kimera/paper.py``), so its market is the simulator's market of that moment; each push is
+    signed and journalled in ``ml.signal_pushes`` exactly as the signals asset does, so a re-run sends
+    nothing twice (the service is idempotent by signal id too).
+    """
+    import time
+
+    import duckdb
+    import httpx
+    import pandas as pd
+
+    from kimera.demo import DemoFailed
+    from pipelines.signals.assets import signal_body
+    from pipelines.signals.resources import signal_resources
+    from pipelines.signals.store import ensure_signals_schema, journal_push
+
+    execution = signal_resources(ctx.config)["execution"]
+    if not execution.running():
+        return [f"  paper day: no execution service answers at {execution.url}; nothing replayed"]
+    routing = ctx.config.execution.routing
+    settle_s = max(0.75, 3 * min(0.25, routing.book_max_age_s / 4))  # the service's books catch up
+    outcomes: dict[str, int] = {}
+    with duckdb.connect(str(ctx.settings.warehouse_path)) as con:
+        ensure_signals_schema(con)
+        rows = con.execute(
+            """
+            SELECT p.* FROM ml.predictions p
+            LEFT JOIN ml.signal_pushes s ON s.prediction_id = p.prediction_id AND s.status IN ('accepted', 'rejected')
+            WHERE p.model_tag = ? AND s.prediction_id IS NULL
+            ORDER BY p.feature_time, p.asset
+            """,
+            [model_tag],
+        ).df()
+        if rows.empty:
+            return [
+                "  paper day: every prediction of the served model was pushed already (a re-run sends nothing twice)"
+            ]
+        auth = execution.auth()
+        task = ctx.progress.add_task("  paper day, signals bar by bar", total=len(rows))
+        with httpx.Client(base_url=ctx.paper_clock_url, timeout=5.0) as paper:
+            for feature_time, bar in rows.groupby("feature_time", sort=True):
+                t = pd.Timestamp(feature_time).tz_localize("UTC").timestamp()
+                moved = paper.put("/admin/clock", json={"time": t})
+                if moved.status_code not in (200, 409):  # 409: the market is past this bar already
+                    raise DemoFailed(
+                        f"paper day: the paper venue server refused the clock: {moved.text[:300]}"
+                    )
+                time.sleep(settle_s)
+                for row in bar.itertuples(index=False):
+                    journal_push(con, row.prediction_id, execution.url, "sending")
+                    try:
+                        response = execution.post_signal(signal_body(row), auth)
+                    except Exception as exc:
+                        journal_push(con, row.prediction_id, execution.url, "failed", None, str(exc)[:2000])
+                        raise DemoFailed(
+                            f"paper day: pushing the signal of {row.asset} at {feature_time}: {exc}"
+                        ) from None
+                    status = "accepted" if response.status_code < 300 else "rejected"
+                    journal_push(
+                        con,
+                        row.prediction_id,
+                        execution.url,
+                        status,
+                        response.status_code,
+                        response.text[:2000],
+                    )
+                    outcome = response.json().get("outcome", status) if status == "accepted" else status
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                    ctx.progress.advance(task)
+    first, last = rows["feature_time"].min(), rows["feature_time"].max()
+    told = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+    return [
+        f"  paper day: {len(rows)} signals of bars {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} (after the model's "
+        f"training data), each sent when the paper market reached its bar's close: {told}"
+    ]

@@ -16,6 +16,16 @@ signals_job = dg.define_asset_job(
 )
 
 
+PREDICT_JOB = "signals_predict"
+
+predict_job = dg.define_asset_job(
+    PREDICT_JOB,
+    selection=dg.AssetSelection.assets(dg.AssetKey(["signals", "predictions"])),
+    description="The served model's predictions for the newest bars (ml.predictions), pushed nowhere: "
+    "for a replay that sends them bar by bar (the demo's paper day).",
+)
+
+
 def signals_schedule(config: KimeraConfig) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name=SIGNALS_SCHEDULE,

@@ -96,3 +96,25 @@ def test_the_paper_venue_answers_every_field_of_its_orders_and_fills() -> None:
     fill = VenueFill(*(f"f{i}" for i in range(5)), Decimal("100.25"), Decimal("0.5"), Decimal("0.01"), 12.5)
     assert order_json(order) == asdict(order) and len(order_json(order)) == len(fields(VenueOrder))
     assert fill_json(fill) == asdict(fill) and len(fill_json(fill)) == len(fields(VenueFill))
+
+
+def test_the_paper_servers_market_time_moves_forward_on_request_and_never_back():
+    """A replay moves the paper market to each bar's close; the book follows it; the past stays past."""
+    from starlette.testclient import TestClient
+
+    from execution.venues.server import MarketClock, create_venue_app
+
+    clock = MarketClock(start=T0, speed=1.0)
+    with TestClient(create_venue_app(_exchange(3), clock)) as client:
+        before = client.get("/venues/alpha/book", params={"symbol": "BTC/USDT"}).json()
+        later = T0 + 3 * 3600
+        moved = client.put("/admin/clock", json={"time": later})
+        assert moved.status_code == 200 and later <= moved.json()["time"] < later + 5
+        assert later <= client.get("/ping").json()["time"] < later + 5
+        after = client.get("/venues/alpha/book", params={"symbol": "BTC/USDT"}).json()
+        assert after != before  # the market of three hours later, not the old book
+        back = client.put("/admin/clock", json={"time": T0})
+        assert back.status_code == 409 and "forward only" in back.json()["message"]
+        bad = client.put("/admin/clock", json={"when": "soon"})
+        assert bad.status_code == 422 and '"time"' in bad.json()["message"]
+        assert client.get("/ping").json()["time"] >= later

@@ -176,10 +176,11 @@ def test_the_code_location_carries_the_ml_group_with_its_warehouse(kimera_home) 
 def test_training_partition_is_the_last_whole_day_before_the_demo_end() -> None:
     from datetime import datetime
 
-    from pipelines.ml.demo import training_partition
+    from pipelines.ml.demo import paper_start, training_partition
 
-    assert training_partition(datetime(2026, 4, 1)) == "2026-03-31"
-    assert training_partition(datetime(2026, 4, 1, 13)) == "2026-03-31"
+    assert training_partition(datetime(2026, 4, 1)) == "2026-03-30"  # its last day is kept for paper trading
+    assert training_partition(datetime(2026, 4, 1, 13)) == "2026-03-30"
+    assert paper_start(datetime(2026, 4, 1)) == datetime(2026, 3, 31)
 
 
 @pytest.mark.slow
@@ -205,12 +206,12 @@ def test_the_demo_train_stage_runs_the_job_on_the_home_instance(ml_home) -> None
             runs = ctx.instance.get_runs()
         finally:
             ctx.close()
-    assert lines[0].startswith("train: partition 2026-02-10")
+    assert lines[0].startswith("train: partition 2026-02-09")
     assert sum("accuracy" in line for line in lines) == 7
     assert (
         len(runs) == 1
         and runs[0].job_name == "ml_training"
-        and runs[0].tags["dagster/partition"] == "2026-02-10"
+        and runs[0].tags["dagster/partition"] == "2026-02-09"
     )
 
 
@@ -232,6 +233,6 @@ def test_a_demo_too_short_to_train_says_so_and_how_many_days_it_needs(ml_home) -
         lines = train_stage(ctx)
         ctx.close()
     assert lines == [
-        "train: not run: 215 labelled bars before 2026-01-09 + 1 day, the walk-forward needs 652 "
-        "(models.train_bars + purge + test_bars); use --days 35 or more"
+        "train: not run: 191 labelled bars before 2026-01-08 + 1 day, the walk-forward needs 652 "
+        "(models.train_bars + purge + test_bars); use --days 36 or more"
     ]
