@@ -85,7 +85,9 @@ class DemoContext:
     console: Console
     services: Services = field(default_factory=Services)  # servers started here; stopped at the end
     status_url: str | None = None  # the execution service's status page, once the paper stage ran
-    paper_clock_url: str | None = None  # a paper venue server this demo started: its market time is ours to move
+    paper_clock_url: str | None = (
+        None  # a paper venue server this demo started: its market time is ours to move
+    )
     exported: list[str] = field(default_factory=list)  # environment set for this run only; unset at the end
     _instance: DagsterInstance | None = field(default=None, repr=False)
 

@@ -95,8 +95,13 @@ class _PaperOrder:
 
 
 class _PaperVenue:
-    def __init__(self, spec: PaperVenueSpec, market: BookSource, seed: int, replenish_s: float):
+    def __init__(
+        self, spec: PaperVenueSpec, market: BookSource, seed: int, replenish_s: float, session: str = ""
+    ):
         self.spec = spec
+        # ids carry the server's session so a restarted server (its state is in memory) never
+        # hands out an order or fill id that a client's journal already holds from the last one
+        self.prefix = f"{spec.name}-{session}" if session else spec.name
         self.market = market
         self.seed = seed
         self.replenish_s = replenish_s
@@ -134,7 +139,7 @@ class _PaperVenue:
         jitter = (_seed(self.seed, self.spec.name, request.client_order_id) % 1000) / 1000.0
         order = _PaperOrder(
             request=request,
-            venue_order_id=f"{self.spec.name}-{self.next_id}",
+            venue_order_id=f"{self.prefix}-{self.next_id}",
             placed_at=now,
             arrive_at=now + self.spec.latency_s * (0.8 + 0.4 * jitter),
         )
@@ -270,7 +275,7 @@ class _PaperVenue:
         self.fills.append(
             fill := VenueFill(
                 venue=self.spec.name,
-                fill_id=f"{self.spec.name}-f{len(self.fills) + 1}",
+                fill_id=f"{self.prefix}-f{len(self.fills) + 1}",
                 client_order_id=r.client_order_id,
                 symbol=r.symbol,
                 side=r.side,
@@ -287,11 +292,17 @@ class PaperExchange:
     """Every paper venue of one process, keyed by name."""
 
     def __init__(
-        self, market: BookSource, specs: list[PaperVenueSpec], seed: int = 7, replenish_s: float = 1.0
+        self,
+        market: BookSource,
+        specs: list[PaperVenueSpec],
+        seed: int = 7,
+        replenish_s: float = 1.0,
+        session: str = "",
     ):
         self.market = market
         self.seed = seed
-        self.venues = {s.name: _PaperVenue(s, market, seed, replenish_s) for s in specs}
+        self.session = session  # the server passes a fresh one per start; "" in-process (tests)
+        self.venues = {s.name: _PaperVenue(s, market, seed, replenish_s, session) for s in specs}
 
     def venue(self, name: str) -> _PaperVenue:
         try:

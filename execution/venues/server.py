@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import random
+import secrets
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -233,7 +234,15 @@ def create_venue_app(
             v = exchange.venue(request.path_params["venue"])
         except OrderRejected as exc:
             return error(exc)
-        after = int(request.query_params.get("after") or 0)
+        # The cursor is "<session>:<n>": one from an earlier run of this server (whose updates are
+        # gone with its memory) or a bare number starts from the beginning of this run's stream.
+        session, _, n = (request.query_params.get("after") or "").rpartition(":")
+        try:
+            after = int(n) if session == exchange.session else 0
+        except ValueError:
+            return _json(
+                {"error": "bad_request", "message": "after must be a cursor this server returned"}, 422
+            )
         page = v.updates_after(after, clock.now())
         out = [
             {"type": "fill", **fill_json(u)}
@@ -249,7 +258,7 @@ def create_venue_app(
             ]
         if faults.roll(faults.reorder_fills):
             faults.rng.shuffle(out)
-        return _json({"updates": out, "next": str(after + len(page))})
+        return _json({"updates": out, "next": f"{exchange.session}:{after + len(page)}"})
 
     async def set_faults(request: Request) -> Response:
         faults.update(await request.json())
@@ -306,7 +315,11 @@ def build_from_config(config, faults: dict[str, Any] | None = None, start: float
     paper = config.execution.paper
     seed = paper.seed if paper.seed is not None else config.sim.seed
     exchange = PaperExchange(
-        paper_market(config), paper_specs(config), seed=seed, replenish_s=paper.replenish_s
+        paper_market(config),
+        paper_specs(config),
+        seed=seed,
+        replenish_s=paper.replenish_s,
+        session=secrets.token_hex(4),
     )
     if start is None:
         start = config.demo_end.replace(tzinfo=UTC).timestamp()

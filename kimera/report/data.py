@@ -298,7 +298,18 @@ class Journal:
             return 0
         live = ("new", "submitted", "acknowledged", "partially_filled", "unknown")
         marks = ",".join("?" * len(live))
-        return self.con.execute(f"SELECT count(*) FROM orders WHERE state IN ({marks})", live).fetchone()[0]
+        # an order the venue reports filled whose fills have not reached the journal yet is in flight too
+        orders = self.con.execute(
+            f"""SELECT count(*) FROM orders WHERE state IN ({marks})
+                OR CAST(filled AS DECIMAL(38, 18)) < CAST(venue_filled AS DECIMAL(38, 18))""",
+            live,
+        ).fetchone()[0]
+        # a sliced (TWAP/iceberg) order whose next slices are still to be sent
+        try:
+            slicing = self.con.execute("SELECT count(*) FROM parents WHERE status = 'working'").fetchone()[0]
+        except sqlite3.OperationalError:  # a journal from before sliced orders were journalled
+            slicing = 0
+        return orders + slicing
 
     def signal_to_ack_ms(self) -> pd.Series:
         """Per signal that made orders: ms from its arrival to the first venue answer to one of them."""

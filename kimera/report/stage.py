@@ -10,7 +10,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from kimera.demo import DemoContext
 
-SETTLE_S = 15.0  # longest wait for orders in flight before the report reads the journal
+SETTLE_S = 45.0  # longest wait for orders (and TWAP slices) in flight before the report reads the journal
 
 
 def report_stage(ctx: DemoContext) -> list[str]:

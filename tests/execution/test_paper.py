@@ -13,7 +13,7 @@ from execution.venues.paper import PaperExchange, PaperVenueSpec
 T0 = 1_780_000_000.0
 
 
-def _exchange(seed: int) -> PaperExchange:
+def _exchange(seed: int, session: str = "") -> PaperExchange:
     market = SyntheticMarket(
         seed=seed, venues={"alpha": VenueShape(depth_notional=20_000)}, pools={"0xpool": ("BTC", 2e7)}
     )
@@ -22,7 +22,7 @@ def _exchange(seed: int) -> PaperExchange:
         PaperVenueSpec("pool", kind="amm", symbols=("BTC/USDT",), fee=0.003, latency_s=6, gas_quote=5.0,
                        pools={"BTC/USDT": "0xpool"}),
     ]  # fmt: skip
-    return PaperExchange(market, specs, seed=seed)
+    return PaperExchange(market, specs, seed=seed, session=session)
 
 
 def _run(seed: int) -> list[tuple]:
@@ -118,3 +118,30 @@ def test_the_paper_servers_market_time_moves_forward_on_request_and_never_back()
         bad = client.put("/admin/clock", json={"when": "soon"})
         assert bad.status_code == 422 and '"time"' in bad.json()["message"]
         assert client.get("/ping").json()["time"] >= later
+
+
+def test_a_restarted_paper_server_hands_out_new_ids_and_a_stale_cursor_reads_its_stream_from_the_start():
+    """Its state is in memory: after a restart a client's journal must neither skip the new server's
+    fills (an old cursor) nor take them for ones it holds (the same ids again)."""
+    from starlette.testclient import TestClient
+
+    from execution.venues.server import MarketClock, create_venue_app
+
+    def session_run(session: str, cursor: str | None) -> tuple[list[str], str]:
+        with TestClient(create_venue_app(_exchange(5, session), MarketClock(start=T0, speed=50.0))) as client:
+            placed = client.post("/venues/alpha/orders", json={
+                "client_order_id": f"c-{session}", "symbol": "BTC/USDT", "side": "buy", "amount": "0.1"})  # fmt: skip
+            assert placed.status_code in (200, 201), placed.text
+            updates: list[dict] = []
+            for _ in range(100):
+                page = client.get("/venues/alpha/updates", params={"after": cursor or "0"}).json()
+                updates += page["updates"]
+                cursor = page["next"]
+                if any(u["type"] == "fill" for u in updates):
+                    break
+        return [u["fill_id"] for u in updates if u["type"] == "fill"], cursor
+
+    first_fills, cursor = session_run("aaaa", None)
+    second_fills, _ = session_run("bbbb", cursor)  # the journal still holds the first server's cursor
+    assert first_fills and second_fills  # the new server's fills are not skipped
+    assert not set(first_fills) & set(second_fills)  # nor mistaken for the old ones
