@@ -375,8 +375,10 @@ class ExecutionService:
         threshold = min(routing.slice_threshold_notional, self.cfg.risk.max_order_notional)
         if notional > threshold:
             n = math.ceil(notional / min(routing.slice_notional, self.cfg.risk.max_order_notional))
-            each = math.floor(qty / n / lot) * lot
-            slices = [each] * (n - 1) + [qty - each * (n - 1)]
+            # on the lot grid in Decimal: float steps would journal sizes like 0.09355000000000001
+            q, step = _dec(qty), _dec(lot)
+            each = (q / n / step).to_integral_value(rounding=ROUND_FLOOR) * step
+            slices = [each] * (n - 1) + [q - each * (n - 1)]
         now = time.time()
         return {
             "parent_id": f"P{sm.new_client_order_id()}",
@@ -552,8 +554,8 @@ class ExecutionService:
         return len(live)
 
 
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
+def _dec(x: float | Decimal) -> Decimal:
+    return x if isinstance(x, Decimal) else Decimal(repr(float(x)))
 
 
 def order_view(o: ChildOrder) -> dict[str, Any]:

@@ -59,6 +59,8 @@ async def test_twap_sends_one_slice_per_interval(sliced):
     parent = sliced.parents[answer["parent_id"]]
     n = len(parent["slices"])
     assert n > 2 and all(q * parent["reference_price"] <= 4_000 * 1.0001 for q in parent["slices"])
+    # exact sizes on the lot grid, summing to the order: no float residue like 0.09355000000000001
+    assert all(len(str(q).rstrip("0").partition(".")[2]) <= 8 for q in parent["slices"])
     await _wait_done(sliced, answer["parent_id"])
     orders = sliced.oms.by_parent[answer["parent_id"]]
     firsts = sorted(
