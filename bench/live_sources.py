@@ -10,12 +10,19 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench import Measure
+
+# The local exchange server and dump writers live in tests/support (the offline tests use them too);
+# `kimera bench` runs from the console script, whose sys.path does not hold the repository.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.append(str(REPO_ROOT))
 
 DAY_2024 = 1_704_067_200_000
 
