@@ -13,6 +13,7 @@ Exchange-wallet labels and whale thresholds come from the config (``raw.wallet_l
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 
 import pyarrow as pa
@@ -79,34 +80,28 @@ def coverage_rows(chain: str, dataset: str, headers: list[Header]) -> pa.Table:
     )
 
 
-class RpcChainSource:
-    """:class:`~pipelines.sources.base.ChainSource` over web3 (any JSON-RPC URL)."""
+class BlockWindows(ABC):
+    """What the chain and DEX sources over one RPC client share: the confirmed blocks of a time
+    window, the rows of a table over them, their coverage and canonical hashes (the
+    :class:`~pipelines.sources.base.ReorgAwareSource` side). A subclass sets ``config``, ``client``
+    and ``dataset`` and reads rows with ``rows_between``."""
 
-    dataset = "chain"
-    tables = ("chain_blocks", "token_transfers")
+    config: KimeraConfig
+    client: RpcClient
+    dataset: str
 
-    def __init__(
-        self, config: KimeraConfig, settings: Settings | None = None, client: RpcClient | None = None
-    ):
-        self.config = config
-        self.reorg_lookback = config.chain.reorg_lookback_blocks
-        self.client = client or make_client(config, settings)
-        self.tokens: dict[str, Token] = {t.address.lower(): t for t in config.chain.tokens}
-        self._decimals_checked = False
-
-    # --- ChainSource ------------------------------------------------------------------------------
     def chain(self) -> str:
         return self.config.chain.name
 
-    def blocks(self, start: datetime, end: datetime) -> pa.Table:
-        window = self.window_blocks(start, end)
-        return self.rows_between("chain_blocks", window.start, window.stop - 1)
+    @abstractmethod
+    def rows_between(self, table: str, first: int, last: int) -> pa.Table:
+        """Rows of ``table`` for blocks ``first..last`` (inclusive) as the chain has them now."""
 
-    def transfers(self, start: datetime, end: datetime) -> pa.Table:
+    def window_rows(self, table: str, start: datetime, end: datetime) -> pa.Table:
+        """``table``'s rows from the confirmed blocks of ``[start, end)``."""
         window = self.window_blocks(start, end)
-        return self.rows_between("token_transfers", window.start, window.stop - 1)
+        return self.rows_between(table, window.start, window.stop - 1)
 
-    # --- reorg-aware (pipelines.sources.reorg) --------------------------------------------------------
     def window_blocks(self, start: datetime, end: datetime) -> range:
         return self.client.window_blocks(start, end, self.config.chain.confirmations)
 
@@ -123,6 +118,30 @@ class RpcChainSource:
         asked = [n for n in numbers if n <= head]
         return {n: h.hash for n, h in self.client.headers(asked, fresh=True).items()}
 
+
+class RpcChainSource(BlockWindows):
+    """:class:`~pipelines.sources.base.ChainSource` over web3 (any JSON-RPC URL)."""
+
+    dataset = "chain"
+    tables = ("chain_blocks", "token_transfers")
+
+    def __init__(
+        self, config: KimeraConfig, settings: Settings | None = None, client: RpcClient | None = None
+    ):
+        self.config = config
+        self.reorg_lookback = config.chain.reorg_lookback_blocks
+        self.client = client or make_client(config, settings)
+        self.tokens: dict[str, Token] = {t.address.lower(): t for t in config.chain.tokens}
+        self._decimals_checked = False
+
+    # --- ChainSource ------------------------------------------------------------------------------
+    def blocks(self, start: datetime, end: datetime) -> pa.Table:
+        return self.window_rows("chain_blocks", start, end)
+
+    def transfers(self, start: datetime, end: datetime) -> pa.Table:
+        return self.window_rows("token_transfers", start, end)
+
+    # --- reorg-aware (pipelines.sources.reorg; windows, coverage and hashes from BlockWindows) ------
     def heal_scope(self, table: str) -> dict[str, list[str]]:
         if table == "token_transfers":
             return {"token_address": sorted(self.tokens)}

@@ -23,7 +23,7 @@ from web3 import Web3
 from kimera.config import ConfigError, KimeraConfig, Pool
 from kimera.schema import DEX_POOL_RESERVES, DEX_POOLS, DEX_SWAPS
 from kimera.settings import Settings, get_settings
-from pipelines.sources.chain_rpc import coverage_rows, make_client, ts_of
+from pipelines.sources.chain_rpc import BlockWindows, make_client, ts_of
 from pipelines.sources.evm import (
     ERC20_ABI,
     POOL_ABI,
@@ -60,7 +60,7 @@ class PoolFacts:
     fee_bps: float | None  # V3 fee from the pool; None for V2 (the config's fee_bps)
 
 
-class RpcDexSource:
+class RpcDexSource(BlockWindows):
     """:class:`~pipelines.sources.base.DexSource` over web3 logs of the configured pools."""
 
     dataset = "dex"
@@ -76,9 +76,6 @@ class RpcDexSource:
         self.pool_config: dict[str, Pool] = {p.address.lower(): p for p in config.dex.pools}
         self._facts: dict[str, PoolFacts] | None = None
         self._decoded: dict[tuple[int, int], tuple[pa.Table, pa.Table]] = {}  # swaps and reserves share reads
-
-    def chain(self) -> str:
-        return self.config.chain.name
 
     # --- pool facts ---------------------------------------------------------------------------------
     @property
@@ -165,31 +162,15 @@ class RpcDexSource:
         return table_from_records(DEX_POOLS, rows)
 
     def swaps(self, start: datetime, end: datetime) -> pa.Table:
-        window = self.window_blocks(start, end)
-        return self.rows_between("dex_swaps", window.start, window.stop - 1)
+        return self.window_rows("dex_swaps", start, end)
 
     def reserves(self, start: datetime, end: datetime) -> pa.Table:
-        window = self.window_blocks(start, end)
-        return self.rows_between("dex_pool_reserves", window.start, window.stop - 1)
+        return self.window_rows("dex_pool_reserves", start, end)
 
-    # --- reorg-aware (pipelines.sources.reorg) ------------------------------------------------------
-    def window_blocks(self, start: datetime, end: datetime) -> range:
-        return self.client.window_blocks(start, end, self.config.chain.confirmations)
-
-    def coverage(self, start: datetime, end: datetime) -> pa.Table:
-        window = self.window_blocks(start, end)
-        return self.coverage_between(window.start, window.stop - 1)
-
-    def coverage_between(self, first: int, last: int) -> pa.Table:
-        headers = self.client.headers(range(first, last + 1))
-        return coverage_rows(self.chain(), self.dataset, [headers[n] for n in range(first, last + 1)])
-
+    # --- reorg-aware (pipelines.sources.reorg; windows, coverage and hashes from BlockWindows) ------
     def canonical_hashes(self, numbers: list[int]) -> dict[int, str]:
         self._decoded.clear()  # a reorg check means earlier reads may be stale
-        head = self.client.head()
-        return {
-            n: h.hash for n, h in self.client.headers([n for n in numbers if n <= head], fresh=True).items()
-        }
+        return super().canonical_hashes(numbers)
 
     def heal_scope(self, table: str) -> dict[str, list[str]]:
         return {"pool": sorted(self.pool_config)}
