@@ -84,6 +84,20 @@ class SimVenue(_Section):
     rate_limit_per_s: PositiveFloat = 10.0
 
 
+def known_ccxt_exchange(exchange: str) -> str:
+    """``exchange`` if ccxt has it; else a ValueError naming the closest ids (for the validators of
+    market-data and trading venues alike)."""
+    import difflib
+
+    import ccxt  # only configs that name a ccxt venue pay for this import
+
+    if exchange not in ccxt.exchanges:
+        near = difflib.get_close_matches(exchange.lower(), ccxt.exchanges, n=5, cutoff=0.4)
+        hint = f"closest: {', '.join(near)}" if near else "see ccxt.exchanges"
+        raise ValueError(f"not a ccxt exchange id; {hint} ({len(ccxt.exchanges)} ids are accepted)")
+    return exchange
+
+
 class CcxtVenue(_Section):
     """A live exchange reached through ccxt; ``exchange`` is any ccxt exchange id (binance, kraken, ...).
 
@@ -119,15 +133,7 @@ class CcxtVenue(_Section):
     @field_validator("exchange")
     @classmethod
     def _known_to_ccxt(cls, exchange: str) -> str:
-        import difflib
-
-        import ccxt  # only configs that name a ccxt venue pay for this import
-
-        if exchange not in ccxt.exchanges:
-            near = difflib.get_close_matches(exchange.lower(), ccxt.exchanges, n=5, cutoff=0.4)
-            hint = f"closest: {', '.join(near)}" if near else "see ccxt.exchanges"
-            raise ValueError(f"not a ccxt exchange id; {hint} ({len(ccxt.exchanges)} ids are accepted)")
-        return exchange
+        return known_ccxt_exchange(exchange)
 
     @property
     def venue(self) -> str:
@@ -685,15 +691,7 @@ class CcxtVenueRef(_Section):
     @field_validator("exchange")
     @classmethod
     def _known_to_ccxt(cls, exchange: str) -> str:
-        import difflib
-
-        import ccxt
-
-        if exchange not in ccxt.exchanges:
-            near = difflib.get_close_matches(exchange.lower(), ccxt.exchanges, n=5, cutoff=0.4)
-            hint = f"closest: {', '.join(near)}" if near else "see ccxt.exchanges"
-            raise ValueError(f"not a ccxt exchange id; {hint}")
-        return exchange
+        return known_ccxt_exchange(exchange)
 
 
 class UniswapVenueRef(_Section):
