@@ -95,9 +95,9 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     import pandas as pd
 
     from kimera.demo import DemoFailed
-    from pipelines.signals.assets import signal_body
+    from pipelines.signals.assets import push_prediction
     from pipelines.signals.resources import signal_resources
-    from pipelines.signals.store import ensure_signals_schema, journal_push
+    from pipelines.signals.store import unpushed
 
     execution = signal_resources(ctx.config)["execution"]
     if not execution.running():
@@ -106,16 +106,7 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     settle_s = max(0.75, 3 * min(0.25, routing.book_max_age_s / 4))  # the service's books catch up
     outcomes: dict[str, int] = {}
     with duckdb.connect(str(ctx.settings.warehouse_path)) as con:
-        ensure_signals_schema(con)
-        rows = con.execute(
-            """
-            SELECT p.* FROM ml.predictions p
-            LEFT JOIN ml.signal_pushes s ON s.prediction_id = p.prediction_id AND s.status IN ('accepted', 'rejected')
-            WHERE p.model_tag = ? AND s.prediction_id IS NULL
-            ORDER BY p.feature_time, p.asset
-            """,
-            [model_tag],
-        ).df()
+        rows = unpushed(con, model_tag)
         if rows.empty:
             return [
                 "  paper day: every prediction of the served model was pushed already (a re-run sends nothing twice)"
@@ -132,23 +123,12 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
                     )
                 time.sleep(settle_s)
                 for row in bar.itertuples(index=False):
-                    journal_push(con, row.prediction_id, execution.url, "sending")
                     try:
-                        response = execution.post_signal(signal_body(row), auth)
-                    except Exception as exc:
-                        journal_push(con, row.prediction_id, execution.url, "failed", None, str(exc)[:2000])
+                        _, response, status = push_prediction(con, execution, row, auth)
+                    except Exception as exc:  # journalled as failed; sent again on the next run
                         raise DemoFailed(
                             f"paper day: pushing the signal of {row.asset} at {feature_time}: {exc}"
                         ) from None
-                    status = "accepted" if response.status_code < 300 else "rejected"
-                    journal_push(
-                        con,
-                        row.prediction_id,
-                        execution.url,
-                        status,
-                        response.status_code,
-                        response.text[:2000],
-                    )
                     outcome = response.json().get("outcome", status) if status == "accepted" else status
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
                     ctx.progress.advance(task)

@@ -10,6 +10,7 @@ when none answers and ``autostart`` is on) for every bar since the last one it p
 from datetime import datetime, timedelta
 
 import dagster as dg
+import httpx
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
@@ -119,6 +120,24 @@ def signal_body(row) -> dict:
     }
 
 
+def push_prediction(con, execution: ExecutionResource, row, auth) -> tuple[dict, httpx.Response, str]:
+    """Send one stored prediction as a signal, journalled in ``ml.signal_pushes`` around the call:
+    'sending' before, the service's answer (accepted or rejected) or the failure after. Returns the
+    body sent, the answer and its status; a failure is journalled and raised."""
+    from pipelines.signals.store import journal_push
+
+    body = signal_body(row)
+    journal_push(con, row.prediction_id, execution.url, "sending")
+    try:
+        response = execution.post_signal(body, auth)
+    except Exception as exc:
+        journal_push(con, row.prediction_id, execution.url, "failed", None, str(exc)[:2000])
+        raise
+    status = "accepted" if response.status_code < 300 else "rejected"
+    journal_push(con, row.prediction_id, execution.url, status, response.status_code, response.text[:2000])
+    return body, response, status
+
+
 @dg.asset(
     key=PUSH,
     deps=[PREDICTIONS],
@@ -130,7 +149,7 @@ def signal_body(row) -> dict:
 def execution_push(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, execution: ExecutionResource
 ) -> dg.MaterializeResult:
-    from pipelines.signals.store import journal_push, newest_model_tag, unpushed_newest
+    from pipelines.signals.store import newest_model_tag, unpushed_newest
 
     if execution.push == "off":
         return dg.MaterializeResult(metadata={"pushed": 0, "reason": "serving.signals.push is 'off'"})
@@ -149,17 +168,7 @@ def execution_push(
         tag = newest_model_tag(con)
         pending = unpushed_newest(con, tag) if tag else pd.DataFrame()
         for row in pending.itertuples(index=False):
-            body = signal_body(row)
-            journal_push(con, row.prediction_id, execution.url, "sending")
-            try:
-                response = execution.post_signal(body, auth)
-            except Exception as exc:
-                journal_push(con, row.prediction_id, execution.url, "failed", None, str(exc)[:2000])
-                raise
-            status = "accepted" if response.status_code < 300 else "rejected"
-            journal_push(
-                con, row.prediction_id, execution.url, status, response.status_code, response.text[:2000]
-            )
+            body, response, status = push_prediction(con, execution, row, auth)
             outcomes[status] += 1
             lines.append(
                 f"| {row.asset} | {body['feature_time']} | {status} | {response.status_code} | {response.text[:120]} |"

@@ -103,15 +103,22 @@ def newest_model_tag(con) -> str | None:
 
 def unpushed_newest(con, model_tag: str) -> pd.DataFrame:
     """Per asset, the newest prediction of ``model_tag`` unless it was already delivered."""
+    return unpushed(con, model_tag, newest_only=True)
+
+
+def unpushed(con, model_tag: str, newest_only: bool = False) -> pd.DataFrame:
+    """Predictions of ``model_tag`` not delivered yet: oldest first, or only each asset's newest
+    (by asset) when ``newest_only``."""
     ensure_signals_schema(con)
+    newest = """
+          AND p.feature_time = (SELECT max(feature_time) FROM ml.predictions q
+                                WHERE q.model_tag = p.model_tag AND q.asset = p.asset AND q.horizon = p.horizon)"""
     return con.execute(
-        """
+        f"""
         SELECT p.* FROM ml.predictions p
         LEFT JOIN ml.signal_pushes s ON s.prediction_id = p.prediction_id AND s.status IN ('accepted', 'rejected')
-        WHERE p.model_tag = ? AND s.prediction_id IS NULL
-          AND p.feature_time = (SELECT max(feature_time) FROM ml.predictions q
-                                WHERE q.model_tag = p.model_tag AND q.asset = p.asset AND q.horizon = p.horizon)
-        ORDER BY p.asset
+        WHERE p.model_tag = ? AND s.prediction_id IS NULL{newest if newest_only else ""}
+        ORDER BY {"p.asset" if newest_only else "p.feature_time, p.asset"}
         """,
         [model_tag],
     ).df()
