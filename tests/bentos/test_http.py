@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -11,12 +10,7 @@ import numpy as np
 import pytest
 
 from tests.bentos.world import TRAIN_END
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.net import free_port
 
 
 @pytest.mark.slow
@@ -37,7 +31,7 @@ def test_built_bento_serves_the_promoted_model_over_http_bit_for_bit(served) -> 
     w, ensemble = served.trained.windows, served.trained.ensemble
     index = np.flatnonzero(w.bar_time >= np.datetime64(TRAIN_END, "us"))[:64]
     expected = ensemble.predict(w.x[index], w.asset[index])
-    port = _free_port()
+    port = free_port()
     with (
         running_server(port, target=built.tag, settings=served.settings) as url,
         httpx.Client(base_url=url) as client,

@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.browser.conftest import free_port, stop
 from tests.conftest import REPO_ROOT
 from tests.execution.conftest import FAST, service_env, signal, signed_client, write_config
+from tests.support.dagster_ui import stop
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

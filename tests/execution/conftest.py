@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import yaml
 
 from kimera.config import load_config
 from kimera.settings import get_settings
+from tests.support.net import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # the API key a service started as its own process accepts (issue #8: every request is authenticated)
@@ -37,12 +37,6 @@ def signed_client(**kw) -> httpx.Client:
     from kimera.signing import SignedAuth
 
     return httpx.Client(auth=SignedAuth("local", SecretStr(SERVICE_KEY_SECRET)), **kw)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(path: Path, execution: dict[str, Any]) -> Path:

@@ -18,7 +18,7 @@ from execution import orders as sm
 from execution.journal import Journal, JournalError
 from execution.orders import OrderState
 from execution.venues.base import Side, TimeInForce, VenueFill
-from tests.execution.conftest import free_port
+from tests.support.net import free_port
 
 
 def _order(i: int, intent: str | None = None) -> sm.ChildOrder:

@@ -17,7 +17,7 @@ from tests.execution.conftest import FAST, start_paper, stop, write_config
 @pytest.fixture
 async def sliced(kimera_home, tmp_path, monkeypatch, request):
     from execution.service import ExecutionService
-    from tests.execution.conftest import free_port
+    from tests.support.net import free_port
 
     port = free_port()
     cfg = {**FAST, "paper": {**FAST["paper"], "url": f"http://127.0.0.1:{port}", "port": port},

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from kimera.cli import main
 from kimera.demo import STAGE_NAMES
 from kimera.settings import DAGSTER_TUNING, Settings, get_settings
-from tests.browser.conftest import free_port
 from tests.conftest import REPO_ROOT
 from tests.execution.conftest import SERVICE_KEY_SECRET, write_config
+from tests.support.net import free_port
 
 
 @pytest.fixture(autouse=True)

@@ -3,11 +3,6 @@ partition launched from the UI's GraphQL API materialises rows, and a 3-partitio
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,7 +13,7 @@ import pytest
 
 from kimera.schema import PARTITIONED_TABLES, RAW_TABLES
 from kimera.settings import Settings
-from tests.conftest import REPO_ROOT
+from tests.support.dagster_ui import dagster_dev
 
 pytestmark = pytest.mark.slow
 
@@ -41,12 +36,6 @@ mutation($params: LaunchBackfillParams!) {
     ... on PythonError { message }
   }
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class DagsterUI:
@@ -82,50 +71,12 @@ class DagsterUI:
 
 @pytest.fixture
 def ui(kimera_home: Settings) -> Iterator[DagsterUI]:
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    log = (kimera_home.home_dir.parent / "dagster-dev.log").open("w")
-    # Popen (not `cmd &` from a shell), so SIGTERM reaches dagster dev; its own session so its
-    # children can be stopped with it.
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kimera", "ui", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    ui = DagsterUI(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (kimera_home.home_dir.parent / "dagster-dev.log").read_text()[
-                -3000:
-            ]
-            try:
-                if ui.client.get("/server_info", timeout=2).status_code == 200:
-                    locations = ui.gql(
-                        """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
-                             locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-                    )["workspaceOrError"]["locationEntries"]
-                    if locations and all(e["loadStatus"] == "LOADED" for e in locations):
-                        loaded = [e["locationOrLoadError"] for e in locations]
-                        assert all(x["__typename"] == "RepositoryLocation" for x in loaded), loaded
-                        break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "dagster dev did not come up in 180 s"
-            time.sleep(1)
-        yield ui
-    finally:
-        ui.client.close()
-        server.send_signal(signal.SIGTERM)
+    with dagster_dev(kimera_home) as url:
+        ui = DagsterUI(url)
         try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
-        log.close()
+            yield ui
+        finally:
+            ui.client.close()
 
 
 def _rows(settings: Settings, table: str, start: datetime, end: datetime) -> int:

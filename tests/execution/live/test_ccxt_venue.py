@@ -21,8 +21,8 @@ from execution.venues.base import (
 from execution.venues.factory import ccxt_venue
 from kimera.config import ConfigError
 from kimera.settings import get_settings
-from tests.execution.conftest import free_port
 from tests.execution.live.conftest import ccxt_ref, live_config
+from tests.support.net import free_port
 
 
 def request(

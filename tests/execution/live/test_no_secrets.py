@@ -20,8 +20,9 @@ import pytest
 from pydantic import SecretStr
 
 from kimera.signing import SignedAuth, sign_request
-from tests.execution.conftest import REPO_ROOT, free_port, signal, wait_http
+from tests.execution.conftest import REPO_ROOT, signal, wait_http
 from tests.execution.live.conftest import API_KEY, API_SECRET, SIGNING_SECRET, ccxt_ref, write_live_config
+from tests.support.net import free_port
 
 
 def kimera(*args: str, env: dict[str, str], out: Path) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.bentos.world import write_config
 from tests.pipelines.serving.conftest import SERVING, T1
-from tests.pipelines.signals.conftest import free_port
+from tests.support.net import free_port
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from kimera.signing import client_auth
 from pipelines.resources import WarehouseResource
 from pipelines.signals.assets import SIGNALS_ASSETS
 from pipelines.signals.resources import ExecutionResource, ModelServerResource
-from tests.pipelines.signals.conftest import free_port
+from tests.support.net import free_port
 
 
 def _materialize(home, execution_url: str, push: str = "auto", selection=None):
