@@ -16,7 +16,7 @@ from execution.audit import AuditedJournal
 from execution.reports.costs import cost_table, format_table
 from execution.reports.plot import write_cost_report
 from execution.venues.base import Side, TimeInForce, VenueFill
-from kimera.cli import main
+from kimera.app.cli import main
 from tests.execution.conftest import signal
 
 

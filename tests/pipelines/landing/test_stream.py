@@ -96,7 +96,7 @@ def test_kimera_stream_command(
 ) -> None:
     from click.testing import CliRunner
 
-    from kimera.cli import main
+    from kimera.app.cli import main
     from kimera.settings import get_settings
     from tests.support.config import write_config
 

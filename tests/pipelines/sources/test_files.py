@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from kimera.cli import main
+from kimera.app.cli import main
 from pipelines.sources import make_sources
 from pipelines.sources.files import DumpError, FileExchangeSource, export_binance_csv, import_dump, read_dump
 from tests.support.binance_dumps import (

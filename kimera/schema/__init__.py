@@ -1,4 +1,4 @@
-"""The raw tables: the one place that documents their columns, types and natural keys.
+"""The raw-table contract (``raw.*``: columns, Arrow types, natural keys); ``kimera.schema.ml`` holds the ``ml.*`` tables.
 
 Every source (simulator, ccxt, web3 RPC, DEX logs, files) produces rows with exactly these columns
 and Arrow types, in this order, so dbt never knows which one fed it. Conventions:

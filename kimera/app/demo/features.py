@@ -7,19 +7,17 @@ again after an upgrade that changed the feature columns rebuilds them instead of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import duckdb
-
-from pipelines.features.dbt_cli import log_dir
-from pipelines.features.definitions import REBUILD_JOB
-
-if TYPE_CHECKING:
-    from kimera.demo import DemoContext
+from kimera.app.demo.context import DemoContext
 
 
 def features_stage(ctx: DemoContext) -> list[str]:
     """Run the ``features_rebuild`` job over ``[ctx.start, ctx.end)`` as one run; summarise the marts."""
+    import duckdb
+
+    # loads Dagster and dbt: kept off `kimera --help`
+    from pipelines.features.dbt_cli import log_dir
+    from pipelines.features.definitions import REBUILD_JOB
+
     hours = int((ctx.end - ctx.start).total_seconds() // 3600)
     outcome = ctx.run_job(REBUILD_JOB, f"raw checks and dbt build, {hours} hourly partitions")
     log = log_dir(ctx.settings.home_dir) / "dbt.log"

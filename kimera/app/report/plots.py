@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kimera.report.paper import equity_curve
+from kimera.app.report.paper import equity_curve
 
 
 def _pyplot():

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from kimera.report import plots
-from kimera.report.data import BASELINES, Journal, Missing, Warehouse
-from kimera.report.paper import summarise
+from kimera.app.report import plots
+from kimera.app.report.data import BASELINES, Journal, Missing, Warehouse
+from kimera.app.report.paper import summarise
 
 # Every PNG this report writes; removed before a build so a section that lost its data shows no stale picture.
 PICTURES = (

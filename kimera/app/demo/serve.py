@@ -9,10 +9,7 @@ All runs are on the instance under ``KIMERA_HOME/dagster``, so they show in the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from kimera.demo import DemoContext
+from kimera.app.demo.context import DemoContext, DemoFailed
 
 
 def serve_stage(ctx: DemoContext) -> list[str]:
@@ -84,7 +81,7 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     execution service once the paper market has reached that bar's close, bar by bar in time order.
 
     The paper venue server was started by the demo at the end of the model's training data
-    (``kimera/paper.py``), so its market is the simulator's market of that moment; each push is
+    (``kimera/app/demo/paper_trading.py``), so its market is the simulator's market of that moment; each push is
     signed and journalled in ``ml.signal_pushes`` exactly as the signals asset does, so a re-run sends
     nothing twice (the service is idempotent by signal id too).
     """
@@ -94,7 +91,6 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     import httpx
     import pandas as pd
 
-    from kimera.demo import DemoFailed
     from pipelines.signals.assets import push_prediction
     from pipelines.signals.resources import signal_resources
     from pipelines.signals.store import unpushed

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from kimera.cli import main
-from kimera.demo import STAGE_NAMES
+from kimera.app.cli import main
+from kimera.app.demo.run import STAGE_NAMES
 from kimera.settings import DAGSTER_TUNING, Settings, get_settings
 from tests.conftest import REPO_ROOT
 from tests.execution.conftest import SERVICE_KEY_SECRET, write_config
@@ -83,12 +83,13 @@ def test_the_demo_ends_with_a_report_and_a_summary_and_stops_its_servers(
 
 # The demo with its paper stage and then a long stage in place of training, as a user's process.
 _DEMO_WITH_A_LONG_STAGE = """
-import time, kimera.demo as demo
+import time, kimera.app.demo.run as demo
+from kimera.app.demo.paper_trading import paper_stage
 def long_stage(ctx):
     print("long stage running", flush=True)
     time.sleep(600)
     return []
-demo.STAGES = (demo.Stage("paper", "paper", "kimera.paper:paper_stage"), demo.Stage("long", "long", "__main__:long_stage"))
+demo.STAGES = (demo.Stage("paper", "paper", paper_stage), demo.Stage("long", "long", long_stage))
 demo.STAGE_NAMES = ("paper", "long")
 demo.run_demo(days=1)
 """

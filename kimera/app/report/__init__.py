@@ -28,9 +28,9 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
     Reads the warehouse read-only and the SQLite journal (``journal_path``, default the settings'
     one) read-only, so it can run while the demo, ``dagster dev`` or the execution service run.
     """
-    from kimera.report import sections
-    from kimera.report.data import Journal, Warehouse
-    from kimera.report.page import render
+    from kimera.app.report import sections
+    from kimera.app.report.data import Journal, Warehouse
+    from kimera.app.report.page import render
 
     out = settings.report_dir
     out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from kimera import schema
-from kimera.cli import main
+from kimera.app.cli import main
 from pipelines.warehouse import replace_window
 from tests.pipelines.ingest.fixture_sources import FixtureExchange
 

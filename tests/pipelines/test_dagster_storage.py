@@ -1,7 +1,7 @@
 """The batching event log stores a ranged run exactly as Dagster's stock SQLite event log does.
 
 One run over 48 hourly partitions of two assets (one with a check), on two instances: the stock
-storage and ``kimera.dagster_storage``. The UI and the automation read partitions materialised, each
+storage and ``pipelines.dagster_storage``. The UI and the automation read partitions materialised, each
 asset's latest materialisation, the events of each partition and the planned check rows: they must
 be the same.
 """
@@ -49,7 +49,7 @@ DEFS = Definitions(assets=[prices, signals], asset_checks=[prices_positive], job
 
 BATCHING = """
 event_log_storage:
-  module: kimera.dagster_storage
+  module: pipelines.dagster_storage
   class: BatchingSqliteEventLogStorage
   config:
     dagster_home: {home}

@@ -12,10 +12,8 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from kimera.demo import DemoContext
+from kimera.app.demo.context import DemoContext
 
 VIEW_TOKEN_ENV = "KIMERA_SECRET_EXECUTION_VIEW_TOKEN"
 
@@ -31,9 +29,9 @@ def paper_stage(ctx: DemoContext) -> list[str]:
         env[VIEW_TOKEN_ENV] = secrets.token_urlsafe(32)
     made = _demo_api_keys(ctx, env)
     task = ctx.progress.add_task("  execution service and paper venues", total=1)
-    # The paper market starts where the served model's training data ends (pipelines/ml/demo.py), so
+    # The paper market starts where the served model's training data ends (kimera/app/demo/train.py), so
     # the serve stage can replay the held-out day bar by bar; `kimera execute` finds it running.
-    from pipelines.ml.demo import paper_start
+    from kimera.app.demo.train import paper_start
 
     start = paper_start(ctx.end)
     paper = ctx.services.start(

@@ -1,17 +1,14 @@
 """The demo's train stage: every ML asset for the newest whole day of the demo window.
 
-Registered in ``kimera/demo.py`` after the features stage (the marts must exist). The run goes
+Registered in ``kimera/app/demo/run.py`` after the features stage (the marts must exist). The run goes
 through the code location onto the instance under ``KIMERA_HOME/dagster``, so it shows in the UI.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from kimera.demo import DemoContext
-
+from kimera.app.demo.context import DemoContext, DemoFailed
 
 PAPER_DAYS = 1  # the newest day of the demo is kept from training: the served model paper-trades it
 
@@ -32,7 +29,6 @@ def train_stage(ctx: DemoContext) -> list[str]:
     """Materialise the ``ml_training`` job for the demo's last whole day; one summary line per model."""
     import duckdb
 
-    from kimera.demo import DemoFailed
     from models.walk_forward import walk_forward
     from pipelines.ml.jobs import TRAIN_JOB
     from pipelines.runner import code_location

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
+from kimera.app.demo.run import STAGE_NAMES
 from kimera.config import ConfigError
-from kimera.demo import STAGE_NAMES
 
 
 class _KimeraGroup(click.Group):
@@ -45,7 +45,7 @@ def main() -> None:
 )
 def demo(days: int | None, stage: str) -> None:
     """Run the whole loop on the simulator, idempotently, and print a summary."""
-    from kimera.demo import run_demo
+    from kimera.app.demo.run import run_demo
 
     run_demo(days=days, stage=stage)
 
@@ -53,7 +53,7 @@ def demo(days: int | None, stage: str) -> None:
 @main.command()
 def report() -> None:
     """Build KIMERA_HOME/report/index.html (plots from the warehouse and the execution journal)."""
-    from kimera.report import build_report
+    from kimera.app.report import build_report
     from kimera.settings import get_settings
 
     built = build_report(get_settings())
@@ -70,7 +70,7 @@ def report() -> None:
 @click.option("--limit", type=int, default=1000, show_default=True, help="Most rows printed as a table.")
 def sql(query: str, fmt: str | None, limit: int) -> None:
     """Run a read-only SQL QUERY against the warehouse."""
-    from kimera.sql import run_sql
+    from kimera.app.sql import run_sql
 
     run_sql(query, fmt=fmt or "table", limit=limit)
 
@@ -80,7 +80,7 @@ def sql(query: str, fmt: str | None, limit: int) -> None:
 @click.option("--port", default=3000, show_default=True, type=int)
 def ui(host: str, port: int) -> None:
     """Start the Dagster UI (dagster dev) on the instance under KIMERA_HOME/dagster."""
-    from kimera.ui import run_ui
+    from kimera.app.ui import run_ui
 
     run_ui(host=host, port=port)
 

@@ -1,63 +1,54 @@
 """``kimera demo``: the whole loop on the simulator, as a list of stages, each idempotent.
 
-A stage is a function ``(DemoContext) -> list[str]`` (summary lines) in its own part's module,
-named below by its import path so ``kimera --help`` stays fast. Adding one is one line in
-:data:`STAGES`; inside it, ``ctx.run_job(name, title)`` materialises a job of the code location on
-the Dagster instance under ``KIMERA_HOME/dagster`` with progress bars, so the runs show in the UI.
+A stage is a function ``(DemoContext) -> list[str]`` (summary lines) in its own module beside this
+one; the domains know nothing of the demo: the stages compose their jobs, assets and plain
+functions. Adding one is one line in :data:`STAGES`; inside it, ``ctx.run_job(name, title)``
+materialises a job of the code location on the Dagster instance under ``KIMERA_HOME/dagster`` with
+progress bars, so the runs show in the UI. Stage modules import the domains inside the stage
+function, so ``kimera --help`` stays fast.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from kimera.app.demo.context import DemoContext, DemoFailed
+from kimera.app.demo.features import features_stage
+from kimera.app.demo.ingest import ingest_stage
+from kimera.app.demo.paper_trading import paper_stage
+from kimera.app.demo.report import report_stage
+from kimera.app.demo.serve import serve_stage
+from kimera.app.demo.train import train_stage
+from kimera.app.services import ServiceFailed
 from kimera.config import ConfigError, KimeraConfig, load_config
-from kimera.services import ServiceFailed, Services
 from kimera.settings import Settings, get_settings, prepare_home
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
     from rich.console import Console
-    from rich.progress import Progress
-
-    from pipelines.runner import RunOutcome
 
 
 @dataclass(frozen=True)
 class Stage:
     name: str
     title: str
-    target: str  # "module:function", imported only when the stage runs
-
-    def function(self) -> Callable[[DemoContext], list[str]]:
-        module, _, name = self.target.partition(":")
-        return getattr(importlib.import_module(module), name)
+    function: Callable[[DemoContext], list[str]]
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("ingest", "Ingest exchange, chain and DEX data into raw.*", "pipelines.ingest.demo:ingest_stage"),
-    Stage(
-        "features",
-        "Check the raw data, build features and labels with dbt",
-        "pipelines.features.demo:features_stage",
-    ),
-    Stage("train", "Train, tune and evaluate the models walk-forward", "pipelines.ml.demo:train_stage"),
-    Stage("paper", "Start the execution service and its paper venues", "kimera.paper:paper_stage"),
+    Stage("ingest", "Ingest exchange, chain and DEX data into raw.*", ingest_stage),
+    Stage("features", "Check the raw data, build features and labels with dbt", features_stage),
+    Stage("train", "Train, tune and evaluate the models walk-forward", train_stage),
+    Stage("paper", "Start the execution service and its paper venues", paper_stage),
     # "serve" pushes its signals to the service "paper" started; "report" stays last.
-    Stage(
-        "serve",
-        "Promote, package and serve the model; predict the newest bars",
-        "pipelines.serving.demo:serve_stage",
-    ),
-    Stage("report", "Build the report and the summary", "kimera.report.stage:report_stage"),
+    Stage("serve", "Promote, package and serve the model; predict the newest bars", serve_stage),
+    Stage("report", "Build the report and the summary", report_stage),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 
@@ -67,100 +58,6 @@ EXAMPLE_QUERIES = (
     "select pool, count(*) as swaps, avg(price) as avg_price from raw.dex_swaps group by pool",
     "select f.asset, round(corr(f.net_exchange_flow_z, l.fwd_ret_1), 3) as ic_flow from marts.features f join marts.labels l using (asset, bar_time) group by f.asset",
 )
-
-
-class DemoFailed(RuntimeError):
-    """A stage's run failed; the message says which step and why."""
-
-
-@dataclass
-class DemoContext:
-    """What a stage gets: settings, config, the demo window ``[start, end)`` and the progress display."""
-
-    settings: Settings
-    config: KimeraConfig
-    start: datetime
-    end: datetime
-    progress: Progress
-    console: Console
-    services: Services = field(default_factory=Services)  # servers started here; stopped at the end
-    status_url: str | None = None  # the execution service's status page, once the paper stage ran
-    paper_clock_url: str | None = (
-        None  # a paper venue server this demo started: its market time is ours to move
-    )
-    exported: list[str] = field(default_factory=list)  # environment set for this run only; unset at the end
-    _instance: DagsterInstance | None = field(default=None, repr=False)
-
-    @property
-    def instance(self) -> DagsterInstance:
-        """The Dagster instance under ``KIMERA_HOME/dagster`` (runs made here show in the UI)."""
-        if self._instance is None:
-            from dagster import DagsterInstance
-
-            self._instance = DagsterInstance.get()
-        return self._instance
-
-    def run_job(self, job_name: str, title: str, partitioned: bool = True) -> RunOutcome:
-        """Run a job of the code location (over the demo window if ``partitioned``), with a bar per step.
-
-        Step bars move with the ``pipelines.progress`` lines the steps log; raises
-        :class:`DemoFailed` naming the failed step and its error.
-        """
-        from dagster import DagsterEventType
-
-        from pipelines.progress import parse_progress
-        from pipelines.runner import code_location, run_job
-
-        defs = code_location()
-        job = defs.resolve_job_def(job_name)
-        overall = self.progress.add_task(f"[bold]{title}", total=len(job.graph.nodes))
-        steps: dict[str, Any] = {}
-
-        def on_event(entry) -> None:
-            step = entry.step_key
-            event = entry.dagster_event
-            if step is None:
-                return
-            if step not in steps:
-                steps[step] = self.progress.add_task(f"  {step.replace('__', '.')}", total=None)
-            task = steps[step]
-            report = parse_progress(entry.user_message) if event is None else None
-            if report is not None:
-                self.progress.update(task, total=report.total, completed=report.done)
-            elif event is None:
-                return
-            elif event.event_type == DagsterEventType.STEP_SUCCESS:
-                total = self.progress.tasks[self._index(task)].total or 1
-                self.progress.update(task, total=total, completed=total)
-                self.progress.advance(overall)
-            elif event.event_type == DagsterEventType.STEP_UP_FOR_RETRY:
-                self.progress.update(task, description=f"  {step.replace('__', '.')} [yellow](retrying)")
-            elif event.event_type == DagsterEventType.STEP_FAILURE:
-                self.progress.update(task, description=f"  {step.replace('__', '.')} [red](failed)")
-
-        window = (self.start, self.end) if partitioned else None
-        outcome = run_job(
-            job_name, self.instance, window=window, on_event=on_event, defs=defs, console_log_level="CRITICAL"
-        )
-        if outcome.interrupted:
-            raise KeyboardInterrupt
-        if not outcome.success:
-            steps_failed = ", ".join(outcome.failed_steps) or "the run"
-            raise DemoFailed(f"{title}: {steps_failed} failed (run {outcome.run_id}): {outcome.error}")
-        return outcome
-
-    def _index(self, task_id: Any) -> int:
-        return next(i for i, t in enumerate(self.progress.tasks) if t.id == task_id)
-
-    def close(self) -> None:
-        """Stop every server this demo started, and let go of the Dagster instance."""
-        self.services.stop_all()
-        for name in self.exported:
-            os.environ.pop(name, None)
-        self.exported.clear()
-        if self._instance is not None:
-            self._instance.dispose()
-            self._instance = None
 
 
 def demo_window(
@@ -231,7 +128,7 @@ def run_demo(days: int | None = None, stage: str = "all") -> dict[str, int]:
             for each in chosen:
                 progress.console.print(f"[bold cyan]{each.name}[/]: {each.title}")
                 began = time.monotonic()
-                summary += each.function()(ctx)
+                summary += each.function(ctx)
                 timings.append(f"{each.name} {time.monotonic() - began:.0f} s")
         except KeyboardInterrupt:
             progress.stop()

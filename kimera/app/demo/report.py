@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import pandas as pd
+from kimera.app.demo.context import DemoContext
 
 if TYPE_CHECKING:
-    from kimera.demo import DemoContext
+    import pandas as pd
 
 SETTLE_S = 45.0  # longest wait for orders (and TWAP slices) in flight before the report reads the journal
 
@@ -16,9 +16,9 @@ SETTLE_S = 45.0  # longest wait for orders (and TWAP slices) in flight before th
 def report_stage(ctx: DemoContext) -> list[str]:
     """Build ``KIMERA_HOME/report/index.html``; summary lines: model scores beside the baselines,
     orders, fills, P&L and latency of paper trading, and what the report could not show."""
-    from kimera.report import build_report
-    from kimera.report.data import Journal, Missing, Warehouse
-    from kimera.report.paper import summarise
+    from kimera.app.report import build_report
+    from kimera.app.report.data import Journal, Missing, Warehouse
+    from kimera.app.report.paper import summarise
 
     settle = ctx.progress.add_task("  orders in flight settle", total=None)
     deadline = time.monotonic() + SETTLE_S
@@ -82,4 +82,6 @@ def _score_lines(scores: pd.DataFrame) -> list[str]:
 
 
 def _cell(value: float) -> str:
+    import pandas as pd  # slow to import: kept off `kimera --help`
+
     return f"{'–':>10}" if pd.isna(value) else f"{value:>10.4f}"
