@@ -10,11 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from kimera.settings import Settings
+from marketsim.exchange_server import ExchangeServer
 from pipelines.landing.files import pending
 from pipelines.landing.stream import Streamer
 from pipelines.sources.rows import ms_to_ts
 from tests.pipelines.landing.conftest import stream_config
-from tests.support.exchange import ExchangeServer
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,4 +1,4 @@
-"""Files in the exact layout of data.binance.vision dumps (spot and futures), for import tests."""
+"""Files in the exact layout of data.binance.vision dumps (spot and futures), for the import tests and the import benchmark."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from tests.support.exchange.market import Listing, Market, Trade
-from tests.support.exchange.server import Dialect, json_response
+from marketsim.exchange_server.market import Listing, Market, Trade
+from marketsim.exchange_server.server import Dialect, json_response
 
 REST = "api.binance.com"
 WS = "stream.binance.com"

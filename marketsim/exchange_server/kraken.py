@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tests.support.exchange.market import Listing
-from tests.support.exchange.server import Dialect, json_response
+from marketsim.exchange_server.market import Listing
+from marketsim.exchange_server.server import Dialect, json_response
 
 REST = "api.kraken.com"
 MAX_OHLC = 720

@@ -1,4 +1,8 @@
-"""EVM events and calls Kimera reads: ERC-20 Transfer, Uniswap V2 Swap/Sync, Uniswap V3 Swap.
+"""The EVM venue family: events and calls Kimera reads (ERC-20 Transfer, Uniswap V2 Swap/Sync,
+Uniswap V3 Swap), the HTTP provider both sides build, and what a node's "slow down" looks like.
+
+Shared by the chain and DEX sources (``pipelines.sources.rpc``, ``chain_rpc``, ``dex_rpc``) and
+execution's Uniswap venue (``execution.venues.uniswap``).
 
 Events are decoded from raw logs with eth-abi (the same bytes a node returns), so the decoders
 are tested on encoded logs independently of any chain. Amounts stay exact integers until they are
@@ -7,6 +11,7 @@ divided by ``10**decimals`` once, at the edge.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -15,7 +20,7 @@ from typing import Any
 from eth_abi import decode
 from eth_abi.exceptions import DecodingError
 from web3 import Web3
-from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, TransactionNotFound, Web3RPCError
 
 
 def topic(signature: str) -> str:
@@ -184,3 +189,37 @@ def read_symbol(w3: Web3, address: str) -> str | None:
             value = value.rstrip(b"\0").decode("utf-8", errors="replace")
         return str(value)
     return None
+
+
+def http_provider(url: str, timeout_s: float, *, asynchronous: bool = False) -> Any:
+    """A web3 HTTP provider with a per-request timeout and web3's own retries off: the caller
+    decides what a failure means (the sources retry reads; a venue never resends a transaction)."""
+    if asynchronous:
+        import aiohttp
+        from web3 import AsyncHTTPProvider
+
+        return AsyncHTTPProvider(
+            url,
+            request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout_s)},
+            exception_retry_configuration=None,
+        )
+    from web3 import HTTPProvider
+
+    return HTTPProvider(url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None)
+
+
+# A node or gateway refusing for rate: HTTP 429, "rate limit", "too many requests", or the JSON-RPC
+# code providers use for it. Matched as words: a transaction hash may well contain "429".
+_RATE_LIMIT_TEXT = re.compile(r"\b429\b|rate[ _-]?limit|too many requests|request limit", re.IGNORECASE)
+_RATE_LIMIT_CODES = {429, -32005}
+
+
+def rate_limited(exc: Web3RPCError) -> bool:
+    """Whether an RPC error says "slow down" (retry later) rather than anything about the request."""
+    if isinstance(exc, TransactionNotFound):
+        return False
+    response = exc.rpc_response if isinstance(exc.rpc_response, dict) else {}
+    error = response.get("error")
+    if isinstance(error, dict) and error.get("code") in _RATE_LIMIT_CODES:
+        return True
+    return bool(_RATE_LIMIT_TEXT.search(str(exc)))

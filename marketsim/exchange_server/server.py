@@ -1,6 +1,6 @@
 """A local exchange on 127.0.0.1 that real ccxt / ccxt.pro clients talk to.
 
-The server routes ``/<original host>/<original path>`` (what ``CcxtVenue.api_base`` produces) to
+The server routes ``/<original host>/<original path>`` (what ``CcxtMarketData.api_base`` produces) to
 dialect handlers, so one server speaks Binance and Kraken at once. Every REST request is logged
 (``server.requests``) and may be hit by a scripted fault (``server.faults``).
 
@@ -21,8 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.exchange.faults import Faults
-from tests.support.exchange.market import Market
+from marketsim.exchange_server.faults import Faults
+from marketsim.exchange_server.market import Market
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -68,8 +68,8 @@ class ExchangeServer:
     """Start with ``with ExchangeServer(...) as server:``; ``server.base_url`` is the api_base."""
 
     def __init__(self, market: Market | None = None, dialects: list[type[Dialect]] | None = None) -> None:
-        from tests.support.exchange.binance import Binance
-        from tests.support.exchange.kraken import Kraken
+        from marketsim.exchange_server.binance import Binance
+        from marketsim.exchange_server.kraken import Kraken
 
         self.market = market or Market()
         self.faults = Faults()

@@ -1,9 +1,12 @@
-"""Building ccxt (REST) and ccxt.pro (websocket) exchanges from a venue's config.
+"""The ccxt venue family: building ccxt (REST), ccxt.pro (websocket) and ccxt asyncio exchanges.
 
 One place decides how Kimera talks to an exchange: its id checked against ccxt's list, public
 access without keys (keys only from secrets), ccxt's rate limiter, a timeout, spot markets only by
-default, and optionally every API host routed through ``api_base``. The REST source, the stream
-and (later) the execution venues all build their clients here, so they behave alike.
+default, the sandbox when asked, and optionally every API host routed through ``api_base``. The
+market-data source and stream (:func:`build_exchange` from a :class:`CcxtMarketData` section) and
+execution's trading venue (:func:`build_trading_exchange` from a :class:`CcxtTradingVenue`) build
+their clients here, so they behave alike; :func:`is_transient` and :func:`retry_after` read ccxt's
+errors the same way for both.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt
+from pydantic import SecretStr
 
-from kimera.config import CcxtVenue, ConfigError, RetryConfig
+from connect.http import retry_after_seconds
+from kimera.config import CcxtMarketData, CcxtTradingVenue, ConfigError, RetryConfig
 from kimera.settings import Settings, get_settings
-from pipelines.sources.retry import retry_after_seconds
 
 
 class UnknownSymbol(ConfigError):
@@ -70,14 +74,15 @@ def rewrite_api_hosts(api: Any, base: str) -> Any:
     return api
 
 
-def credentials(venue: CcxtVenue, settings: Settings | None = None) -> dict[str, str]:
-    """apiKey/secret/password for ``venue`` from secrets; empty for public data."""
+def credentials(name: str, settings: Settings | None = None) -> dict[str, SecretStr]:
+    """apiKey/secret/password of venue ``name`` from the secrets ``<name>_api_key`` etc.; empty for
+    public data."""
     settings = settings or get_settings()
-    found: dict[str, str] = {}
-    for field, name in (("apiKey", "api_key"), ("secret", "secret"), ("password", "password")):
-        value = settings.secret(f"{venue.venue}_{name}")
+    found: dict[str, SecretStr] = {}
+    for field, suffix in (("apiKey", "api_key"), ("secret", "secret"), ("password", "password")):
+        value = settings.secret(f"{name}_{suffix}")
         if value is not None:
-            found[field] = value.get_secret_value()
+            found[field] = value
     return found
 
 
@@ -92,17 +97,43 @@ def _spot_only(options: dict[str, Any], defaults: Mapping[str, Any]) -> None:
         options["fetchMarkets"] = ["spot"]
 
 
+def _configure(
+    cls: Any, exchange_id: str, *, options: dict[str, Any], rate_limit: bool, timeout_s: float,
+    secrets: Mapping[str, SecretStr], sandbox: bool, api_base: str | None, where: str, no_sandbox: str,
+) -> Any:  # fmt: skip
+    """The exchange of class ``cls`` with Kimera's settings; ``where`` names the config section."""
+    _spot_only(options, getattr(ccxt, exchange_id)().options)
+    exchange = cls(
+        {
+            "enableRateLimit": rate_limit,
+            "timeout": int(timeout_s * 1000),
+            "options": options,
+            **{k: v.get_secret_value() for k, v in secrets.items()},
+        }
+    )
+    if sandbox:
+        try:
+            if not exchange.urls.get("test"):  # ccxt leaves None where an exchange has no test network
+                raise ccxt.NotSupported(exchange_id)
+            exchange.set_sandbox_mode(True)
+        except ccxt.NotSupported:
+            raise ConfigError(f"{where}: {exchange_id} has no sandbox in ccxt; {no_sandbox}") from None
+    if api_base:
+        exchange.urls["api"] = rewrite_api_hosts(exchange.urls["api"], api_base)
+    return exchange
+
+
 def build_exchange(
-    venue: CcxtVenue,
+    venue: CcxtMarketData,
     retry: RetryConfig,
     *,
     pro: bool = False,
     settings: Settings | None = None,
 ) -> Any:
-    """A configured ccxt exchange for ``venue`` (``pro=True``: the asyncio ccxt.pro class)."""
+    """A configured ccxt exchange for market data of ``venue`` (``pro=True``: the asyncio ccxt.pro class)."""
     check_exchange_id(venue.exchange)
     if pro:
-        import ccxt.pro as ccxtpro
+        import ccxt.pro as ccxtpro  # loads every websocket exchange: only the stream needs it
 
         if venue.exchange not in ccxtpro.exchanges:
             raise ConfigError(
@@ -113,23 +144,25 @@ def build_exchange(
     else:
         cls = getattr(ccxt, venue.exchange)
     options = dict(venue.options)
-    _spot_only(options, getattr(ccxt, venue.exchange)().options)
     if pro and venue.exchange.startswith("binance"):
         # REST trades are aggregate trades: stream the same ids, so a backfill de-duplicates exactly
         options.setdefault("watchTradesForSymbols", {"name": "aggTrade"})
-    exchange = cls(
-        {
-            "enableRateLimit": venue.rate_limit,
-            "timeout": int(retry.timeout_s * 1000),
-            "options": options,
-            **credentials(venue, settings),
-        }
-    )
-    if venue.sandbox:
-        exchange.set_sandbox_mode(True)
-    if venue.api_base:
-        exchange.urls["api"] = rewrite_api_hosts(exchange.urls["api"], venue.api_base)
-    return exchange
+    return _configure(
+        cls, venue.exchange, options=options, rate_limit=venue.rate_limit, timeout_s=retry.timeout_s,
+        secrets=credentials(venue.venue, settings), sandbox=venue.sandbox, api_base=venue.api_base,
+        where=f"exchange.ccxt_venues: {venue.venue}", no_sandbox="set sandbox: false to read the live exchange",
+    )  # fmt: skip
+
+
+def build_trading_exchange(ref: CcxtTradingVenue, secrets: Mapping[str, SecretStr]) -> Any:
+    """The ccxt asyncio exchange to trade on ``ref``: sandbox unless told otherwise, spot markets only."""
+    import ccxt.async_support as ccxt_async  # the asyncio classes: only the execution service needs them
+
+    return _configure(
+        getattr(ccxt_async, ref.exchange), ref.exchange, options=dict(ref.options), rate_limit=ref.rate_limit,
+        timeout_s=ref.timeout_s, secrets=secrets, sandbox=ref.sandbox, api_base=ref.api_base,
+        where=f"execution.venues: {ref.name}", no_sandbox="set sandbox: false to trade on the live exchange (real money)",
+    )  # fmt: skip
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -141,15 +174,20 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ccxt.OperationFailed)
 
 
-def retry_after_of(exchange: Any):
-    """A function giving the Retry-After of the exchange's last response (ccxt ignores it)."""
+def retry_after(exchange: Any) -> float | None:
+    """The ``Retry-After`` of the exchange's last response, in seconds (ccxt itself ignores it)."""
+    return retry_after_seconds(getattr(exchange, "last_response_headers", None))
 
-    def retry_after(exc: BaseException) -> float | None:
+
+def retry_after_of(exchange: Any):
+    """A function giving the Retry-After of the exchange's last response when ``exc`` is a rate limit."""
+
+    def on_error(exc: BaseException) -> float | None:
         if not isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
             return None
-        return retry_after_seconds(getattr(exchange, "last_response_headers", None))
+        return retry_after(exchange)
 
-    return retry_after
+    return on_error
 
 
 def secrets_of(exchange: Any) -> list[str | None]:
@@ -157,7 +195,7 @@ def secrets_of(exchange: Any) -> list[str | None]:
     return [getattr(exchange, name, None) for name in ("apiKey", "secret", "password")]
 
 
-def venue_symbol(venue: CcxtVenue, asset_symbol: str, quote: str) -> str:
+def venue_symbol(venue: CcxtMarketData, asset_symbol: str, quote: str) -> str:
     """The unified symbol this venue trades for an asset: its ``symbols`` entry, else ``ASSET/QUOTE``
     with the venue's ``quote`` when set, else the asset's."""
     return venue.symbols.get(asset_symbol, f"{asset_symbol}/{venue.quote or quote}")
