@@ -1,4 +1,9 @@
-"""The report's pictures (PNG, matplotlib's Agg backend): each takes frames from ``data`` and a path."""
+"""Every picture Kimera draws (PNG, matplotlib's Agg backend): each takes frames and a path.
+
+The report (``kimera.app.report``: prices, features, model scores, paper trading) and the ML
+evaluation asset (``pipelines.ml.evaluation``: strategy equity, predicted vs realised,
+calibration of the walk-forward test windows) draw with these.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kimera.app.report.paper import equity_curve
+from models.strategy import backtest
 
 
 def _pyplot():
@@ -21,6 +26,8 @@ def _pyplot():
 
 def _save(fig, path: Path) -> Path:
     plt = _pyplot()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -123,15 +130,14 @@ def calibration(frame: pd.DataFrame, path: Path, bins: int = 10) -> Path:
     return _save(fig, path)
 
 
-def equity(fills: pd.DataFrame, path: Path) -> Path:
-    """Paper-trading equity (fees paid, marked at the latest fill price) and its drawdown."""
+def equity(curve: pd.DataFrame, fills: int, path: Path) -> Path:
+    """Paper-trading equity (``time``, ``equity``, ``drawdown`` after each of ``fills`` fills) and its drawdown."""
     plt = _pyplot()
-    curve = equity_curve(fills)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5.5), height_ratios=[2, 1], sharex=True)
     top.step(curve["time"], curve["equity"], where="post", lw=1.2)
     top.axhline(0, color="grey", lw=0.5)
     top.set_ylabel("equity (quote)")
-    top.set_title(f"Paper trading: equity after {len(fills)} fills (fees paid, marked at the last fill)")
+    top.set_title(f"Paper trading: equity after {fills} fills (fees paid, marked at the last fill)")
     bottom.fill_between(curve["time"], curve["drawdown"], 0, step="post", color="C3", alpha=0.4)
     bottom.set_ylabel("drawdown (quote)")
     bottom.set_xlabel("market time of the fill (UTC)")
@@ -154,4 +160,22 @@ def fills_per_venue(fills: pd.DataFrame, path: Path) -> Path:
     right.set_title("notional traded per venue (quote)")
     for ax in (left, right):
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    return _save(fig, path)
+
+
+def equity_curves(
+    predictions: pd.DataFrame, horizon: int, fee_bps: float, path: Path, seed: int, bar_hours: float = 1.0
+) -> Path:
+    """Net cumulative log return of each model's strategy over the test windows (one seed)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    test = predictions[(predictions["part"] == "test") & (predictions["seed"] == seed)]
+    for model, rows in test.groupby("model", sort=True):
+        curve = backtest(rows[rows["fwd_ret"].notna()], horizon, fee_bps, bar_hours).equity
+        ax.plot(curve.index, curve.to_numpy(), label=model, lw=1.4 if model == "ensemble" else 0.9)
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_title(f"Strategy equity after {fee_bps:g} bps fees (test windows, seed {seed})")
+    ax.set_ylabel("cumulative net log return")
+    ax.legend(fontsize=8, ncols=2)
+    fig.autofmt_xdate()
     return _save(fig, path)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from kimera.app.cli import main
 from kimera.app.report import build_report
 from kimera.app.report.data import Journal
-from kimera.app.report.paper import summarise
+from kimera.app.report.pnl import summarise
 from kimera.settings import Settings
 from tests.dbt.conftest import DAYS, built_home, full_build, raw_home, sim_config, sim_window  # noqa: F401
 from tests.execution.conftest import exec_env, paper, service, signal  # noqa: F401

@@ -16,14 +16,15 @@ SETTLE_S = 45.0  # longest wait for orders (and TWAP slices) in flight before th
 def report_stage(ctx: DemoContext) -> list[str]:
     """Build ``KIMERA_HOME/report/index.html``; summary lines: model scores beside the baselines,
     orders, fills, P&L and latency of paper trading, and what the report could not show."""
-    from kimera.app.report import build_report
+    from kimera.app.report import build_report, configured_journal
     from kimera.app.report.data import Journal, Missing, Warehouse
-    from kimera.app.report.paper import summarise
+    from kimera.app.report.pnl import summarise
 
+    journal_url = configured_journal(ctx.settings)
     settle = ctx.progress.add_task("  orders in flight settle", total=None)
     deadline = time.monotonic() + SETTLE_S
     while ctx.services.started and time.monotonic() < deadline:
-        with Journal(ctx.settings.journal_path) as journal:
+        with Journal(journal_url) as journal:
             if journal.live_orders() == 0:
                 break
         time.sleep(0.5)
@@ -38,7 +39,7 @@ def report_stage(ctx: DemoContext) -> list[str]:
     if not isinstance(scores, Missing):
         lines.append("models (walk-forward test, mean over seeds; baselines first):")
         lines += _score_lines(scores)
-    with Journal(ctx.settings.journal_path) as journal:
+    with Journal(journal_url) as journal:
         fills, orders, signals = journal.fills(), journal.orders_by_state(), journal.signals_by_outcome()
         latency = journal.signal_to_ack_ms()
     if signals or orders:

@@ -22,11 +22,20 @@ class Report:
     missing: dict[str, list[str]]  # section key -> what it could not show
 
 
+def configured_journal(settings: Settings) -> str:
+    """The journal the execution service writes: ``execution.journal_url``, else SQLite under KIMERA_HOME."""
+    from execution.journal import journal_url
+    from kimera.config import load_config
+
+    return journal_url(load_config(settings=settings).execution.journal_url, settings.journal_path)
+
+
 def build_report(settings: Settings, journal_path: Path | None = None) -> Report:
     """Write ``index.html`` and its pictures under ``settings.report_dir``; return what was written.
 
-    Reads the warehouse read-only and the SQLite journal (``journal_path``, default the settings'
-    one) read-only, so it can run while the demo, ``dagster dev`` or the execution service run.
+    Reads the warehouse read-only and the execution journal (``journal_path``, default the configured
+    ``execution.journal_url``: SQLite or PostgreSQL) read-only, so it can run while the demo,
+    ``dagster dev`` or the execution service run.
     """
     from kimera.app.report import sections
     from kimera.app.report.data import Journal, Warehouse
@@ -36,7 +45,10 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
     out.mkdir(parents=True, exist_ok=True)
     for name in sections.PICTURES:
         (out / name).unlink(missing_ok=True)
-    with Warehouse(settings.warehouse_path) as wh, Journal(journal_path or settings.journal_path) as journal:
+    with (
+        Warehouse(settings.warehouse_path) as wh,
+        Journal(journal_path or configured_journal(settings)) as journal,
+    ):
         built = [
             sections.pipeline(wh),
             sections.prices(wh, out),

@@ -1,4 +1,5 @@
-"""Read-only access to what the report draws: the warehouse (DuckDB) and the execution journal (SQLite).
+"""Read-only access to what the report draws: the warehouse (DuckDB) and the execution journal
+(SQLite or PostgreSQL, through ``execution.journal_reader``).
 
 Every reader returns a DataFrame, or :class:`Missing` saying in a sentence what is absent and which
 step makes it, so the report can say so instead of drawing something it does not have.
@@ -6,14 +7,13 @@ step makes it, so the report can say so instead of drawing something it does not
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-# The models' baselines (docs/models.md); every other model in ml.evaluations is a candidate.
-BASELINES = ("always_up", "persistence")
+from models.walk_forward import BASELINES  # every other model in ml.evaluations is a candidate
+
 # Features worth a picture: returns, volatility, momentum, the planted chain signal, the book, the DEX.
 FEATURES = ("ret_1", "realized_vol", "rsi", "net_exchange_flow_z", "book_imbalance", "dex_cex_basis_bps")
 
@@ -236,21 +236,24 @@ class Warehouse:
 
 
 class Journal:
-    """The execution journal (SQLite) opened read-only; the service may be writing it (WAL)."""
+    """The execution journal, read-only through ``execution.journal_reader`` (SQLite or PostgreSQL);
+    the service may be writing it."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.con = None
-        if path.exists():
-            self.con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    def __init__(self, url: str | Path) -> None:
+        from execution.journal_reader import JournalReader
+
+        self.reader = JournalReader(url)
+        self.path = self.reader.where
 
     def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.con is not None:
-            self.con.close()
-            self.con = None
+        self.reader.close()
+
+    @property
+    def con(self):  # None when there is no journal yet
+        return self.reader.con
 
     def _missing(self) -> Missing | None:
         if self.con is None:
@@ -264,34 +267,40 @@ class Journal:
         """Every fill with its order's asset, in the order the venues made them (market time)."""
         if (missing := self._missing()) is not None:
             return missing
-        frame = pd.read_sql_query(
-            "SELECT f.venue, f.fill_id, o.asset, f.side, f.price, f.amount, f.fee, f.at FROM fills f "
-            "JOIN orders o USING (client_order_id) ORDER BY f.at, f.venue, f.fill_id",
-            self.con,
+        columns = ["venue", "fill_id", "asset", "side", "price", "amount", "fee", "at"]
+        frame = pd.DataFrame(
+            self.reader.rows(
+                "SELECT f.venue, f.fill_id, o.asset, f.side, f.price, f.amount, f.fee, f.at FROM fills f "
+                "JOIN orders o USING (client_order_id) ORDER BY f.at, f.venue, f.fill_id"
+            ),
+            columns=columns,
         )
         if frame.empty:
             return Missing("the execution journal has no fills yet")
         for col in ("price", "amount", "fee"):
-            frame[col] = frame[col].astype(float)  # Decimal strings; floats are fine for a picture
+            frame[col] = (
+                frame[col].astype(str).astype(float)
+            )  # Decimal text or NUMERIC; floats are fine for a picture
+        frame["at"] = frame["at"].astype(float)
         frame["time"] = pd.to_datetime(frame["at"], unit="s")
         return frame
 
     def orders_by_state(self) -> dict[str, int]:
         if self.con is None:
             return {}
-        return dict(self.con.execute("SELECT state, count(*) FROM orders GROUP BY state ORDER BY state"))
+        return dict(self.reader.rows("SELECT state, count(*) FROM orders GROUP BY state ORDER BY state"))
 
     def signals_by_outcome(self) -> dict[str, int]:
         if self.con is None:
             return {}
         return dict(
-            self.con.execute("SELECT outcome, count(*) FROM signals GROUP BY outcome ORDER BY outcome")
+            self.reader.rows("SELECT outcome, count(*) FROM signals GROUP BY outcome ORDER BY outcome")
         )
 
     def refusals_by_reason(self) -> dict[str, int]:
         if self.con is None:
             return {}
-        return dict(self.con.execute("SELECT reason, count(*) FROM refusals GROUP BY reason ORDER BY reason"))
+        return dict(self.reader.rows("SELECT reason, count(*) FROM refusals GROUP BY reason ORDER BY reason"))
 
     def live_orders(self) -> int:
         if self.con is None:
@@ -299,23 +308,22 @@ class Journal:
         live = ("new", "submitted", "acknowledged", "partially_filled", "unknown")
         marks = ",".join("?" * len(live))
         # an order the venue reports filled whose fills have not reached the journal yet is in flight too
-        orders = self.con.execute(
+        orders = self.reader.rows(
             f"""SELECT count(*) FROM orders WHERE state IN ({marks})
                 OR CAST(filled AS DECIMAL(38, 18)) < CAST(venue_filled AS DECIMAL(38, 18))""",
             live,
-        ).fetchone()[0]
+        )[0][0]
         # a sliced (TWAP/iceberg) order whose next slices are still to be sent
-        try:
-            slicing = self.con.execute("SELECT count(*) FROM parents WHERE status = 'working'").fetchone()[0]
-        except sqlite3.OperationalError:  # a journal from before sliced orders were journalled
-            slicing = 0
+        slicing = 0  # a journal from before sliced orders were journalled has no parents table
+        if self.reader.has_table("parents"):
+            slicing = self.reader.rows("SELECT count(*) FROM parents WHERE status = 'working'")[0][0]
         return orders + slicing
 
     def signal_to_ack_ms(self) -> pd.Series:
         """Per signal that made orders: ms from its arrival to the first venue answer to one of them."""
         if self.con is None:
             return pd.Series(dtype=float)
-        rows = self.con.execute(
+        rows = self.reader.rows(
             """
             SELECT (min(e.at) - s.received_at) * 1000.0 FROM signals s
             JOIN orders o ON o.signal_id = s.signal_id
@@ -323,5 +331,5 @@ class Journal:
                  AND e.from_state = 'submitted' AND e.to_state <> 'unknown'
             GROUP BY s.signal_id, s.received_at
             """
-        ).fetchall()
+        )
         return pd.Series([r[0] for r in rows], dtype=float)

@@ -1,12 +1,15 @@
-"""Paper-trading P&L from the journal's fills alone: cash, positions, equity and drawdown over time.
+"""Paper-trading P&L from the journal's fills alone: equity and drawdown over time, positions.
 
-Each asset is marked at its latest fill price (the journal holds no book), so the curve moves only
-when something fills; the service's ``GET /pnl`` marks at the venues' median mid instead.
+The accounting is the execution service's own (``execution.portfolio``: Decimal, average cost,
+realised and unrealised P&L, fees), replayed fill by fill. Each asset is marked at its latest fill
+price (the journal holds no book), so the curve moves only when something fills; the service's
+``GET /pnl`` marks at the venues' median mid instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -24,15 +27,19 @@ class PaperPnl:
 
 def equity_curve(fills: pd.DataFrame) -> pd.DataFrame:
     """Equity after each fill (``time``, ``equity``, ``drawdown``), in the quote currency, from zero."""
-    sign = np.where(fills["side"].str.lower() == "buy", 1.0, -1.0)
-    cash = np.cumsum(-sign * fills["price"].to_numpy() * fills["amount"].to_numpy() - fills["fee"].to_numpy())
-    holdings = np.zeros(len(fills))
-    for asset in fills["asset"].unique():
-        mine = (fills["asset"] == asset).to_numpy()
-        quantity = np.cumsum(np.where(mine, sign * fills["amount"].to_numpy(), 0.0))
-        mark = pd.Series(np.where(mine, fills["price"].to_numpy(), np.nan)).ffill().fillna(0.0).to_numpy()
-        holdings += quantity * mark
-    equity = cash + holdings
+    from execution.portfolio import Portfolio
+    from execution.venues.base import Side
+
+    book = Portfolio([])
+    marks: dict[str, Decimal | None] = {}
+    equity = np.empty(len(fills))
+    for i, (asset, side, price, amount, fee) in enumerate(
+        zip(fills["asset"], fills["side"], fills["price"], fills["amount"], fills["fee"], strict=True)
+    ):
+        price = Decimal(str(price))
+        book.position(asset).apply(Side(str(side).lower()), price, Decimal(str(amount)), Decimal(str(fee)))
+        marks[asset] = price
+        equity[i] = float(book.pnl(marks)["total"])
     peak = np.maximum.accumulate(np.concatenate([[0.0], equity]))[1:]
     return pd.DataFrame({"time": fills["time"].to_numpy(), "equity": equity, "drawdown": equity - peak})
 

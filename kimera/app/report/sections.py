@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from kimera.app.report import plots
 from kimera.app.report.data import BASELINES, Journal, Missing, Warehouse
-from kimera.app.report.paper import summarise
+from kimera.app.report.pnl import equity_curve, summarise
+from models import plots
 
 # Every PNG this report writes; removed before a build so a section that lost its data shows no stale picture.
 PICTURES = (
@@ -191,7 +191,7 @@ def paper(journal: Journal, out: Path, pushes: list[str] | None = None) -> Secti
         + html.escape(", ".join(f"{a} {q:+.6g}" for a, q in pnl.positions.items()))
         + ".</p>"
     )
-    plots.equity(fills, out / "equity.png")
+    plots.equity(equity_curve(fills), len(fills), out / "equity.png")
     plots.fills_per_venue(fills, out / "fills.png")
     section.pictures.append(("equity.png", "Equity and drawdown of the paper account, fill by fill."))
     section.pictures.append(("fills.png", "Where the smart order router sent the flow."))
