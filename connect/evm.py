@@ -17,9 +17,10 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
+import aiohttp
 from eth_abi import decode
 from eth_abi.exceptions import DecodingError
-from web3 import Web3
+from web3 import AsyncHTTPProvider, HTTPProvider, Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, TransactionNotFound, Web3RPCError
 
 
@@ -195,16 +196,11 @@ def http_provider(url: str, timeout_s: float, *, asynchronous: bool = False) -> 
     """A web3 HTTP provider with a per-request timeout and web3's own retries off: the caller
     decides what a failure means (the sources retry reads; a venue never resends a transaction)."""
     if asynchronous:
-        import aiohttp
-        from web3 import AsyncHTTPProvider
-
         return AsyncHTTPProvider(
             url,
             request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout_s)},
             exception_retry_configuration=None,
         )
-    from web3 import HTTPProvider
-
     return HTTPProvider(url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None)
 
 

@@ -56,6 +56,7 @@ class DemoContext:
         Step bars move with the ``pipelines.progress`` lines the steps log; raises
         :class:`DemoFailed` naming the failed step and its error.
         """
+        # Dagster takes seconds to import: only when a stage runs a job
         from dagster import DagsterEventType
 
         from pipelines.progress import parse_progress

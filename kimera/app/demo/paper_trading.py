@@ -14,6 +14,8 @@ import secrets
 import sys
 
 from kimera.app.demo.context import DemoContext
+from kimera.app.demo.train import paper_start
+from kimera.signing import new_secret, secret_name
 
 VIEW_TOKEN_ENV = "KIMERA_SECRET_EXECUTION_VIEW_TOKEN"
 
@@ -31,8 +33,6 @@ def paper_stage(ctx: DemoContext) -> list[str]:
     task = ctx.progress.add_task("  execution service and paper venues", total=1)
     # The paper market starts where the served model's training data ends (kimera/app/demo/train.py), so
     # the serve stage can replay the held-out day bar by bar; `kimera execute` finds it running.
-    from kimera.app.demo.train import paper_start
-
     start = paper_start(ctx.end)
     paper = ctx.services.start(
         "paper venue server",
@@ -81,8 +81,6 @@ def _demo_api_keys(ctx: DemoContext, env: dict[str, str]) -> list[str]:
     the client key, so the secret goes to the service's environment and to this process's (where
     :meth:`Settings.secret` finds it); it is never written to disk or printed.
     """
-    from kimera.signing import new_secret, secret_name
-
     made = []
     for key_id in ctx.config.execution.auth.keys:
         if ctx.settings.secret(secret_name(key_id)) is None:

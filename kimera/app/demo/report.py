@@ -16,6 +16,7 @@ SETTLE_S = 45.0  # longest wait for orders (and TWAP slices) in flight before th
 def report_stage(ctx: DemoContext) -> list[str]:
     """Build ``KIMERA_HOME/report/index.html``; summary lines: model scores beside the baselines,
     orders, fills, P&L and latency of paper trading, and what the report could not show."""
+    # the report's readers load pandas, DuckDB and the models: imported when the stage runs
     from kimera.app.report import build_report, configured_journal
     from kimera.app.report.data import Journal, Missing, Warehouse
     from kimera.app.report.pnl import summarise

@@ -9,11 +9,14 @@ All runs are on the instance under ``KIMERA_HOME/dagster``, so they show in the 
 
 from __future__ import annotations
 
+import time
+
 from kimera.app.demo.context import DemoContext, DemoFailed
 
 
 def serve_stage(ctx: DemoContext) -> list[str]:
     """Promote (or keep), build the bento, predict; one summary line per fact a user wants to see."""
+    # the domains load Dagster, BentoML and torch: imported when the stage runs, so `kimera --help` stays fast
     import duckdb
 
     from bentos.build import bento_store
@@ -85,8 +88,7 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     signed and journalled in ``ml.signal_pushes`` exactly as the signals asset does, so a re-run sends
     nothing twice (the service is idempotent by signal id too).
     """
-    import time
-
+    # the domains load Dagster, dbt and torch: imported when the stage runs, so `kimera --help` stays fast
     import duckdb
     import httpx
     import pandas as pd

@@ -27,6 +27,7 @@ def paper_start(end: datetime) -> datetime:
 
 def train_stage(ctx: DemoContext) -> list[str]:
     """Materialise the ``ml_training`` job for the demo's last whole day; one summary line per model."""
+    # the domains load Dagster and torch: imported when the stage runs, so `kimera --help` stays fast
     import duckdb
 
     from models.walk_forward import walk_forward

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kimera.config import load_config
 from kimera.settings import Settings
 
 
@@ -24,8 +25,9 @@ class Report:
 
 def configured_journal(settings: Settings) -> str:
     """The journal the execution service writes: ``execution.journal_url``, else SQLite under KIMERA_HOME."""
-    from execution.journal import journal_url
-    from kimera.config import load_config
+    from execution.journal import (
+        journal_url,  # execution loads its venues' libraries: only when a report is built
+    )
 
     return journal_url(load_config(settings=settings).execution.journal_url, settings.journal_path)
 
