@@ -11,6 +11,9 @@ line and the import.
 from __future__ import annotations
 
 import ast
+import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,6 +66,17 @@ def package_of(module: str) -> str | None:
     return top if top in PROJECT else None
 
 
+def _parse(path: Path) -> ast.Module:
+    try:
+        return ast.parse(path.read_text(), str(path))
+    except SystemError:
+        # CPython 3.11.7 can leave its AST converter's depth count off after an earlier failure in the
+        # same process ("AST constructor recursion depth mismatch"): parse in a fresh interpreter.
+        code = "import ast, pickle, sys; sys.stdout.buffer.write(pickle.dumps(ast.parse(open(sys.argv[1]).read())))"
+        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, check=True)
+        return pickle.loads(done.stdout)
+
+
 def imports(path: Path, root: Path) -> Iterator[tuple[int, str]]:
     """(line, module) of every import in ``path``: top level, in functions, under TYPE_CHECKING,
     relative ones resolved, and ``importlib.import_module("...")`` with a literal name."""
@@ -70,7 +84,7 @@ def imports(path: Path, root: Path) -> Iterator[tuple[int, str]]:
     here = list(rel.parts if rel.name == "__init__" else rel.parts[:-1])
     if rel.name == "__init__":
         here = here[:-1]
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(_parse(path)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield node.lineno, alias.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from execution.venues.books import BookSource, SimulatorMarket
-from execution.venues.paper import PaperVenueSpec
+from execution.venues.matching import PaperVenueSpec
 from kimera.config import KimeraConfig
 
 
