@@ -66,6 +66,7 @@ class FuzzReport:
     calls: int = 0
     seconds: float = 0.0
     stateful_steps: int = 0
+    no_input: set[str] = field(default_factory=set)  # operations without parameters or body
 
     def record(self, label: str, status: int, body: object, text: str, status_path: str) -> None:
         self.calls += 1
@@ -78,6 +79,11 @@ class FuzzReport:
                 self.problems.append(f"{label}: answered {status} to a signed request without its view token")
         elif status == 401:
             self.problems.append(f"{label}: a validly signed request was refused: {text[:200]}")
+
+    def fewest_with_input(self) -> int:
+        """Requests sent to the least-fuzzed operation that takes input (hypothesis stops early on
+        an operation whose whole input space it has tried)."""
+        return min(sum(c.values()) for label, c in self.statuses.items() if label not in self.no_input)
 
     @property
     def server_errors(self) -> int:
@@ -187,6 +193,7 @@ def _fuzz_one(
     except Unsatisfiable:  # an operation with no input has no malformed version
         if mode is not GenerationMode.NEGATIVE:
             raise
+        report.no_input.add(label)
 
 
 def fuzz_stateful(url: str, session: requests.Session, sequences: int, steps: int = 8,
