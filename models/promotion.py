@@ -8,7 +8,8 @@ comparison is paired, bar by bar, and tested (:mod:`models.paired_test`: Diebold
 Newey-West errors over bar times, small-sample corrected): the candidate wins only if its mean log
 loss is lower by more than ``min_improvement`` and significantly so at the one-sided level of
 ``z`` (2.326 by default: a candidate no better than the served one passes about 1 time in 100, so
-noise does not churn the served model). A tie keeps the served model. Accuracy, IC and the strategy's Sharpe of both are recorded beside it.
+noise does not churn the served model). A tie keeps the served model. Accuracy, IC and the
+strategy's Sharpe of both are recorded beside it.
 """
 
 from __future__ import annotations
