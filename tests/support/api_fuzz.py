@@ -181,6 +181,10 @@ def _fuzz_one(
     from schemathesis.generation import GenerationMode
 
     label = operation.label
+    parts = (operation.path_parameters, operation.headers, operation.cookies, operation.query, operation.body)
+    if mode is GenerationMode.NEGATIVE and not any(part.items for part in parts):
+        report.no_input.add(label)  # nothing to malform
+        return
 
     @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(generation_mode=mode))
