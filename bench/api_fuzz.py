@@ -14,17 +14,9 @@ The CI test (tests/execution/test_auth_fuzz.py) runs the same harness with a doz
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 from bench import Measure
-
-# the harness lives in tests/support (the CI test uses it too); the console script's sys.path
-# does not hold the repository
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.append(str(REPO_ROOT))
 
 
 def _peer_rate(url: str, session, seconds: float = 5.0) -> float:
@@ -36,7 +28,7 @@ def _peer_rate(url: str, session, seconds: float = 5.0) -> float:
 
 
 def run(quick: bool = False) -> list[Measure]:
-    from tests.support.api_fuzz import (
+    from bench._api_fuzz_harness import (
         fuzz_operations,
         fuzz_stateful,
         running_service,

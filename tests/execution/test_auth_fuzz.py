@@ -4,7 +4,7 @@ The service runs as ``kimera execute`` would run it (its own process, uvicorn, s
 middleware, paper venues in a process of their own); requests are generated from its OpenAPI,
 valid ones and malformed ones, for every operation, then as stateful sequences that follow the
 OpenAPI links (a signal to its orders, their trace and cancel). CI runs a few examples of each;
-``kimera bench api_fuzz`` runs 1,000 per operation (tests/support/api_fuzz.py is shared).
+``kimera bench api_fuzz`` runs 1,000 per operation (bench/_api_fuzz_harness.py is shared).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.support.api_fuzz import (
+from bench._api_fuzz_harness import (
     fuzz_operations,
     fuzz_stateful,
     running_service,
