@@ -12,7 +12,7 @@ export DAGSTER_DISABLE_TELEMETRY := true
 .PHONY: setup demo test lint ui bench clean
 
 ## setup: create .venv with pip (if missing), install the project, its npm test artefacts and dbt manifest
-setup: $(VENV)/.installed evm/node_modules/.installed dbt_project/target/manifest.json .tools/uv/bin/uv
+setup: $(VENV)/.installed evm/node_modules/.installed dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 .tools/uv/bin/uv: $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==0.13.9
 	@touch $@
+
+# Chromium for the browser tests: on PATH, else Debian's package (as root), else Playwright's download;
+# if none works it says what to do, and setup goes on (only tests/browser need it). The stamp holds its path.
+.tools/chromium: $(VENV)/.installed
+	@mkdir -p .tools && scripts/ensure-chromium.sh $(PY) > $@ || { rm -f $@; echo "setup goes on without Chromium" >&2; }
 
 # Real Uniswap V2 contract artefacts (ABI + bytecode) for the offline EVM tests.
 evm/node_modules/.installed: evm/package.json evm/package-lock.json

@@ -82,6 +82,27 @@ def demo_run(world, cfg: ModelsConfig, storage: str, params: dict | None = None)
     }
 
 
+def _time_measures(quick: bool, label: str, cpu: float, seconds: float) -> list[bench.Measure]:
+    """The run's cost. The 300 s goal is the demo config's (90 days of marts, every model, all seeds):
+    only a run of that config is held to it. A --quick run (smaller world and models) is reported as
+    it is, beside nothing it could be mistaken for."""
+    if quick:
+        what = "quick config (1000 synthetic bars, 2 windows, small nets; not the demo's work)"
+        return [
+            bench.Measure(f"training: {what}, CPU time", cpu, "s", "none: the 300 s goal is the demo config's",
+                          None, None, "reported (run without --quick for the goal)", True),
+            bench.Measure(f"training: {what}, wall time", seconds, "s", "none: the 300 s goal is the demo config's",
+                          None, None, "reported (run without --quick for the goal)", True),
+        ]  # fmt: skip
+    what = f"demo config (searches, walk-forward of every model over all seeds, models for use; {label})"
+    return [
+        bench.Measure(f"training: {what}, CPU time", cpu, "s", "the demo's training budget (ceiling goal)",
+                      CEILING_S, cpu / CEILING_S, "ratio <= 1", cpu <= CEILING_S),
+        bench.Measure(f"training: {what}, wall time", seconds, "s", "the demo's training budget (ceiling goal)",
+                      CEILING_S, seconds / CEILING_S, "ratio <= 1", seconds <= CEILING_S),
+    ]  # fmt: skip
+
+
 def run(quick: bool = False) -> list[bench.Measure]:
     if quick:
         cfg = _quick_config()
@@ -111,14 +132,7 @@ def run(quick: bool = False) -> list[bench.Measure]:
     return [
         # CPU time is what the run costs on an idle machine (one thread): wall time here includes
         # waiting for the other processes that share these 2 cores
-        bench.Measure(
-            f"training: {'quick' if quick else 'demo'} config, CPU time ({label})", cpu, "s",
-            "ceiling goal", CEILING_S, cpu / CEILING_S, "ratio <= 1", cpu <= CEILING_S,
-        ),
-        bench.Measure(
-            f"training: {'quick' if quick else 'demo'} config, all models + evaluation ({label})", seconds, "s",
-            "ceiling goal", CEILING_S, seconds / CEILING_S, "ratio <= 1", seconds <= CEILING_S,
-        ),
+        *_time_measures(quick, label, cpu, seconds),
         bench.Measure(
             "training: whole run vs one linear fit", seconds, "s", "linear model fit (peer)",
             result["linear_fit_seconds"], seconds / result["linear_fit_seconds"], "reported", True,

@@ -6,7 +6,6 @@ with uvicorn, starting the paper venue server as its own process when no venue s
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import subprocess
 import sys
@@ -90,10 +89,8 @@ def start_paper_server(
 
 def serve_cli(port: int | None = None) -> None:
     """``kimera execute``: run the service on 127.0.0.1 (paper venues started when none answer)."""
-    import uvicorn
-
     from execution import redact
-    from execution.auth import ApiKeys, secure_app
+    from execution.auth import ApiKeys
     from kimera.config import load_config
     from kimera.settings import get_settings, prepare_home
 
@@ -104,11 +101,46 @@ def serve_cli(port: int | None = None) -> None:
     keys = ApiKeys.load(config.execution.auth, settings)  # before anything starts: a missing key fails here
     paper = None
     needs_paper = not config.execution.venues or any(v.type == "paper" for v in config.execution.venues)
-    if needs_paper and not _paper_server_up(config.execution.paper.url):
-        print(f"starting the paper venue server on port {config.execution.paper.port}")
+    if needs_paper and _paper_server_up(config.execution.paper.url):
+        print(
+            f"using the paper venue server already answering at {config.execution.paper.url} "
+            "(not started here, so it keeps running after this service stops)"
+        )
+    elif needs_paper:
         paper = start_paper_server(
             str(settings.config), config.execution.paper.port, settings.tool_environment()
         )
+        print(
+            f"started the paper venue server on port {config.execution.paper.port} (pid {paper.pid}); "
+            "it stops with this service"
+        )
+    try:
+        _serve(config, settings, keys, port)
+    finally:
+        if paper is not None:
+            stop_started_process(paper, "paper venue server")
+
+
+def stop_started_process(proc: subprocess.Popen, what: str) -> None:
+    """Stop a server this command started (TERM, then KILL after 5 s) and say so."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    print(f"stopped the {what} it started (pid {proc.pid})", flush=True)
+
+
+def _serve(config, settings, keys, port: int | None) -> None:
+    """Run the service with uvicorn until it is stopped (Ctrl-C or SIGTERM both return here)."""
+    import signal
+
+    import uvicorn
+
+    from execution.auth import secure_app
+
     service = ExecutionService(config, settings)
     app = create_app(service)
     # /status is not an API route: its own view token guards it (a browser cannot sign requests)
@@ -123,15 +155,17 @@ def serve_cli(port: int | None = None) -> None:
         f"status page: {status_banner(settings, config.execution.host, port, app.state.status_token)}",
         flush=True,
     )
-    try:  # log_config=None: uvicorn's records go through our handlers (and their redaction)
-        uvicorn.run(
-            app, host=config.execution.host, port=port, log_level="warning", access_log=False, log_config=None
-        )
-    finally:
-        if paper is not None:
-            paper.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                paper.wait(timeout=5)
+    # uvicorn shuts down on SIGTERM and then re-raises it to the handler it found: with Python's
+    # default one the process would die there, before the servers it started are stopped
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    # log_config=None: uvicorn's records go through our handlers (and their redaction)
+    uvicorn.run(
+        app, host=config.execution.host, port=port, log_level="warning", access_log=False, log_config=None
+    )
+
+
+def _exit_on_term(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main() -> None:

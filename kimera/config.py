@@ -486,8 +486,12 @@ class PromotionConfig(_Section):
         default=0.0, description="Log-loss (nats per bar) the candidate must gain over the served model."
     )
     z: NonNegativeFloat = Field(
-        default=0.0,
-        description="Also demand a gain of z standard errors of the paired log-loss difference (0: any gain).",
+        default=2.326,
+        description=(
+            "One-sided significance of the paired test, as a normal quantile (2.326: 1 %, 1.645: 5 %; "
+            "0 turns the test off): the candidate's log-loss gain must exceed this many standard "
+            "errors (Newey-West over bar times, small-sample corrected, Student's t)."
+        ),
     )
 
 

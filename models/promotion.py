@@ -4,14 +4,16 @@ Both models are scored on the same bars, which neither saw in training: labelled
 ``horizon`` bars after the later of the two training windows (so no label of either training set
 overlaps them). The criterion is the log loss of P(up), a proper scoring rule that uses the whole
 probabilistic forecast and is far less noisy on a few days of bars than a Sharpe ratio. The
-comparison is paired, bar by bar: the candidate wins only if its mean log loss is lower by more
-than ``min_improvement`` and by more than ``z`` standard errors of the paired difference. A tie
-keeps the served model. Accuracy, IC and the strategy's Sharpe of both are recorded beside it.
+comparison is paired, bar by bar, and tested (:mod:`models.paired_test`: Diebold-Mariano with
+Newey-West errors over bar times, small-sample corrected): the candidate wins only if its mean log
+loss is lower by more than ``min_improvement`` and significantly so at the one-sided level of
+``z`` (2.326 by default: a candidate no better than the served one passes about 1 time in 100, so
+noise does not churn the served model). A tie keeps the served model. Accuracy, IC and the
+strategy's Sharpe of both are recorded beside it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +23,7 @@ import numpy as np
 from kimera.config import PromotionConfig
 from kimera.schema.ml import PROMOTION_FIGURES
 from models.base import Model
+from models.paired_test import paired_test
 from models.windows import Windows
 
 _EPS = 1e-6
@@ -120,14 +123,12 @@ def compare(
     c_fc, i_fc = c_model.predict_windows(c_win), i_model.predict_windows(i_win)
     diff = per_bar_log_loss(i_fc.p_up, i_win.fwd_ret) - per_bar_log_loss(c_fc.p_up, c_win.fwd_ret)
     n = len(diff)
-    mean = float(diff.mean())
-    se = float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
-    bar = float(max(rule.min_improvement, rule.z * se))
-    promoted = mean > bar
+    test = paired_test(diff, c_win.bar_time, c_win.horizon, z=rule.z, min_improvement=rule.min_improvement)
+    mean, se, promoted = test.mean, test.se, test.passed
     verdict = "beats" if promoted else "does not beat"
     reason = (
         f"candidate {verdict} the served model: log loss lower by {mean:.5f} ± {se:.5f} nats/bar "
-        f"on {n} bars; needed more than {bar:.5f}"
+        f"on {n} bars ({test.periods} bar times, Newey-West lag {test.lag}); needed more than {test.needed:.5f}"
     )
 
     def figures(model: Model, windows: Windows) -> dict[str, float]:

@@ -12,6 +12,20 @@ from kimera.settings import TELEMETRY_OFF, Settings, get_settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    """Fail the run if a test leaves a process running (set up first, so it is checked last)."""
+    from tests.support.leftovers import become_subreaper, describe, kill_all, leftover_processes
+
+    become_subreaper()
+    yield
+    left = leftover_processes()
+    if left:
+        what = describe(left)  # before they are killed: a dead process has no command line to show
+        kill_all(left)
+        pytest.fail(f"tests left {len(left)} process(es) running (now killed):\n{what}", pytrace=False)
+
+
 @pytest.fixture(autouse=True)
 def _no_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in TELEMETRY_OFF.items():

@@ -9,6 +9,7 @@ whatever middleware guards the app (request signing), so nothing but the cost ch
 from __future__ import annotations
 
 import email.message
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from execution.api.errors import validation_payload
 from execution.api.models import SignalIn
+from execution.decimal_text import plain_decimal
 from execution.journal import JournalError
 from execution.service import ExecutionService, SignalConflict, UnknownAsset
 
@@ -37,7 +39,12 @@ async def answer_signal(service: ExecutionService, signal: SignalIn) -> tuple[in
         return _problem(422, "invalid_request", f"asset: {exc}", [field])
     except JournalError as exc:
         return _problem(503, "journal_unavailable", f"the decision could not be made durable: {exc}")
-    return 200, orjson.dumps(answer, default=str)
+    return 200, orjson.dumps(answer, default=_json_value)
+
+
+def _json_value(value: object) -> str:
+    """Decimals as plain text (``0``, not ``0E-8``); anything else orjson cannot write, as text."""
+    return plain_decimal(value) if isinstance(value, Decimal) else str(value)
 
 
 def _is_json(content_type: str | None) -> bool:

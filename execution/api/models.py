@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from execution.decimal_text import PlainDecimal
 from execution.killswitch import SwitchState
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -60,12 +60,12 @@ class OrderOut(BaseModel):
     venue: str
     symbol: str
     side: Literal["buy", "sell"]
-    amount: Decimal
-    limit_price: Decimal | None
+    amount: PlainDecimal
+    limit_price: PlainDecimal | None
     state: str
-    filled: Decimal
-    average_price: Decimal | None
-    fees: Decimal
+    filled: PlainDecimal
+    average_price: PlainDecimal | None
+    fees: PlainDecimal
     venue_order_id: str | None
     reason: str | None
     signal_id: str | None
@@ -98,28 +98,28 @@ class FillOut(BaseModel):
     client_order_id: str
     symbol: str
     side: str
-    price: Decimal
-    amount: Decimal
-    fee: Decimal
+    price: PlainDecimal
+    amount: PlainDecimal
+    fee: PlainDecimal
     at: float
 
 
 class PositionOut(BaseModel):
     asset: str
-    quantity: Decimal
-    average_price: Decimal
-    realised: Decimal
-    fees: Decimal
-    mark: Decimal | None
-    unrealised: Decimal
+    quantity: PlainDecimal
+    average_price: PlainDecimal
+    realised: PlainDecimal
+    fees: PlainDecimal
+    mark: PlainDecimal | None
+    unrealised: PlainDecimal
 
 
 class PnlOut(BaseModel):
-    realised: Decimal
-    unrealised: Decimal
-    fees: Decimal
-    total: Decimal
-    daily: Decimal
+    realised: PlainDecimal
+    unrealised: PlainDecimal
+    fees: PlainDecimal
+    total: PlainDecimal
+    daily: PlainDecimal
 
 
 class KillSwitchOut(BaseModel):

@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from execution.decimal_text import plain_decimal
 from execution.metrics import STAGES
 from execution.orders import LIVE
 
@@ -51,7 +52,7 @@ def snapshot(service: ExecutionService, recent: int = 25) -> dict[str, Any]:
     positions = [
         {
             "asset": asset,
-            "quantity": str(p.quantity),
+            "quantity": plain_decimal(p.quantity),
             "average_price": _money(p.average_price),
             "mark": _money(marks.get(asset)),
             "realised": _money(p.realised),
@@ -84,8 +85,8 @@ def snapshot(service: ExecutionService, recent: int = 25) -> dict[str, Any]:
                 "venue": o.venue,
                 "symbol": o.symbol,
                 "side": o.side.value,
-                "amount": str(o.amount),
-                "filled": str(o.filled),
+                "amount": plain_decimal(o.amount),
+                "filled": plain_decimal(o.filled),
                 "average_price": _money(o.average_price),
                 "state": o.state.value,
                 "model_tag": o.model_tag,

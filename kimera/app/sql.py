@@ -15,41 +15,31 @@ import click
 
 from kimera.settings import get_settings
 
-# Statements that only read; anything else (INSERT, CREATE, COPY ... TO, ATTACH, ...) is refused.
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "CALL"}
-
 
 def query_warehouse(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run ``query`` on a read-only connection; return column names and rows (of its last statement).
+    """Run one read-only statement in the sandbox (:mod:`kimera.app.sql_sandbox`); return column names and rows.
 
-    Raises ``click.ClickException`` with a clear message when there is no warehouse yet, when a
-    statement would write (checked before running, and the connection is read-only besides), when
-    another process is writing the warehouse, or when DuckDB refuses the query.
+    Raises ``click.ClickException`` with a clear message when there is no warehouse yet, when the
+    query is refused (several statements, a statement that would write or change a setting, a
+    file, URL or extension outside the warehouse: the message says why), when another process is
+    writing the warehouse, or when DuckDB refuses the query.
     """
     import duckdb
+
+    from kimera.app.sql_sandbox import RefusedQuery, checked_statement, connect_sandboxed, explain_refusal
 
     path = get_settings().warehouse_path
     if not path.exists():
         raise click.ClickException(f"no warehouse at {path}: run `kimera demo` (or `make demo`) first")
     try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            statements = con.extract_statements(query)
-            if not statements:
-                raise click.ClickException('empty query: give a SELECT, e.g. kimera sql "show all tables"')
-            for statement in statements:
-                kind = statement.type.name
-                if kind not in READ_ONLY_STATEMENTS:
-                    raise click.ClickException(
-                        f"kimera sql is read-only: {kind} statements are refused "
-                        "(use SELECT, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN)"
-                    )
-            cursor = None
-            for statement in statements:
-                cursor = con.execute(statement)
-            if cursor is None or cursor.description is None:
+        with connect_sandboxed(path) as con:
+            cursor = con.execute(checked_statement(con, query))
+            if cursor.description is None:
                 return [], []
             columns = [d[0] for d in cursor.description]
             return columns, cursor.fetchall()
+    except RefusedQuery as exc:
+        raise click.ClickException(str(exc)) from None
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise click.ClickException(
@@ -59,9 +49,7 @@ def query_warehouse(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         raise click.ClickException(str(exc).splitlines()[0]) from None
     except duckdb.Error as exc:
         first_line = str(exc).splitlines()[0]
-        if "read-only" in str(exc).lower():
-            first_line += " (kimera sql is read-only: use SELECT, DESCRIBE, SHOW, EXPLAIN)"
-        raise click.ClickException(first_line) from None
+        raise click.ClickException(explain_refusal(first_line) or first_line) from None
 
 
 def _plain(value: Any) -> Any:

@@ -139,3 +139,91 @@ def test_a_warehouse_held_by_a_writer_gives_a_clear_message(warehouse) -> None:
     while _sql("select 1").exit_code != 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _sql("select 1").exit_code == 0
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A secret file and a CSV outside the warehouse, the kind of thing a query must never reach."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "execution_key_local").write_text("s3cret-never-shown\n")
+    (folder / "prices.csv").write_text("a,b\n1,2\n")
+    return folder
+
+
+def _refused(query: str, *why: str) -> str:
+    result = _sql(query)
+    assert result.exit_code != 0, result.output
+    assert "kimera sql is read-only" in result.output, result.output
+    for part in why:
+        assert part in result.output, result.output
+    assert "s3cret-never-shown" not in result.output and "Traceback" not in result.output
+    return result.output
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "select content from read_text('{dir}/execution_key_local')",
+        "select * from read_blob('{dir}/execution_key_local')",
+        "select * from read_csv('{dir}/prices.csv')",
+        "select * from read_parquet('{dir}/prices.parquet')",
+        "select * from glob('{dir}/*')",
+        "select * from '{dir}/prices.csv'",
+        "select * from sniff_csv('{dir}/prices.csv')",
+    ],
+)
+def test_files_outside_the_warehouse_cannot_be_read(warehouse, outside, template) -> None:
+    _refused(template.format(dir=outside), "reaches nothing outside the warehouse", "disabled")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "select * from read_csv('https://example.com/prices.csv')",
+        "select * from read_parquet('s3://bucket/prices.parquet')",
+        "select * from read_text('http://127.0.0.1:9/secret')",
+    ],
+)
+def test_urls_are_refused_before_any_extension_is_fetched(warehouse, query) -> None:
+    _refused(query, "files, URLs and extensions are refused")
+
+
+def test_logging_to_a_file_is_refused_and_writes_nothing(warehouse, tmp_path) -> None:
+    target = tmp_path / "logs"
+    _refused(f"call enable_logging(storage='file', storage_path='{target}')", "settings are locked")
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("install httpfs", "INSTALL and LOAD fetch and run extensions"),
+        ("load httpfs", "INSTALL and LOAD fetch and run extensions"),
+        ("set enable_external_access = true", "SET statements are refused"),
+        ("reset lock_configuration", "SET statements are refused"),
+        ("pragma enable_profiling = 'json'", "SET statements are refused"),
+        ("call enable_profiling()", "settings are locked"),
+        ("select 1; select 2", "runs one statement per call; got 2"),
+        ("select 1; attach ':memory:' as scratch", "runs one statement per call"),
+    ],
+)
+def test_settings_extensions_and_several_statements_are_refused(warehouse, query, why) -> None:
+    _refused(query, why)
+
+
+def test_copy_export_and_attach_are_refused_and_write_nothing(warehouse, tmp_path) -> None:
+    _refused(f"copy raw.exchange_ohlcv to '{tmp_path / 'out.csv'}'", "COPY statements are refused", "files")
+    _refused(f"copy raw.exchange_ohlcv from '{tmp_path / 'in.csv'}'", "COPY statements are refused")
+    _refused(f"export database '{tmp_path / 'export'}'", "EXPORT statements are refused")
+    _refused(f"attach '{tmp_path / 'other.duckdb'}' as other", "ATTACH statements are refused")
+    assert not (tmp_path / "out.csv").exists()
+    assert not (tmp_path / "export").exists()
+    assert not (tmp_path / "other.duckdb").exists()
+
+
+def test_the_sandbox_still_answers_the_readme_style_queries(warehouse) -> None:
+    for query in ("show all tables", "describe raw.exchange_ohlcv", "summarize raw.exchange_ohlcv",
+                  "explain select * from raw.exchange_ohlcv", "pragma database_list"):  # fmt: skip
+        result = _sql(query)
+        assert result.exit_code == 0, (query, result.output)

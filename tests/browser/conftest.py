@@ -15,8 +15,8 @@ from tests.conftest import REPO_ROOT
 from tests.support.dagster_ui import dagster_dev
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-# Debian's package (installed by .ci/run); playwright's own browser download cannot work offline.
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian's package, else Playwright's own download (`make setup` gets one: scripts/ensure-chromium.sh)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -38,11 +38,15 @@ def browser_page(tmp_path: Path):
     """A page of a fresh headless Chromium (its own user-data dir under tmp_path)."""
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install -y chromium (.ci/run does)"
     with sync_playwright() as playwright:
+        own = Path(playwright.chromium.executable_path)
+        assert CHROMIUM or own.exists(), (
+            "Chromium is needed: run scripts/ensure-chromium.sh (make setup does), "
+            "or apt-get install -y chromium"
+        )
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
+            executable_path=CHROMIUM,  # None: Playwright's own download
             headless=True,
             args=CHROMIUM_FLAGS,
             viewport={"width": 1600, "height": 1000},

@@ -109,3 +109,32 @@ async def test_the_fast_signal_path_answers_as_the_documented_route_does(service
     for a, b in zip(answers[5], answers[6], strict=True):
         assert a == b, (a, b)
     assert [status for status, _ in answers[5]] == [422] * (len(answers[5]) - 1) + [200]
+
+
+def _decimal_texts(value) -> list[str]:
+    """Every string of a JSON answer that is a number (Decimal money and quantities go as text)."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _decimal_texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _decimal_texts(v)]
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return []
+        return [value]
+    return []
+
+
+async def test_quantities_and_money_print_as_plain_numbers_never_with_an_exponent(client, service):
+    from execution.status.snapshot import snapshot
+
+    buy = (await client.post("/signals", json=signal(1, forecast=0.004))).json()
+    sell = (await client.post("/signals", json=signal(2, forecast=-0.004))).json()
+    answers = [buy, sell]
+    for path in ("/orders", "/fills", "/positions", "/pnl"):
+        answers.append((await client.get(path)).json())
+    answers.append(snapshot(service))
+    texts = [t for a in answers for t in _decimal_texts(a)]
+    assert "0" in texts, texts  # a zero quantity or fee is among them, the case that printed 0E-8
+    assert not [t for t in texts if "E" in t.upper()], texts

@@ -3,6 +3,7 @@ tests (GraphQL in tests/app/test_ui.py, headless Chromium in tests/browser)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,7 +26,9 @@ LOCATIONS = (
 
 
 def stop(process: subprocess.Popen) -> None:
-    """SIGTERM (what dagster dev and uvicorn shut down cleanly on), then SIGKILL the group if it lingers."""
+    """SIGTERM (what dagster dev and uvicorn shut down cleanly on), then SIGKILL the group if it lingers;
+    then end what is left of its session (started with ``start_new_session``), as a terminal's Ctrl-C
+    would: Dagster's code servers outlive ``dagster dev`` by their heartbeat timeout (30-45 s)."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
@@ -33,6 +36,32 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+    _stop_group(process.pid)
+
+
+def _stop_group(pgid: int) -> None:
+    import psutil
+
+    def members() -> list[psutil.Process]:
+        found = []
+        for proc in psutil.process_iter():
+            try:
+                if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                    found.append(proc)
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
+        return found
+
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        left = members()
+        if not left:
+            return
+        for proc in left:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.send_signal(signum)
+        deadline = time.monotonic() + 10
+        while members() and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 @contextmanager

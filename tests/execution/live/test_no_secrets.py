@@ -3,7 +3,8 @@
 ``kimera execute`` runs as its own process at DEBUG log level against the local Binance (API key
 and secret) and the eth-tester pool (a wallet's private key); ``kimera call`` and a signed client
 trade, cancel, trace, read balances and costs; forged and unsigned requests are refused; then
-``kimera audit verify`` and ``kimera costs`` run. Every byte written is searched for every secret.
+``kimera audit verify`` and ``kimera costs`` run. Every byte written is searched for every secret,
+in every form it could be written in (tests/support/secret_forms.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from kimera.signing import SignedAuth, sign_request
 from tests.execution.conftest import REPO_ROOT, signal, wait_http
 from tests.execution.live.conftest import API_KEY, API_SECRET, SIGNING_SECRET, ccxt_ref, write_live_config
 from tests.support.net import free_port
+from tests.support.secret_forms import find_secret
 
 
 def kimera(*args: str, env: dict[str, str], out: Path) -> subprocess.CompletedProcess:
@@ -103,4 +105,5 @@ def test_no_secret_is_written_to_any_file_or_log_after_a_full_live_run(
     for path in [*written, *logs.iterdir(), config]:
         data = path.read_bytes()
         for what, value in secrets.items():
-            assert value.encode() not in data, f"the {what} is in {path}"
+            form = find_secret(data, value)  # plain, base64, hex, URL-encoded, raw bytes of a hex key
+            assert form is None, f"the {what} is in {path} ({form})"

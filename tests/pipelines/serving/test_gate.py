@@ -93,3 +93,17 @@ def test_a_served_model_of_another_horizon_is_replaced_and_the_reason_recorded(g
         and decision.incumbent_tag == four_bars.tag
     )
     assert decision.reason == "the served model is not comparable: it forecasts 4 bars ahead, the config 1"
+
+
+def test_with_the_shipped_rule_a_better_candidate_still_passes_the_paired_test(gate_home) -> None:
+    from kimera.config import PromotionConfig
+
+    gate_home.configure(promotion={"min_bars": 24})  # min_improvement and z as shipped
+    assert PromotionConfig().z > 2
+    gate_home.save(T1, skill=False)
+    run_gate()
+    better = gate_home.save(T2, skill=True)
+    decision = run_gate().decision
+    assert decision.promoted and decision.candidate_tag == better.tag, decision.reason
+    assert decision.improvement > 2 * decision.improvement_se
+    assert "Newey-West" in decision.reason and list(promotions()["z"]) == [PromotionConfig().z] * 2
