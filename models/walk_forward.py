@@ -90,10 +90,13 @@ def train_member(
 ) -> Model:
     """One trained member of ``kind`` ('lstm', 'transformer', 'linear' or 'lightgbm')."""
     from models.neural import train_network
+    from models.selection import screen_features
     from models.tabular import train_lightgbm, train_linear
 
     levels = tuple(cfg.quantiles)
     params = model_params(kind, cfg, params)
+    kept = screen_features(fit, cfg.screen_t)  # on the fit part only: validation stays unseen
+    fit, val = fit.select(kept), val.select(kept)
     if kind in NETWORKS:
         return train_network(
             kind,
