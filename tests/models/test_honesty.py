@@ -32,7 +32,7 @@ def test_null_world_no_model_beats_a_coin_or_makes_money_after_fees() -> None:
     # One fixed world, so the test is deterministic. A one-sided 2σ bound fires by chance for
     # ~2.3 % of worlds per model, ~10-20 % for any of seven: over 40 null worlds each baseline's
     # accuracy z-score was N(0, 1), and worlds 0 and 3 trip it by luck (always_up at 2.04σ in
-    # accuracy, 2.25σ in Sharpe). `kimera bench training` counts how often over several worlds.
+    # accuracy, 2.25σ in Sharpe). test_null_worlds.py checks that rate over 20 worlds.
     world = make_world(bars=1100, strength=0.0, seed=1)
     cfg = small_config()
     windows = make_windows(align(world.features, world.labels, 1), cfg.seq_len)
