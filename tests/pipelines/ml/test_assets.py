@@ -217,9 +217,9 @@ def test_the_demo_train_stage_runs_the_job_on_the_home_instance(ml_home) -> None
         finally:
             ctx.close()
     assert lines[0].startswith("train: partition 2026-02-09")
-    assert sum("accuracy" in line for line in lines) == 7
+    assert sum("accuracy" in line and "Sharpe" in line for line in lines) == 7
     # each model beside the simulator's Bayes-optimal accuracy on its test bars, and the recovery
-    assert sum("Bayes A*" in line and "recovery" in line for line in lines) == 7
+    assert sum("Sharpe" in line and "Bayes A*" in line and "recovery" in line for line in lines) == 7
     assert (
         len(runs) == 1
         and runs[0].job_name == "ml_training"
