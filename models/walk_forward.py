@@ -88,7 +88,8 @@ def train_member(
     device: str = "cpu",
     on_epoch=None,
 ) -> Model:
-    """One trained member of ``kind`` ('lstm', 'transformer', 'linear' or 'lightgbm')."""
+    """One trained member of ``kind`` ('lstm', 'transformer', 'linear' or 'lightgbm'), learning from
+    the features that ``cfg.screen_t``'s screen keeps on ``fit`` (its ``feature_names``)."""
     from models.neural import train_network
     from models.selection import screen_features
     from models.tabular import train_lightgbm, train_linear
