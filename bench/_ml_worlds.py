@@ -117,24 +117,16 @@ def marts_world(
     return world, names
 
 
-def demo_training_end(config) -> datetime:
-    """The demo's training end: the day after its training partition (``pipelines/ml/demo.py``)."""
-    from pipelines.ml.demo import training_partition
-
-    demo_end = config.start_time + timedelta(days=config.demo_days)
-    return datetime.fromisoformat(training_partition(demo_end)) + timedelta(days=1)
-
-
-def demo_walk_forward(world: World, config, end: datetime | None = None):
+def demo_walk_forward(world: World, config, end: datetime):
     """What the demo's train stage scores, without its searches (which keep the config's values
-    unless a trial is clearly better): every model walk-forward on ``world`` as of the demo's
-    training end, at ``config.models``. Returns all predictions (val and test rows)."""
+    unless a trial is clearly better): every model walk-forward on ``world`` as of the training end
+    ``end``, at ``config.models``. Returns all predictions (val and test rows)."""
     from models.marts import align
     from models.walk_forward import all_predictions, run_all
     from models.windows import make_windows
 
     cfg = config.models
     marts = align(world.features, world.labels, cfg.horizon, cfg.features or None)
-    windows = make_windows(marts.until(end or demo_training_end(config)), cfg.seq_len)
+    windows = make_windows(marts.until(end), cfg.seq_len)
     _, runs = run_all(windows, cfg)
     return all_predictions(runs)

@@ -14,7 +14,7 @@ from models.marts import align
 from models.walk_forward import BASELINES, MEMBERS, all_predictions, run_all
 from models.windows import make_windows
 
-from .conftest import small_config
+from .conftest import demo_training_end, small_config
 
 SHIPPED = load_config().sim.signal_strength
 
@@ -45,7 +45,7 @@ def test_the_demos_own_marts_at_the_shipped_strength_give_90_percent_of_the_baye
     # the demo's world, config and training end: what `kimera demo` trains and prints
     config = load_config()
     world, _ = marts_world(tmp_path / "shipped", days=config.demo_days, strength=SHIPPED)
-    predictions = demo_walk_forward(world, config)
+    predictions = demo_walk_forward(world, config, demo_training_end(config))
     found = against_oracle(predictions, world.truth, "ensemble")
     assert found["bars"] == 2 * config.models.test_bars * config.models.max_windows
     assert found["bayes_accuracy"] > 0.53  # a weak but real edge on these bars

@@ -17,7 +17,7 @@ from models.marts import align
 from models.walk_forward import all_predictions, run_all
 from models.windows import make_windows
 
-from .conftest import small_config
+from .conftest import demo_training_end, small_config
 
 SHIPPED = load_config().sim.signal_strength  # kimera.yaml's planted strength, the world that ships
 
@@ -44,7 +44,9 @@ def test_simulator_shipped_signal_at_the_demos_settings_gives_90_percent_of_the_
 ) -> None:
     config = load_config()
     world = simulated_world(config.demo_days, strength=SHIPPED)
-    found = against_oracle(demo_walk_forward(world, config), world.truth, "ensemble")
+    found = against_oracle(
+        demo_walk_forward(world, config, demo_training_end(config)), world.truth, "ensemble"
+    )
     assert found["bayes_accuracy"] > 0.53
     # share of the Bayes edge the calls capture (the simulator's P(correct) per bar: no label noise),
     # and the realised hit rate within two standard errors of the goal
