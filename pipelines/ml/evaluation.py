@@ -14,6 +14,8 @@ from pipelines.ml.common import (
     run_of,
 )
 
+PLOTTED = ["ensemble", "lstm", "transformer", "linear", "lightgbm"]  # calibration curves drawn
+
 
 def _oracle(run, predictions: pd.DataFrame, con) -> str | None:
     """Write ``ml.oracle_scores`` when the data is the simulator's; its table, or None."""
@@ -84,14 +86,16 @@ def evaluations(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg
         oracle = _oracle(run, predictions, con)
     report = run.settings.report_dir / "ml" / run.partition
     seed = cfg.seeds[0]
+    # the walk-forward test rows with a realised return, as the report draws them (one panel per model)
+    test = predictions[predictions["part"] == "test"].dropna(subset=["fwd_ret"]).assign(source="test")
     pngs = [
         plots.equity_curves(
             predictions, cfg.horizon, cfg.fee_bps, report / "equity.png", seed, run.bar_hours
         ),
-        plots.predicted_vs_realised(predictions, "ensemble", report / "predicted_vs_realised.png"),
-        plots.calibration(
-            predictions, ["ensemble", "lstm", "transformer", "linear", "lightgbm"], report / "calibration.png"
+        plots.predicted_vs_realised(
+            test[test["model"] == "ensemble"], report / "predicted_vs_realised.png", max_panels=1
         ),
+        plots.calibration(test[test["model"].isin(PLOTTED)], report / "calibration.png"),
     ]
     table = format_summary(summary, list(ALL_MODELS))
     if oracle is not None:
