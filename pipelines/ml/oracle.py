@@ -16,26 +16,8 @@ import numpy as np
 import pandas as pd
 
 from kimera.config import KimeraConfig
+from kimera.schema.ml import ORACLE_SCORES_DDL
 
-ORACLE_SCORES_DDL = """
-CREATE TABLE IF NOT EXISTS ml.oracle_scores (
-  training_end TIMESTAMP NOT NULL,
-  horizon INTEGER NOT NULL,
-  model VARCHAR NOT NULL,
-  bars BIGINT,
-  hit DOUBLE,
-  hit_std DOUBLE,
-  oracle_hit DOUBLE,
-  bayes_accuracy DOUBLE,
-  agreement DOUBLE,
-  recovery DOUBLE,
-  recovery_se DOUBLE,
-  expected_hit DOUBLE,
-  expected_recovery DOUBLE,
-  signal_strength DOUBLE,
-  created_at TIMESTAMP NOT NULL,
-  PRIMARY KEY (training_end, horizon, model)
-)"""
 COLUMNS = (
     "bars", "hit", "hit_std", "oracle_hit", "bayes_accuracy", "agreement", "recovery", "recovery_se",
     "expected_hit", "expected_recovery",

@@ -35,7 +35,7 @@ def small_config(**overrides) -> ModelsConfig:
 
 def demo_training_end(config) -> datetime:
     """The training end of the demo's train stage: the day after its training partition."""
-    from pipelines.ml.demo import training_partition
+    from kimera.app.demo.train import training_partition
 
     demo_end = config.start_time + timedelta(days=config.demo_days)
     return datetime.fromisoformat(training_partition(demo_end)) + timedelta(days=1)

@@ -7,8 +7,8 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from kimera.report import build_report
-from kimera.report.data import Warehouse
+from kimera.app.report import build_report
+from kimera.app.report.data import Warehouse
 from kimera.settings import Settings
 from models.store import ensure_ml_schema
 from pipelines.ml.oracle import write_oracle_scores
