@@ -32,7 +32,7 @@ def has_oracle(config: KimeraConfig) -> bool:
 def oracle_truth(config: KimeraConfig, start: datetime, end: datetime) -> pd.DataFrame:
     """Per (asset, bar_time) in ``[start, end)``: the oracle's call ``oracle_up`` (1 up, 0 down) and
     ``bayes_p_correct``, the probability that call is right (its mean is A*)."""
-    from kimera.simulation import simulator_from_config
+    from connect.sim import simulator_from_config
 
     planted = simulator_from_config(config).planted_signal(start, end).to_pandas()
     truth = planted[["asset", "bar_time"]].copy()
