@@ -10,16 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench._ml_worlds import demo_walk_forward, simulated_world
-from kimera.config import load_config
+from bench._ml_worlds import simulated_world
 from models.evaluation import against_oracle, summarise
 from models.marts import align
 from models.walk_forward import all_predictions, run_all
 from models.windows import make_windows
 
-from .conftest import demo_training_end, small_config
-
-SHIPPED = load_config().sim.signal_strength  # kimera.yaml's planted strength, the world that ships
+from .conftest import small_config
 
 
 def _run(strength: float, days: int = 60):
@@ -36,22 +33,6 @@ def test_simulator_planted_signal_is_recovered_to_90_percent_of_the_oracle_edge(
     found = against_oracle(predictions, world.truth, "ensemble")
     assert found["oracle_hit"] > 0.56
     assert found["hit"] >= 0.5 + 0.9 * (found["oracle_hit"] - 0.5), found
-
-
-@pytest.mark.slow
-def test_simulator_shipped_signal_at_the_demos_settings_gives_90_percent_of_the_bayes_edge(
-    kimera_home,
-) -> None:
-    config = load_config()
-    world = simulated_world(config.demo_days, strength=SHIPPED)
-    found = against_oracle(
-        demo_walk_forward(world, config, demo_training_end(config)), world.truth, "ensemble"
-    )
-    assert found["bayes_accuracy"] > 0.53
-    # share of the Bayes edge the calls capture (the simulator's P(correct) per bar: no label noise),
-    # and the realised hit rate within two standard errors of the goal
-    assert found["expected_recovery"] >= 0.9, found
-    assert found["recovery"] >= 0.9 - 2 * found["recovery_se"], found
 
 
 @pytest.mark.slow
