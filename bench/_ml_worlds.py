@@ -9,7 +9,7 @@ replaced by ``marts.features``/``marts.labels`` built from the simulator's raw t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -115,3 +115,18 @@ def marts_world(
     names = [c for c in features.columns if c not in ("asset", "bar_time")]
     world = World(features, labels, truth, float(simulator.bayes_accuracy(start, end).expected))
     return world, names
+
+
+def demo_walk_forward(world: World, config, end: datetime):
+    """What the demo's train stage scores, without its searches (which keep the config's values
+    unless a trial is clearly better): every model walk-forward on ``world`` as of the training end
+    ``end``, at ``config.models``. Returns all predictions (val and test rows)."""
+    from models.marts import align
+    from models.walk_forward import all_predictions, run_all
+    from models.windows import make_windows
+
+    cfg = config.models
+    marts = align(world.features, world.labels, cfg.horizon, cfg.features or None)
+    windows = make_windows(marts.until(end), cfg.seq_len)
+    _, runs = run_all(windows, cfg)
+    return all_predictions(runs)

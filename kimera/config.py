@@ -438,6 +438,11 @@ class ModelsConfig(_Section):
         default=True,
         description="Grow the training window from the first bar (train_bars is then its minimum).",
     )
+    screen_t: NonNegativeFloat = Field(
+        default=4.0,
+        description="Members learn from the features whose newest value correlates with the target on "
+        "each fold's fit part with |t| >= this (the strongest one if none does); 0 keeps every feature.",
+    )
     max_windows: Annotated[int, Field(ge=1, le=1000)] = Field(
         default=3, description="Most recent walk-forward test windows evaluated."
     )

@@ -66,11 +66,13 @@ class Model(ABC):
         return self._predict(x, asset)
 
     def predict_windows(self, windows: Windows) -> Forecast:
-        if tuple(windows.feature_names) != self.feature_names:
+        """Forecasts for ``windows``; they may carry more features than the model uses (it picks its own)."""
+        if not set(self.feature_names) <= set(windows.feature_names):
             raise ValueError(
                 f"windows have features {list(windows.feature_names)}, the model was trained on "
                 f"{list(self.feature_names)}"
             )
+        windows = windows.select(self.feature_names)
         return self.predict(windows.x, windows.asset)
 
     @abstractmethod

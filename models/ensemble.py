@@ -44,7 +44,11 @@ class EnsembleModel(Model):
         self.weights = {name: float(weights[name]) for name in self.members}
 
     def _predict(self, x: np.ndarray, asset: np.ndarray) -> Forecast:
-        forecasts = [m.predict(x, asset) for m in self.members.values()]
+        # each member reads its own features (screened on its training window) out of the union
+        columns = {name: i for i, name in enumerate(self.feature_names)}
+        forecasts = [
+            m.predict(x[:, :, [columns[f] for f in m.feature_names]], asset) for m in self.members.values()
+        ]
         return blend(forecasts, np.array(list(self.weights.values())))
 
     def describe(self) -> dict[str, Any]:
@@ -81,10 +85,11 @@ def ensemble_from_p_up(
     names = list(members)
     weights = fit_weights([p_up[n] for n in names], up)
     first = members[names[0]]
+    used = dict.fromkeys(f for m in members.values() for f in m.feature_names)  # union, in order
     return EnsembleModel(
         members,
         dict(zip(names, weights.tolist(), strict=True)),
-        feature_names=first.feature_names,
+        feature_names=tuple(used),
         seq_len=first.seq_len,
         horizon=first.horizon,
         levels=first.levels,

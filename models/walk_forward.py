@@ -88,12 +88,16 @@ def train_member(
     device: str = "cpu",
     on_epoch=None,
 ) -> Model:
-    """One trained member of ``kind`` ('lstm', 'transformer', 'linear' or 'lightgbm')."""
+    """One trained member of ``kind`` ('lstm', 'transformer', 'linear' or 'lightgbm'), learning from
+    the features that ``cfg.screen_t``'s screen keeps on ``fit`` (its ``feature_names``)."""
     from models.neural import train_network
+    from models.selection import screen_features
     from models.tabular import train_lightgbm, train_linear
 
     levels = tuple(cfg.quantiles)
     params = model_params(kind, cfg, params)
+    kept = screen_features(fit, cfg.screen_t)  # on the fit part only: validation stays unseen
+    fit, val = fit.select(kept), val.select(kept)
     if kind in NETWORKS:
         return train_network(
             kind,

@@ -52,6 +52,19 @@ class Windows:
             past_ret=self.past_ret[index],
         )
 
+    def select(self, names: tuple[str, ...] | list[str]) -> Windows:
+        """The same windows with only the features ``names`` (in that order)."""
+        names = tuple(names)
+        if names == self.feature_names:
+            return self
+        missing = [n for n in names if n not in self.feature_names]
+        if missing:
+            raise ValueError(
+                f"features {missing} are not in the windows, which have {list(self.feature_names)}"
+            )
+        index = [self.feature_names.index(n) for n in names]
+        return replace(self, x=np.ascontiguousarray(self.x[:, :, index]), feature_names=names)
+
     def lags(self, k: int) -> np.ndarray:
         """The last ``k`` bars of each window, flattened (newest last): input of the tabular models."""
         k = min(k, self.seq_len)

@@ -6,6 +6,8 @@ these statements; readers (the report, ``kimera sql``) rely on the same columns.
 * ``ml.evaluations``: one row per (training_end, horizon, model, window, seed) with
   :data:`EVALUATION_METRICS`; ``ml.walk_forward_predictions``: the test rows they were scored on.
 * ``ml.promotions``: every decision of the promotion gate, with :data:`PROMOTION_FIGURES` of both models.
+* ``ml.oracle_scores``: on the simulator's data, each model's hit rate beside the Bayes oracle's on
+  the same test bars, and the recovery of the Bayes edge (``pipelines.ml.oracle``).
 * ``ml.predictions``: what the served model said, keyed by (model_tag, asset, feature_time, horizon);
   ``ml.signal_pushes``: each push to the execution service, by prediction_id.
 """
@@ -109,6 +111,26 @@ CREATE TABLE IF NOT EXISTS ml.signal_pushes (
   answered_at TIMESTAMP
 )"""
 
+ORACLE_SCORES_DDL = """
+CREATE TABLE IF NOT EXISTS ml.oracle_scores (
+  training_end TIMESTAMP NOT NULL,
+  horizon INTEGER NOT NULL,
+  model VARCHAR NOT NULL,
+  bars BIGINT,
+  hit DOUBLE,
+  hit_std DOUBLE,
+  oracle_hit DOUBLE,
+  bayes_accuracy DOUBLE,
+  agreement DOUBLE,
+  recovery DOUBLE,
+  recovery_se DOUBLE,
+  expected_hit DOUBLE,
+  expected_recovery DOUBLE,
+  signal_strength DOUBLE,
+  created_at TIMESTAMP NOT NULL,
+  PRIMARY KEY (training_end, horizon, model)
+)"""
+
 
 ML_DDL = (
     EVALUATIONS_DDL,
@@ -116,4 +138,5 @@ ML_DDL = (
     PROMOTIONS_DDL,
     PREDICTIONS_DDL,
     SIGNAL_PUSHES_DDL,
+    ORACLE_SCORES_DDL,
 )

@@ -17,6 +17,32 @@ from pipelines.ml.common import (
 PLOTTED = ["ensemble", "lstm", "transformer", "linear", "lightgbm"]  # calibration curves drawn
 
 
+def _oracle(run, predictions: pd.DataFrame, con) -> str | None:
+    """Write ``ml.oracle_scores`` when the data is the simulator's; its table, or None."""
+    from kimera.config import load_config
+    from models.walk_forward import ALL_MODELS
+    from pipelines.ml.oracle import (
+        format_oracle,
+        has_oracle,
+        oracle_scores,
+        oracle_truth,
+        write_oracle_scores,
+    )
+
+    config = load_config(settings=run.settings)
+    if not has_oracle(config):
+        return None
+    test = predictions[predictions["part"] == "test"]
+    start = pd.Timestamp(test["bar_time"].min()).to_pydatetime()
+    truth = oracle_truth(config, max(start - pd.Timedelta(days=1), config.start_time), run.end)
+    scores = oracle_scores(predictions, truth, list(ALL_MODELS))
+    write_oracle_scores(
+        con, scores, training_end=run.end, horizon=run.cfg.horizon,
+        signal_strength=config.sim.signal_strength, created_at=pd.Timestamp.now(tz="UTC").tz_localize(None),
+    )  # fmt: skip
+    return format_oracle(scores, list(ALL_MODELS))
+
+
 def _embedded(path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f"![{path.stem}](data:image/png;base64,{data})"
@@ -57,6 +83,7 @@ def evaluations(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg
             code_version=code_version(), folds=folds,
         )  # fmt: skip
         write_predictions(con, predictions, training_end=run.end, horizon=cfg.horizon)
+        oracle = _oracle(run, predictions, con)
     report = run.settings.report_dir / "ml" / run.partition
     seed = cfg.seeds[0]
     # the walk-forward test rows with a realised return, as the report draws them (one panel per model)
@@ -71,6 +98,8 @@ def evaluations(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg
         plots.calibration(test[test["model"].isin(PLOTTED)], report / "calibration.png"),
     ]
     table = format_summary(summary, list(ALL_MODELS))
+    if oracle is not None:
+        table += "\n\nAgainst the simulator's Bayes-optimal oracle on the same test bars:\n\n" + oracle
     (report / "summary.md").write_text(table + "\n")
     return dg.MaterializeResult(
         metadata={

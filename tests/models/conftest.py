@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from kimera.config import ModelsConfig
@@ -29,6 +31,14 @@ def small_config(**overrides) -> ModelsConfig:
     )
     base.update(overrides)
     return ModelsConfig.model_validate(base)
+
+
+def demo_training_end(config) -> datetime:
+    """The training end of the demo's train stage: the day after its training partition."""
+    from kimera.app.demo.train import training_partition
+
+    demo_end = config.start_time + timedelta(days=config.demo_days)
+    return datetime.fromisoformat(training_partition(demo_end)) + timedelta(days=1)
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,8 @@ def test_scaler_is_fit_on_the_training_part_only(parts) -> None:
 
 def test_bad_windows_are_refused_with_the_expected_shape(parts) -> None:
     cfg, (fit, val, test) = parts
-    model = train_member("linear", fit, val, cfg, seed=0)
+    every_feature = cfg.model_copy(update={"screen_t": 0.0})  # no screen: the model takes all 6 columns
+    model = train_member("linear", fit, val, every_feature, seed=0)
     with pytest.raises(ValueError, match=r"shape \(n, 12, 6\)"):
         model.predict(test.x[:, :5, :], test.asset)
     bad = test.x[:2].copy()
@@ -62,3 +63,14 @@ def test_bad_windows_are_refused_with_the_expected_shape(parts) -> None:
         model.predict(bad, test.asset[:2])
     with pytest.raises(UnknownAssetError, match="'DOGE' was not in the training data"):
         model.predict(test.x[:1], ["DOGE"])
+
+
+def test_the_screen_keeps_the_planted_feature_and_the_model_picks_its_columns(parts) -> None:
+    cfg, (fit, val, test) = parts
+    model = train_member("lstm", fit, val, cfg, seed=0)
+    assert model.feature_names == ("flow_z",)  # the planted signal; the noise columns are screened out
+    whole = model.predict_windows(test)  # windows with every column: the model takes its own
+    alone = model.predict(test.select(["flow_z"]).x, test.asset)
+    np.testing.assert_array_equal(whole.p_up, alone.p_up)
+    with pytest.raises(ValueError, match="trained on"):
+        model.predict_windows(test.select(["ret_1", "vol_24"]))

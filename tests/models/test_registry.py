@@ -40,8 +40,9 @@ def test_one_window_at_a_time_gives_the_batch_numbers(kimera_home, trained, plan
     stored = save_model(models["ensemble"], data_window=(datetime(2026, 1, 1), datetime(2026, 2, 1)))
     model = load_model(stored.tag)
     batch = model.predict_windows(planted_windows)
-    for i in (0, 17, len(planted_windows) - 1):
-        one = model.predict(planted_windows.x[i : i + 1], planted_windows.asset[i : i + 1])
+    own = planted_windows.select(model.feature_names)  # what a server sends: the model's own columns
+    for i in (0, 17, len(own) - 1):
+        one = model.predict(own.x[i : i + 1], own.asset[i : i + 1])
         assert one.ret[0] == batch.ret[i] and one.p_up[0] == batch.p_up[i]
 
 
@@ -54,7 +55,7 @@ def test_metadata_and_files_say_what_the_model_is(kimera_home, trained) -> None:
         seeds=[5],
     )
     meta = stored.metadata
-    assert meta["features"] == ["ret_1", "ret_4", "vol_24", "flow_z", "noise_a", "volume_z"]
+    assert meta["features"] == ["flow_z"]  # the feature screen kept the planted signal, no noise column
     assert meta["seq_len"] == 12 and meta["horizon"] == 1 and meta["quantiles"] == [0.1, 0.5, 0.9]
     assert meta["data_window"] == {"start": "2026-01-01T00:00:00", "end": "2026-02-01T00:00:00"}
     assert meta["metrics"] == {"sharpe": 1.2} and meta["seeds"] == [5]

@@ -68,12 +68,46 @@ def train_stage(ctx: DemoContext) -> list[str]:
             """,
             [datetime.fromisoformat(partition) + timedelta(days=1), ctx.config.models.horizon],
         ).fetchall()
+        oracle = _oracle_scores(
+            con, datetime.fromisoformat(partition) + timedelta(days=1), ctx.config.models.horizon
+        )
     lines = [
         f"train: partition {partition} (run {result.run_id[:8]}); walk-forward test scores, mean over seeds:"
     ]
     lines += [
         f"  {model:<12} accuracy {acc:.4f} ± {sd or 0:.4f}  Sharpe after fees {sharpe:+.2f}  ({int(n)} bars)"
+        + (_oracle_phrase(oracle[model]) if model in oracle else "")
         for model, acc, sd, sharpe, n in rows
     ]
+    if oracle:
+        lines.append(
+            "  Bayes A*: the simulator's Bayes-optimal accuracy on the same test bars; recovery: the model's "
+            "edge over a coin as a share of the oracle's realised one (± SE); calls: the same with each call "
+            "scored by the oracle's probability of being right (no label noise)"
+        )
     lines.append(f"  plots: {ctx.settings.report_dir / 'ml' / partition}")
     return lines
+
+
+def _oracle_scores(con, training_end: datetime, horizon: int) -> dict[str, tuple[float, ...]]:
+    """model -> (Bayes A*, oracle hit rate, recovery, its SE, expected recovery) from
+    ``ml.oracle_scores``; empty when the data had no oracle (not the simulator's)."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ml' AND table_name = 'oracle_scores'"
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    rows = con.execute(
+        "SELECT model, bayes_accuracy, oracle_hit, recovery, recovery_se, expected_recovery FROM ml.oracle_scores "
+        "WHERE training_end = ? AND horizon = ?",
+        [training_end, horizon],
+    ).fetchall()
+    return {model: tuple(values) for model, *values in rows}
+
+
+def _oracle_phrase(scores: tuple[float, ...]) -> str:
+    bayes, oracle_hit, recovery, se, expected = scores
+    return (
+        f"  Bayes A* {bayes:.4f} (oracle hit {oracle_hit:.4f})  recovery {recovery:.2f} ± {se:.2f}"
+        f" (calls {expected:.2f})"
+    )

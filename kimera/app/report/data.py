@@ -178,6 +178,16 @@ class Warehouse:
         )
         if frame.empty:
             return Missing("ml.evaluations is empty: the train stage writes it")
+        if self.has("ml", "oracle_scores"):  # only on the simulator's data, which knows its planted signal
+            oracle = self.frame(
+                """
+                SELECT model, bayes_accuracy AS bayes_a_star, oracle_hit, recovery, recovery_se,
+                       expected_recovery AS recovery_of_calls
+                FROM ml.oracle_scores WHERE training_end = (SELECT max(training_end) FROM ml.evaluations)
+                """
+            )
+            if not oracle.empty:
+                frame = frame.merge(oracle, on="model", how="left")
         frame["baseline"] = frame["model"].isin(BASELINES)
         return frame.sort_values(["baseline", "model"], ascending=[False, True]).reset_index(drop=True)
 

@@ -110,6 +110,14 @@ def models(wh: Warehouse, out: Path) -> Section:
             "<p>Walk-forward test scores of the newest training run, mean over seeds (baselines first):</p>"
         )
         section.paragraphs.append(_table(scores))
+        if "recovery" in scores:
+            section.paragraphs.append(
+                "<p>bayes_a_star: the simulator's Bayes-optimal accuracy on the same test bars (what the "
+                "best possible model expects), oracle_hit: that oracle's realised hit rate; recovery: the "
+                "model's edge over a coin as a share of the oracle's, (accuracy − 0.5) / (oracle_hit − 0.5), "
+                "averaged over seeds, with its standard error; recovery_of_calls: the same with each call scored by "
+                "the oracle's probability of being right (A* in place of oracle_hit), free of label noise.</p>"
+            )
     predictions = wh.test_predictions()
     if not isinstance(predictions, Missing):
         served = int((predictions["source"] == "served").sum())

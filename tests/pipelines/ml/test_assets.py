@@ -97,6 +97,16 @@ def test_a_partition_trains_evaluates_and_registers_every_model(ml_home) -> None
     }
     assert all(r[1] == 4 and r[2] == 2 for r in rows)  # 2 windows x 2 seeds each
     assert last_bar < ml_home_end()  # nothing at or after the training end was scored
+    # the config's sources are the simulator's, so each model is set against its Bayes oracle (these marts
+    # are a synthetic world, so only the plumbing is checked here; tests/models check the figures)
+    with duckdb.connect(str(ml_home.warehouse_path), read_only=True) as con:
+        oracle = con.execute(
+            "SELECT model, bars, bayes_accuracy, oracle_hit, recovery, signal_strength FROM ml.oracle_scores"
+        ).fetchall()
+    assert {r[0] for r in oracle} == {r[0] for r in rows}
+    assert all(r[1] == 600 and 0.5 < r[2] < 1 and 0 < r[3] < 1 for r in oracle)
+    assert {r[5] for r in oracle} == {yaml.safe_load(REPO_CONFIG.read_text())["sim"]["signal_strength"]}
+    assert "Bayes A*" in summary
 
     stored = list_models("kimera-ensemble")
     assert len(stored) == 1 and stored[0].labels["partition"] == "2026-02-10"
@@ -207,7 +217,9 @@ def test_the_demo_train_stage_runs_the_job_on_the_home_instance(ml_home) -> None
         finally:
             ctx.close()
     assert lines[0].startswith("train: partition 2026-02-09")
-    assert sum("accuracy" in line for line in lines) == 7
+    assert sum("accuracy" in line and "Sharpe" in line for line in lines) == 7
+    # each model beside the simulator's Bayes-optimal accuracy on its test bars, and the recovery
+    assert sum("Sharpe" in line and "Bayes A*" in line and "recovery" in line for line in lines) == 7
     assert (
         len(runs) == 1
         and runs[0].job_name == "ml_training"
