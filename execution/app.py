@@ -94,6 +94,7 @@ def serve_cli(port: int | None = None) -> None:
 
     from execution import redact
     from execution.auth import ApiKeys, secure_app
+    from execution.nonces import NonceStore
     from kimera.config import load_config
     from kimera.settings import get_settings, prepare_home
 
@@ -114,7 +115,9 @@ def serve_cli(port: int | None = None) -> None:
     # /status is not an API route: its own view token guards it (a browser cannot sign requests)
     auth = config.execution.auth
     auth = auth.model_copy(update={"public_paths": [*auth.public_paths, STATUS_PATH]})
-    secure_app(app, keys, auth, service.metrics.registry)
+    # used nonces on disk, so a request captured before a restart cannot be replayed after it
+    nonces = NonceStore(settings.journal_path.parent / "nonces.sqlite") if auth.persist_nonces else None
+    secure_app(app, keys, auth, service.metrics.registry, nonces=nonces)
     port = port or config.execution.port
     print(
         f"execution service on http://{config.execution.host}:{port} (OpenAPI at /docs; API keys {keys.ids()})"

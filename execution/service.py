@@ -24,6 +24,7 @@ import orjson
 from execution import orders as sm
 from execution import sizing
 from execution.audit import AuditedJournal
+from execution.checkpoints import signer as checkpoint_signer
 from execution.journal import journal_url
 from execution.killswitch import KillSwitch, SwitchState
 from execution.marketdata import MarketData
@@ -74,6 +75,7 @@ class ExecutionService:
         self.assets = {a.symbol: a for a in config.assets}
         url = journal_url(self.cfg.journal_url, settings.journal_path)
         self.journal = AuditedJournal(url, synchronous=self.cfg.journal_synchronous)  # every write audited
+        self.journal.checkpoints = checkpoint_signer(settings, self.cfg.audit)  # anchors outside the database
         self._given_venues = venues
         self.venues: dict[str, Venue] = {}
         self.rules: dict[str, dict[str, MarketRules]] = {}

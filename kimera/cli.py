@@ -132,11 +132,31 @@ def audit() -> None:
 @click.option(
     "--path", type=click.Path(path_type=Path), default=None, help="Audit log (default: under KIMERA_HOME)."
 )
-def audit_verify(path: Path | None) -> None:
-    """Check every entry's hash chain; name the first bad entry."""
+@click.option(
+    "--public-key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="ML-DSA-65 public key (PEM): also check the signed checkpoints, with this key alone.",
+)
+@click.option(
+    "--checkpoints",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Checkpoints file (default: execution.audit.checkpoints_path).",
+)
+def audit_verify(path: Path | None, public_key: Path | None, checkpoints: Path | None) -> None:
+    """Check every entry's hash chain (and its signed checkpoints); name the first bad entry."""
     from execution.audit import verify_cli
 
-    verify_cli(path)
+    verify_cli(path, public_key, checkpoints)
+
+
+@audit.command("new-key")
+def audit_new_key() -> None:
+    """Make the ML-DSA-65 key that signs audit checkpoints (secret audit_checkpoint_key + public PEM)."""
+    from execution.cli_client import audit_new_key_cli
+
+    audit_new_key_cli()
 
 
 @audit.command("trace")
@@ -178,11 +198,18 @@ def keys() -> None:
 
 @keys.command("new")
 @click.argument("key_id", default="local")
-def keys_new(key_id: str) -> None:
-    """Make a signing secret for KEY_ID (written to KIMERA_SECRETS_DIR, or printed as an export)."""
+@click.option(
+    "--alg",
+    type=click.Choice(["hmac", "ml-dsa-65"]),
+    default="hmac",
+    show_default=True,
+    help="hmac: a shared secret; ml-dsa-65: a post-quantum key pair (the service keeps the public key).",
+)
+def keys_new(key_id: str, alg: str) -> None:
+    """Make a key for KEY_ID (its secret written to KIMERA_SECRETS_DIR, or printed as an export)."""
     from execution.cli_client import keys_new_cli
 
-    keys_new_cli(key_id)
+    keys_new_cli(key_id, alg)
 
 
 @main.command()
