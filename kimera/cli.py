@@ -212,6 +212,52 @@ def keys_new(key_id: str, alg: str) -> None:
     keys_new_cli(key_id, alg)
 
 
+@keys.command("operator-new")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--no-passphrase", is_flag=True, help="Protect the key file by its mode (600) only.")
+def keys_operator_new(path: Path, no_passphrase: bool) -> None:
+    """Make the operator key (X25519 + ML-KEM-768) that sealed secrets are sealed to, and PATH.pub."""
+    from kimera.sealing_cli import operator_new_cli
+    from kimera.settings import get_settings
+
+    given = get_settings().operator_passphrase
+    passphrase = None
+    if not no_passphrase:
+        passphrase = (
+            given.get_secret_value()
+            if given
+            else click.prompt("passphrase", hide_input=True, confirmation_prompt=True)
+        )
+    operator_new_cli(path, passphrase)
+
+
+@keys.command("seal")
+@click.argument("names", nargs=-1, required=True)
+@click.option(
+    "--to",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Operator public key (default: KIMERA_OPERATOR_KEY.pub).",
+)
+@click.option(
+    "--stdin", "from_stdin", is_flag=True, help="Read the one secret from stdin: no plaintext file ever."
+)
+def keys_seal(names: tuple[str, ...], to: Path | None, from_stdin: bool) -> None:
+    """Seal secrets in KIMERA_SECRETS_DIR to the operator key (NAME -> NAME.sealed; the plaintext is deleted)."""
+    from kimera.sealing_cli import seal_cli
+
+    seal_cli(list(names), to, from_stdin)
+
+
+@keys.command("unseal")
+@click.argument("name")
+def keys_unseal(name: str) -> None:
+    """Print a sealed secret (opened in memory with KIMERA_OPERATOR_KEY) to stdout."""
+    from kimera.sealing_cli import unseal_cli
+
+    unseal_cli(name)
+
+
 @main.command()
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line and measure.")
