@@ -239,8 +239,8 @@ class AuditedJournal(Journal):
 
     def setting(self, key: str, value: str) -> Statement:
         inner = super().setting(key, value)
-        if key == "kill_switch":
-            return self._audited(inner, ("kill_switch", None, json.loads(value)))
+        if key in ("kill_switch", "risk_limits"):  # operator decisions are audited
+            return self._audited(inner, (key, None, json.loads(value)))
         return inner
 
 

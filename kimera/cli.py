@@ -152,10 +152,15 @@ def audit_verify(path: Path | None, public_key: Path | None, checkpoints: Path |
 
 
 @audit.command("new-key")
-def audit_new_key() -> None:
+@click.option(
+    "--otp", default=None, help="A code from your authenticator (when a second factor is enrolled)."
+)
+def audit_new_key(otp: str | None) -> None:
     """Make the ML-DSA-65 key that signs audit checkpoints (secret audit_checkpoint_key + public PEM)."""
     from execution.cli_client import audit_new_key_cli
+    from execution.second_factor import require_cli
 
+    require_cli(otp, "create the audit checkpoint key")
     audit_new_key_cli()
 
 
@@ -205,20 +210,31 @@ def keys() -> None:
     show_default=True,
     help="hmac: a shared secret; ml-dsa-65: a post-quantum key pair (the service keeps the public key).",
 )
-def keys_new(key_id: str, alg: str) -> None:
+@click.option(
+    "--otp", default=None, help="A code from your authenticator (when a second factor is enrolled)."
+)
+def keys_new(key_id: str, alg: str, otp: str | None) -> None:
     """Make a key for KEY_ID (its secret written to KIMERA_SECRETS_DIR, or printed as an export)."""
     from execution.cli_client import keys_new_cli
+    from execution.second_factor import require_cli
 
+    require_cli(otp, f"create API key {key_id!r}")
     keys_new_cli(key_id, alg)
 
 
 @keys.command("operator-new")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--no-passphrase", is_flag=True, help="Protect the key file by its mode (600) only.")
-def keys_operator_new(path: Path, no_passphrase: bool) -> None:
+@click.option(
+    "--otp", default=None, help="A code from your authenticator (when a second factor is enrolled)."
+)
+def keys_operator_new(path: Path, no_passphrase: bool, otp: str | None) -> None:
     """Make the operator key (X25519 + ML-KEM-768) that sealed secrets are sealed to, and PATH.pub."""
+    from execution.second_factor import require_cli
     from kimera.sealing_cli import operator_new_cli
     from kimera.settings import get_settings
+
+    require_cli(otp, "create an operator key")
 
     given = get_settings().operator_passphrase
     passphrase = None
@@ -256,6 +272,19 @@ def keys_unseal(name: str) -> None:
     from kimera.sealing_cli import unseal_cli
 
     unseal_cli(name)
+
+
+@main.group()
+def operator() -> None:
+    """The operator's second factor (TOTP and recovery codes) for operator actions (docs/security.md)."""
+
+
+@operator.command("enrol")
+def operator_enrol() -> None:
+    """Make the TOTP secret (sealed when KIMERA_OPERATOR_KEY is set) and ten one-time recovery codes."""
+    from execution.second_factor import enrol_cli
+
+    enrol_cli()
 
 
 @main.command()

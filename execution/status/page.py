@@ -62,6 +62,7 @@ def render(snap: dict[str, Any]) -> str:
 {snap["live_orders"]} live orders · refreshes every {REFRESH_S} s</p>
 <p>Kill switch: <span id="kill-switch" class="switch {_e(switch["state"])}">{_e(switch["state"])}</span>{reason}</p>
 {anchor}
+<p><a id="controls" href="/status/controls">Controls</a> (kill switch, risk limits; a second factor opens them)</p>
 <div class="grid">
 <div><h2>P&amp;L</h2>{_table("pnl", ["", "quote"], pnl_rows, {1})}</div>
 <div><h2>Positions</h2>{_table("positions", ["asset", "quantity", "avg price", "mark", "realised", "unrealised", "fees", "fills"], positions, {1, 2, 3, 4, 5, 6, 7})}</div>
