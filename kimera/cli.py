@@ -164,6 +164,40 @@ def audit_new_key(otp: str | None) -> None:
     audit_new_key_cli()
 
 
+@audit.command("export")
+@click.option(
+    "--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First UTC day (included)."
+)
+@click.option(
+    "--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last UTC day (excluded)."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Parquet file (default: under KIMERA_HOME/audit).",
+)
+@click.option(
+    "--path", type=click.Path(path_type=Path), default=None, help="Journal (default: under KIMERA_HOME)."
+)
+@click.option(
+    "--public-key", type=click.Path(path_type=Path), default=None, help="Checkpoint public key to embed."
+)
+@click.option(
+    "--checkpoints",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Checkpoints file (default: configured).",
+)
+def audit_export(
+    start, end, out: Path | None, path: Path | None, public_key: Path | None, checkpoints: Path | None
+) -> None:
+    """Export the audit entries of [--from, --to) with their signed checkpoints to Parquet."""
+    from execution.audit_export import export_cli
+
+    export_cli(start.date(), end.date(), out, path, public_key, checkpoints)
+
+
 @audit.command("trace")
 @click.argument("client_order_id")
 @click.option(
