@@ -198,6 +198,60 @@ def audit_export(
     export_cli(start.date(), end.date(), out, path, public_key, checkpoints)
 
 
+@audit.command("commit")
+@click.argument("day", type=click.DateTime(["%Y-%m-%d"]))
+@click.option(
+    "--path", type=click.Path(path_type=Path), default=None, help="Journal (default: under KIMERA_HOME)."
+)
+def audit_commit(day, path: Path | None) -> None:
+    """Publish DAY's signed Merkle root of order commitments (Poseidon), for zero-knowledge proofs."""
+    from execution.zk.cli import commit_cli
+
+    commit_cli(day.date(), path)
+
+
+@audit.command("prove")
+@click.argument("client_order_id")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Proof file (default: under KIMERA_HOME/audit/zk).",
+)
+@click.option(
+    "--path", type=click.Path(path_type=Path), default=None, help="Journal (default: under KIMERA_HOME)."
+)
+def audit_prove(client_order_id: str, out: Path | None, path: Path | None) -> None:
+    """Prove an order was in its day's root, under the notional limit and within the price band (Groth16)."""
+    from execution.zk.cli import prove_cli
+
+    prove_cli(client_order_id, out, path)
+
+
+@audit.command("verify-proof")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--verification-key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: zk/build/verification_key.json.",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Checkpoint public key: checks the signed root.",
+)
+@click.option("--no-snarkjs", is_flag=True, help="Verify in Python (py-ecc) only.")
+def audit_verify_proof(
+    file: Path, verification_key: Path | None, public_key: Path | None, no_snarkjs: bool
+) -> None:
+    """Verify a proof with the verification key and the signed root only (py-ecc and snarkjs)."""
+    from execution.zk.cli import verify_proof_cli
+
+    verify_proof_cli(file, verification_key, public_key, not no_snarkjs)
+
+
 @audit.command("trace")
 @click.argument("client_order_id")
 @click.option(
