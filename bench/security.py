@@ -5,7 +5,7 @@
 2. The same HMAC verification with nonces written to disk (SQLite WAL, what `kimera execute` does
    so that a restart cannot replay) against nonces in memory only (peer).
 3. Signing one audit checkpoint (ML-DSA-65) against hashing one audit entry (the chain's own cost).
-4. Proving one order compliant (Groth16, snarkjs, 2^13-constraint circuit) against verifying that
+4. Proving one order compliant (Groth16, snarkjs, ~3,900-constraint circuit) against verifying that
    proof with snarkjs (peer); the proof's size against an ML-DSA-65 signature's; verifying it in
    Python (py-ecc) against snarkjs. Skipped (a row says so) when the circuit's keys are not built.
 """

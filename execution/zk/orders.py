@@ -2,7 +2,7 @@
 
 Each UTC day's orders are committed: for every child order first audited that day, the leaf
 ``Poseidon(order_key, quantity, price, salt)`` (quantity and limit price in 1e-8 units, a random
-salt) goes into a Poseidon Merkle tree of depth 16. The day's root is published in
+salt) goes into a Poseidon Merkle tree of depth 12 (4,096 orders). The day's root is published in
 ``KIMERA_HOME/audit/zk/<day>.root.json``, signed with the audit checkpoint key (ML-DSA-65); the
 openings (sizes, prices, salts) stay private in ``<day>.openings.json`` (mode 600).
 
@@ -34,7 +34,7 @@ from kimera import pq
 
 ZK_DIR = Path(__file__).resolve().parents[2] / "zk"
 BUILD = ZK_DIR / "build"
-DEPTH = 16
+DEPTH = 12  # as in zk/circuits/compliant_order.circom: 4,096 orders a day
 BN254_R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 UNIT = Decimal(10) ** 8  # quantities and prices in 1e-8 units
 NOTIONAL_UNIT = UNIT * UNIT

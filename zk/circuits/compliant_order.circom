@@ -4,6 +4,7 @@ pragma circom 2.1.6;
 //   * its commitment Poseidon(orderKey, quantity, price, salt) is a leaf of the published daily root;
 //   * quantity x price <= the account's notional limit;
 //   * price lies within bandBps basis points of the public reference price.
+// Depth 12: 4,096 orders a day (deeper trees need a larger powers-of-tau, zk/setup.sh POWER).
 // Quantities and prices are integers in units of 1e-8 (so a notional is in 1e-16 quote units).
 // circom2 only sees its working directory: the build copies circomlib/circuits next to this file.
 
@@ -97,4 +98,4 @@ template CompliantOrder(depth) {
     aboveLower.out === 1;
 }
 
-component main {public [root, orderKey, notionalLimit, referencePrice, bandBps]} = CompliantOrder(16);
+component main {public [root, orderKey, notionalLimit, referencePrice, bandBps]} = CompliantOrder(12);
