@@ -25,6 +25,7 @@ from execution.api.operator_routes import operator_router
 from execution.api.routes import create_router, public_router
 from execution.second_factor import SecondFactor
 from execution.second_factor import load as load_second_factor
+from execution.security_keys import SecurityKeys, keys_path
 from execution.service import ExecutionService
 from execution.status import STATUS_PATH, status_banner, status_router, view_token
 from execution.status.controls import CONTROL_PATHS, controls_router
@@ -73,6 +74,7 @@ def create_app(
     app.state.status_token = status_token or view_token(service.settings)
     app.include_router(status_router(app.state.status_token))
     app.include_router(controls_router(app.state.status_token))
+    app.state.security_keys = SecurityKeys(keys_path(service.settings.home_dir))  # WebAuthn, for the controls
     return app
 
 

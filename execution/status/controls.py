@@ -12,23 +12,27 @@ from __future__ import annotations
 
 import hmac
 import html
+import json
 import secrets
 import time
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from execution.killswitch import SwitchState
 from execution.second_factor import Refused
+from execution.security_keys import KeyRefused
 from execution.status import COOKIE
 
 CONTROLS_PATH = "/status/controls"
 UNLOCK_PATH = f"{CONTROLS_PATH}/unlock"
 KILLSWITCH_PATH = f"{CONTROLS_PATH}/killswitch"
 RISK_PATH = f"{CONTROLS_PATH}/risk"
-CONTROL_PATHS = [CONTROLS_PATH, UNLOCK_PATH, KILLSWITCH_PATH, RISK_PATH]
+KEY_PATH = f"{CONTROLS_PATH}/security-key"  # WebAuthn: /register-options, /register, /unlock-options, /unlock
+KEY_PATHS = [f"{KEY_PATH}/{step}" for step in ("register-options", "register", "unlock-options", "unlock")]
+CONTROL_PATHS = [CONTROLS_PATH, UNLOCK_PATH, KILLSWITCH_PATH, RISK_PATH, *KEY_PATHS]
 SESSION_COOKIE = "kimera_controls"
 SESSION_S = 600.0
 
@@ -141,7 +145,85 @@ def controls_router(token: str) -> APIRouter:
             return _page(_limits_form(request.app.state.service), 422, message)
         return RedirectResponse(CONTROLS_PATH, status_code=303)
 
+    # --- WebAuthn security keys (execution.security_keys) ----------------------------------------
+    def origin_of(request: Request) -> str:
+        return f"{request.url.scheme}://{request.headers.get('host')}"
+
+    async def key_step(request: Request, needs_session: bool, step) -> Response:
+        refused = shut(request)
+        if refused is not None:
+            return JSONResponse(
+                {"error": "unauthorized", "message": "open the status page first"}, status_code=401
+            )
+        if not same_origin(request) or (needs_session and not in_session(request)):
+            return JSONResponse(
+                {"error": "forbidden", "message": "open the controls with a code first"}, status_code=403
+            )
+        if request.app.state.second_factor.status()["locked_for_s"] > 0:
+            return JSONResponse(
+                {"error": "locked", "message": "operator actions are locked after wrong codes"},
+                status_code=403,
+            )
+        try:
+            return await step(request.app.state.security_keys, origin_of(request))
+        except KeyRefused as exc:
+            return JSONResponse({"error": "refused", "message": str(exc)}, status_code=403)
+
+    @router.post(KEY_PATHS[0])
+    async def key_register_options(request: Request) -> Response:
+        async def step(keys, origin):
+            return Response(keys.registration_options(origin), media_type="application/json")
+
+        return await key_step(request, True, step)
+
+    @router.post(KEY_PATHS[1])
+    async def key_register(request: Request) -> Response:
+        async def step(keys, origin):
+            return JSONResponse({"ok": True, "key": keys.register(json.loads(await request.body()), origin)})
+
+        return await key_step(request, True, step)
+
+    @router.post(KEY_PATHS[2])
+    async def key_unlock_options(request: Request) -> Response:
+        async def step(keys, origin):
+            return Response(keys.authentication_options(origin), media_type="application/json")
+
+        return await key_step(request, False, step)
+
+    @router.post(KEY_PATHS[3])
+    async def key_unlock(request: Request) -> Response:
+        async def step(keys, origin):
+            keys.authenticate(json.loads(await request.body()), origin)
+            session = secrets.token_urlsafe(32)
+            sessions[session] = time.monotonic() + SESSION_S
+            answer = JSONResponse({"ok": True})
+            answer.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict", path=CONTROLS_PATH,
+                              max_age=int(SESSION_S))  # fmt: skip
+            return answer
+
+        return await key_step(request, False, step)
+
     return router
+
+
+# The browser side of WebAuthn: the JSON forms of the options and credentials (WebAuthn Level 3).
+_KEY_SCRIPT = """<script>
+async function kimeraKey(kind) {
+  const note = document.getElementById("key-message");
+  try {
+    const base = "@KEY_PATH@/" + (kind === "register" ? "register" : "unlock");
+    const options = await (await fetch(base + "-options", {method: "POST"})).json();
+    if (options.error) throw new Error(options.message);
+    const credential = kind === "register"
+      ? await navigator.credentials.create({publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options)})
+      : await navigator.credentials.get({publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options)});
+    const answer = await (await fetch(base, {method: "POST", headers: {"content-type": "application/json"},
+                                             body: JSON.stringify(credential.toJSON())})).json();
+    if (!answer.ok) throw new Error(answer.message);
+    if (kind === "register") { note.textContent = "security key added"; } else { location.href = "@CONTROLS_PATH@"; }
+  } catch (err) { note.textContent = "security key: " + err.message; }
+}
+</script>""".replace("@KEY_PATH@", KEY_PATH).replace("@CONTROLS_PATH@", CONTROLS_PATH)
 
 
 def _unlock_form(message: str | None = None, status: int = 200) -> HTMLResponse:
@@ -149,7 +231,9 @@ def _unlock_form(message: str | None = None, status: int = 200) -> HTMLResponse:
         f"""<form id="unlock" method="post" action="{UNLOCK_PATH}">
 <label>Code from your authenticator (or a recovery code)
 <input name="code" id="code" autocomplete="one-time-code" inputmode="numeric" required></label>
-<button type="submit">Open the controls</button></form>""",
+<button type="submit">Open the controls</button></form>
+<p><button type="button" id="key-unlock" onclick="kimeraKey('unlock')">Use a security key</button>
+<span id="key-message"></span></p>{_KEY_SCRIPT}""",
         status,
         message,
     )
@@ -174,5 +258,7 @@ def _controls(service) -> HTMLResponse:
     return _page(
         f"""<p>Kill switch: <strong id="kill-switch">{switch.state.value}</strong> {html.escape(switch.reason)}</p>
 <form id="killswitch" method="post" action="{KILLSWITCH_PATH}"><label>Reason <input name="reason" id="reason"></label>
-{buttons}</form>{_limits_form(service)}"""
+{buttons}</form>{_limits_form(service)}
+<h2>Security keys</h2><p><button type="button" id="key-register" onclick="kimeraKey('register')">Add a security key</button>
+<span id="key-message"></span></p>{_KEY_SCRIPT}"""
     )

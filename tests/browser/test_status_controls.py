@@ -120,3 +120,49 @@ def test_a_code_opens_the_controls_and_wrong_codes_lock_every_operator_action(
     )
     assert locked.status_code == 403 and locked.json()["reason"] == "locked"
     api.close()
+
+
+def test_a_security_key_added_after_a_code_then_opens_the_controls_alone(execution, browser_page, artifacts):
+    base, status_url = execution
+    # WebAuthn needs a domain as relying party: the same service, reached as localhost
+    base = base.replace("127.0.0.1", "localhost")
+    status_url = status_url.replace("127.0.0.1", "localhost")
+    page = browser_page
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "usb", "hasResidentKey": False, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True}})["authenticatorId"]  # fmt: skip
+    page.goto(status_url)
+    page.goto(f"{base}/status/controls")
+    # no key yet: the button says so and the controls stay shut
+    page.click("#key-unlock")
+    page.locator("#key-message", has_text="no security key is registered").wait_for(timeout=15_000)
+    page.fill("#code", pyotp.TOTP(TOTP).now())
+    page.click("#unlock button")
+    page.click("#key-register")
+    page.locator("#key-message", has_text="security key added").wait_for(timeout=30_000)
+    assert len(cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]) == 1
+
+    page.context.clear_cookies()  # a new session: the key alone opens the controls
+    page.goto(status_url)
+    page.goto(f"{base}/status/controls")
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data) if r.url.endswith("/security-key/unlock") else None)
+    page.click("#key-unlock")
+    page.locator("#kill-switch").wait_for(timeout=30_000)
+    page.click("#switch-halted")
+    page.locator("#kill-switch", has_text="HALTED").wait_for(timeout=15_000)
+    page.screenshot(path=str(artifacts / "execution-controls-security-key.png"), full_page=True)
+
+    # a captured assertion opens nothing: its challenge was used, and a fresh challenge needs a fresh signature
+    token = status_url.split("view=", 1)[1]
+    with httpx.Client(
+        base_url=base, cookies={"kimera_view": token}, headers={"origin": base}, timeout=30
+    ) as thief:
+        replayed = thief.post("/status/controls/security-key/unlock", content=sent[0])
+        assert replayed.status_code == 403 and "no challenge pending" in replayed.json()["message"]
+        assert thief.post("/status/controls/security-key/unlock-options").status_code == 200
+        again = thief.post("/status/controls/security-key/unlock", content=sent[0])
+        assert again.status_code == 403 and "does not verify" in again.json()["message"]
+        assert "kimera_controls" not in thief.cookies
