@@ -162,3 +162,18 @@ async def test_releasing_the_kill_switch_and_changing_risk_limits_need_a_code(gu
     assert bad.status_code == 422 and "max_order_notional" in bad.text
     audited = [json.loads(e.record) for e in entries(service.journal.url, kinds=("risk_limits",))]
     assert [a["max_order_notional"] for a in audited] == [1234.0]
+
+
+async def test_changed_risk_limits_outlive_a_restart(service):
+    from execution.service import ExecutionService
+
+    await service.set_risk_limits({"price_band_bps": 12.5})
+    await service.stop()
+    again = ExecutionService(service.config, service.settings)
+    await again.start()
+    try:
+        assert again.cfg.risk.price_band_bps == 12.5 and again.risk.limits.price_band_bps == 12.5
+        assert again.cfg.risk.max_order_notional == service.config.execution.risk.max_order_notional
+    finally:
+        await again.stop()
+        await service.start()  # the fixture stops it once more
