@@ -455,6 +455,8 @@ def verify_cli(
         print(
             f"audit log OK: {result.entries} entries, head entry {result.head[0]} hash {result.head[1]} ({shown})"
         )
+        if public is None:  # the chain alone cannot see a consistent rewrite
+            print("not checked against signed checkpoints: add --public-key audit_checkpoint.pub")
         return
     if result.problem:
         print(f"audit log BROKEN at entry {result.bad_seq}: {result.problem}")
