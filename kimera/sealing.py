@@ -145,6 +145,9 @@ class OperatorKey:
     def unseal(self, sealed: bytes | str, name: str) -> str:
         """The secret ``name`` that ``sealed`` (a sealed file's content) holds."""
         data = _parse(sealed, SEALED_FORMAT, f"sealed secret {name!r}")
+        missing = {"recipient", "x25519", "mlkem768", "nonce", "ciphertext"} - set(data)
+        if missing:
+            raise SealError(f"sealed secret {name!r} is damaged: no {sorted(missing)}")
         if data.get("recipient") != self.public.fingerprint:
             raise SealError(
                 f"sealed secret {name!r} was sealed to operator key {data.get('recipient')}, not to this one "
