@@ -319,7 +319,7 @@ def keys_new(key_id: str, alg: str, otp: str | None) -> None:
 def keys_operator_new(path: Path, no_passphrase: bool, otp: str | None) -> None:
     """Make the operator key (X25519 + ML-KEM-768) that sealed secrets are sealed to, and PATH.pub."""
     from execution.second_factor import require_cli
-    from kimera.sealing_cli import operator_new_cli
+    from kimera.app.sealing_cli import operator_new_cli
     from kimera.settings import get_settings
 
     require_cli(otp, "create an operator key")
@@ -348,7 +348,7 @@ def keys_operator_new(path: Path, no_passphrase: bool, otp: str | None) -> None:
 )
 def keys_seal(names: tuple[str, ...], to: Path | None, from_stdin: bool) -> None:
     """Seal secrets in KIMERA_SECRETS_DIR to the operator key (NAME -> NAME.sealed; the plaintext is deleted)."""
-    from kimera.sealing_cli import seal_cli
+    from kimera.app.sealing_cli import seal_cli
 
     seal_cli(list(names), to, from_stdin)
 
@@ -357,7 +357,7 @@ def keys_seal(names: tuple[str, ...], to: Path | None, from_stdin: bool) -> None
 @click.argument("name")
 def keys_unseal(name: str) -> None:
     """Print a sealed secret (opened in memory with KIMERA_OPERATOR_KEY) to stdout."""
-    from kimera.sealing_cli import unseal_cli
+    from kimera.app.sealing_cli import unseal_cli
 
     unseal_cli(name)
 

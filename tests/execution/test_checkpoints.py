@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from execution.audit import GENESIS, AuditedJournal, entry_hash, verify
 from execution.checkpoints import CheckpointSigner, read
 from kimera import pq
-from kimera.cli import main
+from kimera.app.cli import main
 from tests.execution.test_audit import write_signals
 
 DAY_MS = 86_400_000

@@ -13,7 +13,7 @@ from execution.app import create_app
 from execution.auth import ApiKeys, Unauthorized, Verifier, secure_app
 from execution.nonces import NonceStore
 from kimera import pq
-from kimera.cli import main
+from kimera.app.cli import main
 from kimera.config import ConfigError, ExecutionAuth
 from kimera.signing import SignedAuth, client_auth, sign_request
 from tests.execution.conftest import signal

@@ -15,7 +15,7 @@ from execution.app import create_app
 from execution.audit import entries
 from execution.auth import ApiKeys, secure_app
 from execution.second_factor import HEADER, Refused, SecondFactor
-from kimera.cli import main
+from kimera.app.cli import main
 from kimera.config import ExecutionAuth
 from kimera.settings import get_settings
 from kimera.signing import SignedAuth

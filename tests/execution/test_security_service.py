@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 
 from kimera import pq
-from kimera.cli import main
+from kimera.app.cli import main
 from kimera.sealing import OperatorKey, seal
 from kimera.settings import get_settings
 from kimera.signing import SignedAuth

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from execution import orders as sm
 from execution.audit import AuditedJournal
 from execution.orders import TimeInForce
+from execution.slicing import ParentOrder
 from execution.venues.base import Side
 from execution.zk import groth16
 from execution.zk.orders import (
@@ -30,7 +31,7 @@ from execution.zk.orders import (
     verify_proof,
 )
 from kimera import pq
-from kimera.cli import main
+from kimera.app.cli import main
 from tests.execution.test_checkpoints import StepClock
 
 # zk/build (the circuit's wasm and keys) is made once by `make setup` (zk/setup.sh); without it the
@@ -41,11 +42,11 @@ DAY_MS = int(dt.datetime(2026, 12, 7, tzinfo=dt.UTC).timestamp() * 1000)
 ORDERS = [("ok-1", "0.05", "60010.5"), ("ok-2", "0.2", "59950"), ("big-3", "0.5", "60100")]
 
 
-def parent(pid: str) -> dict:
-    return {"parent_id": pid, "signal_id": f"s-{pid}", "asset": "BTC", "side": "buy", "quantity": Decimal("1"),
+def parent(pid: str) -> ParentOrder:
+    return ParentOrder(**{"parent_id": pid, "signal_id": f"s-{pid}", "asset": "BTC", "side": "buy", "quantity": Decimal("1"),
             "target": None, "reference_price": Decimal("60000"), "created_at": 0.0, "slice_mode": None,
             "slices": [Decimal("1")], "next_slice": 0, "next_slice_at": None, "status": "done",
-            "model_tag": "t", "prediction_id": "p"}  # fmt: skip
+            "model_tag": "t", "prediction_id": "p"})  # fmt: skip
 
 
 @pytest.fixture(scope="module")

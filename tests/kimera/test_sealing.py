@@ -8,7 +8,7 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from kimera.cli import main
+from kimera.app.cli import main
 from kimera.sealing import OperatorKey, SealError, seal
 from kimera.settings import get_settings
 
