@@ -12,7 +12,7 @@ export DAGSTER_DISABLE_TELEMETRY := true
 .PHONY: setup demo test lint ui bench clean
 
 ## setup: create .venv with pip (if missing), install the project, its npm test artefacts and dbt manifest
-setup: $(VENV)/.installed evm/node_modules/.installed dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium
+setup: $(VENV)/.installed evm/node_modules/.installed dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium zk/build/.done
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 evm/node_modules/.installed: evm/package.json evm/package-lock.json
 	cd evm && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# Zero-knowledge proofs of compliant orders: circom2, circomlib, snarkjs; the circuit compiled and its keys
+# made once by a local trusted setup (zk/setup.sh, a few minutes; zk/build is gitignored).
+zk/node_modules/.installed: zk/package.json zk/package-lock.json
+	cd zk && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+zk/build/.done: zk/node_modules/.installed zk/circuits/compliant_order.circom zk/setup.sh
+	zk/setup.sh
 
 # dagster-dbt needs dbt's manifest at import time (DbtProject.prepare_if_dev only acts under `dagster dev`).
 dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) -print 2>/dev/null)

@@ -20,15 +20,23 @@ from fastapi.exceptions import RequestValidationError
 from execution.api.audit_routes import audit_router
 from execution.api.errors import validation_error
 from execution.api.intake import SignalIntake
+from execution.api.operator_routes import operator_router
 from execution.api.routes import create_router, public_router
+from execution.second_factor import SecondFactor
+from execution.second_factor import load as load_second_factor
+from execution.security_keys import SecurityKeys, keys_path
 from execution.service import ExecutionService
 from execution.status import STATUS_PATH, status_banner, status_router, view_token
+from execution.status.controls import CONTROL_PATHS, controls_router
 
 log = logging.getLogger("kimera.execution")
 
 
 def create_app(
-    service: ExecutionService, dependencies: Sequence = (), status_token: str | None = None
+    service: ExecutionService,
+    dependencies: Sequence = (),
+    status_token: str | None = None,
+    second_factor: SecondFactor | None = None,
 ) -> FastAPI:
     """The app for ``service``; ``dependencies`` guard every trading route (issue #8: request signing).
 
@@ -57,8 +65,15 @@ def create_app(
     app.include_router(public_router())
     app.include_router(create_router(dependencies))
     app.include_router(audit_router(dependencies))
+    app.include_router(operator_router(dependencies))
+    # operator actions ask for it once enrolled (the secret operator_totp): docs/security.md
+    app.state.second_factor = (
+        second_factor if second_factor is not None else load_second_factor(service.settings)
+    )
     app.state.status_token = status_token or view_token(service.settings)
     app.include_router(status_router(app.state.status_token))
+    app.include_router(controls_router(app.state.status_token))
+    app.state.security_keys = SecurityKeys(keys_path(service.settings.home_dir))  # WebAuthn, for the controls
     return app
 
 
@@ -90,7 +105,8 @@ def start_paper_server(
 def serve_cli(port: int | None = None) -> None:
     """``kimera execute``: run the service on 127.0.0.1 (paper venues started when none answer)."""
     from execution import redact
-    from execution.auth import ApiKeys
+    from execution.auth import ApiKeys, secure_app
+    from execution.nonces import NonceStore
     from kimera.config import load_config
     from kimera.settings import get_settings, prepare_home
 
@@ -145,12 +161,20 @@ def _serve(config, settings, keys, port: int | None) -> None:
     app = create_app(service)
     # /status is not an API route: its own view token guards it (a browser cannot sign requests)
     auth = config.execution.auth
-    auth = auth.model_copy(update={"public_paths": [*auth.public_paths, STATUS_PATH]})
-    secure_app(app, keys, auth, service.metrics.registry)
+    auth = auth.model_copy(update={"public_paths": [*auth.public_paths, STATUS_PATH, *CONTROL_PATHS]})
+    # used nonces on disk, so a request captured before a restart cannot be replayed after it
+    nonces = NonceStore(settings.journal_path.parent / "nonces.sqlite") if auth.persist_nonces else None
+    secure_app(app, keys, auth, service.metrics.registry, nonces=nonces)
     port = port or config.execution.port
     print(
         f"execution service on http://{config.execution.host}:{port} (OpenAPI at /docs; API keys {keys.ids()})"
     )
+    guarded = (
+        "a second factor"
+        if app.state.second_factor is not None
+        else "NO second factor (`kimera operator enrol`)"
+    )
+    print(f"operator actions (kill switch release, risk limits, status page controls) need {guarded}")
     print(
         f"status page: {status_banner(settings, config.execution.host, port, app.state.status_token)}",
         flush=True,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ from execution.journal import Journal, Statement
 from execution.orders import ChildOrder, OrderEvent
 from execution.slicing import ParentOrder
 from execution.venues.base import VenueFill
+
+log = logging.getLogger("kimera.execution.audit")
 
 GENESIS = "0" * 64
 AUDITED = "-- audited --"  # marker statement: params are (inner statement or None, [(kind, ref, record)])
@@ -133,20 +136,29 @@ def fill_record(f: VenueFill) -> dict[str, Any]:
 class AuditedJournal(Journal):
     """The journal, with every meaningful write also appended to the hash-chained audit log."""
 
-    def __init__(self, url: str | Path, synchronous: str = "full", max_group: int = 4096):
+    def __init__(self, url: str | Path, synchronous: str = "full", max_group: int = 4096, clock_ms=None):
         super().__init__(url, synchronous, max_group)
         self.head: tuple[int, str] = (0, GENESIS)  # (seq, hash), as the writer sees it
         self._committed: tuple[int, str] = self.head
+        self._head_at = self._committed_at = 0  # the head entry's at_ms (checkpoints sign it)
+        self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self.checkpoints = None  # an execution.checkpoints.CheckpointSigner, when a key is given
 
     def _ddl(self) -> list[str]:
         return [*super()._ddl(), *(_SQLITE_DDL if self.dialect == "sqlite" else _POSTGRES_DDL)]
 
     def _load(self, cur):
         state = super()._load(cur)
-        cur.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        cur.execute("SELECT seq, hash, at_ms FROM audit ORDER BY seq DESC LIMIT 1")
         row = cur.fetchone()
         self.head = self._committed = (int(row[0]), row[1]) if row else (0, GENESIS)
+        self._head_at = self._committed_at = int(row[2]) if row else 0
         return state
+
+    def close(self) -> None:
+        super().close()
+        if self.checkpoints is not None and self._committed[0] > 0:
+            self.checkpoints.close((*self._committed, self._committed_at))
 
     # --- the writer thread ---------------------------------------------------------------------
     batched = Journal.batched | {AUDIT_SQL}
@@ -164,19 +176,19 @@ class AuditedJournal(Journal):
                 yield sql, params
 
     def _execute_unit(self, cur, statements: list[Statement]) -> None:
-        before = self.head
+        before, before_at = self.head, self._head_at
         try:
             super()._execute_unit(cur, statements)
         except BaseException:
-            self.head = before  # the savepoint is rolled back: so is the chain
+            self.head, self._head_at = before, before_at  # the savepoint is rolled back: so is the chain
             raise
 
     def _entry(self, kind: str, ref: str | None, record: dict[str, Any]) -> Statement:
         seq, prev = self.head[0] + 1, self.head[1]
-        at_ms = time.time_ns() // 1_000_000
+        at_ms = self.clock_ms()
         text = canonical(record)
         digest = entry_hash(seq, at_ms, kind, ref, prev, text)
-        self.head = (seq, digest)
+        self.head, self._head_at = (seq, digest), at_ms
         return AUDIT_SQL, (seq, at_ms, kind, ref, text, prev, digest)
 
     def _before_commit(self, cur) -> None:
@@ -185,10 +197,16 @@ class AuditedJournal(Journal):
             cur.execute(self._sql(head_sql), head_params)
 
     def _group_done(self, committed: bool) -> None:
-        if committed:
-            self._committed = self.head
-        else:
-            self.head = self._committed
+        if not committed:
+            self.head, self._head_at = self._committed, self._committed_at
+            return
+        before = (*self._committed, self._committed_at)
+        self._committed, self._committed_at = self.head, self._head_at
+        if self.checkpoints is not None and self.head[0] > before[0]:
+            try:  # a checkpoint that cannot be written must not stop trading: it is logged
+                self.checkpoints.committed(before, (*self.head, self._head_at))
+            except Exception:
+                log.exception("could not write the audit checkpoint of entry %d", self.head[0])
 
     # --- statements that are audited ------------------------------------------------------------
     @staticmethod
@@ -223,8 +241,8 @@ class AuditedJournal(Journal):
 
     def setting(self, key: str, value: str) -> Statement:
         inner = super().setting(key, value)
-        if key == "kill_switch":
-            return self._audited(inner, ("kill_switch", None, json.loads(value)))
+        if key in ("kill_switch", "risk_limits"):  # operator decisions are audited
+            return self._audited(inner, (key, None, json.loads(value)))
         return inner
 
 
@@ -253,6 +271,7 @@ class Verification:
     problem: str | None = None  # the first thing wrong, naming its entry
     bad_seq: int | None = None
     mismatches: list[str] = field(default_factory=list)  # journal rows that differ from their audit
+    hashes: dict[int, str] = field(default_factory=dict)  # the hashes of the entries asked for (keep=)
 
     @property
     def ok(self) -> bool:
@@ -287,8 +306,11 @@ def entries(url: str, ref: str | None = None, kinds: tuple[str, ...] = ()) -> It
         conn.close()
 
 
-def verify(url: str) -> Verification:
-    """Walk the chain from the first entry; stop at the first broken link and say what broke."""
+def verify(url: str, keep: frozenset[int] = frozenset()) -> Verification:
+    """Walk the chain from the first entry; stop at the first broken link and say what broke.
+
+    The hashes of the entries in ``keep`` are returned in ``hashes`` (for checking checkpoints).
+    """
     result = Verification()
     prev_hash, expected = GENESIS, 1
     last_order: dict[str, dict[str, Any]] = {}
@@ -315,6 +337,8 @@ def verify(url: str) -> Verification:
             result.bad_seq = e.seq
             break
         prev_hash, expected = e.hash, e.seq + 1
+        if e.seq in keep:
+            result.hashes[e.seq] = e.hash
         result.entries, result.head = result.entries + 1, (e.seq, e.hash)
         if e.kind == "order":
             last_order[e.ref] = e.content()
@@ -403,18 +427,38 @@ def default_url(path: Path | str | None = None) -> str:
     return journal_url(load_config(settings=settings).execution.journal_url, settings.journal_path)
 
 
-def verify_cli(path: Path | str | None = None) -> None:
-    """``kimera audit verify``: print the result; exit 1 when the log or the journal was tampered with."""
+def verify_cli(
+    path: Path | str | None = None, public_key: Path | None = None, checkpoints: Path | None = None
+) -> None:
+    """``kimera audit verify``: print the result; exit 1 when the log or the journal was tampered with.
+
+    With ``public_key`` (an ML-DSA-65 PEM file) the chain must also match every signed checkpoint in
+    ``checkpoints`` (default: the configured checkpoints file), each checked with that key alone.
+    """
     url = default_url(path)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         print(f"no journal at {url.removeprefix('sqlite:///')}: nothing to verify", file=sys.stderr)
         sys.exit(2)
-    result = verify(url)
+    anchors, public = _anchors(public_key, checkpoints)
+    result = verify(url, keep=frozenset(cp.seq for cp in anchors))
     shown = url.split("@")[-1]  # a PostgreSQL URL may carry a password before the @
+    if result.problem is None and public is not None:  # a sound chain: does it match its anchors?
+        from execution.checkpoints import check
+
+        anchored = check(anchors, public, result.hashes, result.head[0])
+        if anchored.problem:
+            print(f"audit log NOT ANCHORED: {anchored.problem}")
+            sys.exit(1)
+        last = anchored.last
+        print(
+            f"anchored: {anchored.checked} signed checkpoints verify; the last at entry {last.seq} ({last.reason})"
+        )
     if result.ok:
         print(
             f"audit log OK: {result.entries} entries, head entry {result.head[0]} hash {result.head[1]} ({shown})"
         )
+        if public is None:  # the chain alone cannot see a consistent rewrite
+            print("not checked against signed checkpoints: add --public-key audit_checkpoint.pub")
         return
     if result.problem:
         print(f"audit log BROKEN at entry {result.bad_seq}: {result.problem}")
@@ -423,3 +467,27 @@ def verify_cli(path: Path | str | None = None) -> None:
     if len(result.mismatches) > 50:
         print(f"... and {len(result.mismatches) - 50} more")
     sys.exit(1)
+
+
+def _anchors(public_key: Path | None, checkpoints: Path | None):
+    """(checkpoints, public key) for an anchored check, or ([], None) without a public key."""
+    if public_key is None:
+        return [], None
+    from execution import checkpoints as cps
+    from kimera import pq
+    from kimera.config import ConfigError, load_config
+    from kimera.settings import get_settings
+
+    try:
+        public = pq.load_public(public_key)
+    except pq.KeyFormatError as exc:
+        raise ConfigError(str(exc)) from None
+    if checkpoints is None:
+        settings = get_settings()
+        checkpoints = cps.default_path(settings, load_config(settings=settings).execution.audit)
+    if not Path(checkpoints).is_file():
+        raise ConfigError(f"no checkpoints file at {checkpoints}: give --checkpoints FILE")
+    try:
+        return cps.read(checkpoints), public
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

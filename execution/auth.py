@@ -17,16 +17,16 @@ import hmac
 import json
 import logging
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from pydantic import SecretStr
 
 from execution import redact
-from kimera.config import ExecutionAuth
+from execution.nonces import NonceReused, NonceStore, NonceStoreFull
+from kimera import pq
+from kimera.config import ConfigError, ExecutionAuth
 from kimera.settings import Settings
 from kimera.signing import (
     KEY_HEADER,
@@ -46,6 +46,7 @@ MAX_BODY = 1 << 20  # signals are a few hundred bytes; nothing legitimate is nea
 _PRINTABLE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _NONCE = re.compile(r"^[A-Za-z0-9_\-]{16,128}$")
 _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
+_PQ_SIGNATURE = re.compile(rf"^[A-Za-z0-9+/]{{{pq.SIGNATURE_B64_CHARS}}}$")
 
 
 class Unauthorized(Exception):
@@ -57,18 +58,30 @@ class Unauthorized(Exception):
 
 
 class ApiKeys:
-    """The accepted key ids and their secrets. Its repr names the ids only."""
+    """The accepted key ids: HMAC secrets, and ML-DSA-65 public keys. Its repr names the ids only."""
 
-    def __init__(self, keys: dict[str, SecretStr]):
+    def __init__(self, keys: dict[str, SecretStr], public: dict[str, pq.MLDSA65PublicKey] | None = None):
         self._keys = dict(keys)
+        self._public = dict(public or {})
         for secret in self._keys.values():
             redact.register(secret.get_secret_value())
 
     @classmethod
     def load(cls, cfg: ExecutionAuth, settings: Settings) -> ApiKeys:
-        """Every configured key's secret; raises :class:`MissingKey` naming the first that has none."""
-        keys = {}
+        """Every configured key: its public key file (``public_keys``) or its secret.
+
+        Raises :class:`MissingKey` naming the first id without a secret, or a ``ConfigError`` naming
+        a public key file that is missing or not ML-DSA-65.
+        """
+        keys, public = {}, {}
+        for key_id, path in cfg.public_keys.items():
+            try:
+                public[key_id] = pq.load_public(path)
+            except pq.KeyFormatError as exc:
+                raise ConfigError(f"execution API key {key_id!r}: {exc}") from None
         for key_id in cfg.keys:
+            if key_id in public:
+                continue
             secret = settings.secret(secret_name(key_id))
             if secret is None or not secret.get_secret_value():
                 raise MissingKey(key_id)
@@ -78,13 +91,16 @@ class ApiKeys:
                     "(`kimera keys new` makes 64 random hex digits)"
                 )
             keys[key_id] = secret
-        return cls(keys)
+        return cls(keys, public)
 
     def ids(self) -> list[str]:
-        return list(self._keys)
+        return [*self._keys, *self._public]
 
     def secret(self, key_id: str) -> SecretStr | None:
         return self._keys.get(key_id)
+
+    def public(self, key_id: str) -> pq.MLDSA65PublicKey | None:
+        return self._public.get(key_id)
 
     def __repr__(self) -> str:
         return f"ApiKeys(ids={self.ids()})"
@@ -94,12 +110,15 @@ class Verifier:
     """Checks one request's headers and body; remembers nonces for the replay window."""
 
     def __init__(
-        self, keys: ApiKeys, window_s: float = 30.0, signed_reads: bool = False, max_nonces: int = 500_000
+        self,
+        keys: ApiKeys,
+        window_s: float = 30.0,
+        signed_reads: bool = False,
+        max_nonces: int = 500_000,
+        nonces: NonceStore | None = None,
     ):
         self.keys, self.window_s, self.signed_reads = keys, window_s, signed_reads
-        self.max_nonces = max_nonces
-        self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()  # (key, nonce) -> expiry
-        self._lock = threading.Lock()
+        self.nonces = nonces if nonces is not None else NonceStore(max_nonces=max_nonces)
 
     def verify(
         self, method: str, target: str, headers: dict[str, str], body: bytes, now: float | None = None
@@ -108,8 +127,8 @@ class Verifier:
         key_id = headers.get(KEY_HEADER.lower())
         if not key_id:
             raise Unauthorized("missing_key", f"the {KEY_HEADER} header is required")
-        secret = self.keys.secret(key_id)
-        if secret is None:
+        secret, public = self.keys.secret(key_id), self.keys.public(key_id)
+        if secret is None and public is None:
             shown = key_id if _PRINTABLE_ID.match(key_id) else "(unprintable)"
             raise Unauthorized("unknown_key", f"API key id {shown!r} is not accepted")
         signed = SIGNATURE_HEADER.lower() in headers
@@ -127,7 +146,12 @@ class Verifier:
             raise Unauthorized("bad_timestamp", f"{TIMESTAMP_HEADER} must be milliseconds since the epoch")
         if not _NONCE.match(nonce):
             raise Unauthorized("bad_nonce", f"{NONCE_HEADER} must be 16 to 128 letters, digits, '-' or '_'")
-        if not _SIGNATURE.match(given):
+        if public is not None and not _PQ_SIGNATURE.match(given):
+            raise Unauthorized(
+                "bad_signature",
+                f"{SIGNATURE_HEADER} must be the base64 ML-DSA-65 signature ({pq.SIGNATURE_B64_CHARS} characters)",
+            )
+        if public is None and not _SIGNATURE.match(given):
             raise Unauthorized("bad_signature", f"{SIGNATURE_HEADER} must be 64 lowercase hex digits")
         now = time.time() if now is None else now
         skew = abs(now - int(ts) / 1000.0)
@@ -136,25 +160,25 @@ class Verifier:
                 "stale",
                 f"the request's timestamp is {skew:.1f} s away from the service's clock (window {self.window_s:g} s)",
             )
-        expected = signature(secret.get_secret_value(), canonical_request(ts, nonce, method, target, body))
-        if not hmac.compare_digest(expected, given):
+        message = canonical_request(ts, nonce, method, target, body)
+        if public is not None:
+            valid = pq.verify(public, given, message, pq.REQUEST_CONTEXT)
+        else:
+            valid = hmac.compare_digest(signature(secret.get_secret_value(), message), given)
+        if not valid:
             raise Unauthorized("forged", "the signature does not match the request")
         self._use_nonce(key_id, nonce, now)
         return key_id
 
     def _use_nonce(self, key_id: str, nonce: str, now: float) -> None:
-        with self._lock:
-            while self._nonces:  # expired nonces leave from the front (inserted in time order)
-                oldest, expiry = next(iter(self._nonces.items()))
-                if expiry > now:
-                    break
-                del self._nonces[oldest]
-            if (key_id, nonce) in self._nonces:
-                raise Unauthorized("replayed", "this nonce was already used: a request is accepted once")
-            if len(self._nonces) >= self.max_nonces:
-                raise Unauthorized("busy", "too many signed requests in the replay window; slow down")
-            # kept for twice the window: a timestamp may be up to window_s ahead of our clock
-            self._nonces[(key_id, nonce)] = now + 2 * self.window_s
+        try:  # kept for twice the window: a timestamp may be up to window_s ahead of our clock
+            self.nonces.use(key_id, nonce, now, now + 2 * self.window_s)
+        except NonceReused:
+            raise Unauthorized(
+                "replayed", "this nonce was already used: a request is accepted once"
+            ) from None
+        except NonceStoreFull:
+            raise Unauthorized("busy", "too many signed requests in the replay window; slow down") from None
 
 
 Asgi = Callable[
@@ -225,12 +249,15 @@ async def _answer(send, status: int, error: str, message: str, reason: str | Non
     await send({"type": "http.response.body", "body": data})
 
 
-def secure_app(app, keys: ApiKeys, cfg: ExecutionAuth, registry=None) -> Verifier:
+def secure_app(
+    app, keys: ApiKeys, cfg: ExecutionAuth, registry=None, nonces: NonceStore | None = None
+) -> Verifier:
     """Put signed-request checking in front of ``app`` (a FastAPI app) and describe it in its OpenAPI.
 
-    ``registry`` (a Prometheus registry) gets ``kimera_execution_auth_refusals_total{reason}``.
+    ``registry`` (a Prometheus registry) gets ``kimera_execution_auth_refusals_total{reason}``;
+    ``nonces`` (default: in memory) remembers used nonces, on disk when it has a file.
     """
-    verifier = Verifier(keys, cfg.window_s, cfg.signed_reads)
+    verifier = Verifier(keys, cfg.window_s, cfg.signed_reads, nonces=nonces)
     counter = None
     if registry is not None:
         from prometheus_client import Counter
@@ -274,7 +301,7 @@ def _document(app, cfg: ExecutionAuth) -> None:
                 op["security"] = [needs]
         schema["info"]["description"] += (
             " Authentication: every request but " + ", ".join(cfg.public_paths) + f" carries {KEY_HEADER}; "
-            "every mutating request is signed with HMAC-SHA256 (docs/security.md)."
+            "every mutating request is signed with HMAC-SHA256 or ML-DSA-65 (docs/security.md)."
         )
         app.openapi_schema = schema
         return schema

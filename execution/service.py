@@ -24,6 +24,7 @@ import orjson
 from execution import orders as sm
 from execution import sizing
 from execution.audit import AuditedJournal
+from execution.checkpoints import signer as checkpoint_signer
 from execution.journal import journal_url
 from execution.killswitch import KillSwitch, SwitchState
 from execution.marketdata import MarketData
@@ -36,7 +37,7 @@ from execution.router import CexInput, PoolInput, route
 from execution.slicing import ParentOrder, new_parent
 from execution.venues.base import MarketRules, Side, TimeInForce, Venue, VenueFill
 from execution.venues.http import LoopbackHttpClient
-from kimera.config import KimeraConfig
+from kimera.config import ExecutionRisk, KimeraConfig
 from kimera.settings import Settings
 
 log = logging.getLogger("kimera.execution")
@@ -75,6 +76,7 @@ class ExecutionService:
         self.assets = {a.symbol: a for a in config.assets}
         url = journal_url(self.cfg.journal_url, settings.journal_path)
         self.journal = AuditedJournal(url, synchronous=self.cfg.journal_synchronous)  # every write audited
+        self.journal.checkpoints = checkpoint_signer(settings, self.cfg.audit)  # anchors outside the database
         self._given_venues = venues
         self.venues: dict[str, Venue] = {}
         self.rules: dict[str, dict[str, MarketRules]] = {}
@@ -110,6 +112,10 @@ class ExecutionService:
         if "kill_switch" in state.settings:
             saved = json.loads(state.settings["kill_switch"])
             self.killswitch.set(SwitchState(saved["state"]), saved["reason"])
+        if "risk_limits" in state.settings:  # an operator's change outlives a restart
+            self.cfg = self.cfg.model_copy(
+                update={"risk": ExecutionRisk(**json.loads(state.settings["risk_limits"]))}
+            )
         self.day_marks = {k[4:]: Decimal(v) for k, v in state.settings.items() if k.startswith("day:")}
         self.refusal_counts = dict(state.refusals_by_reason)
         for reason, n in self.refusal_counts.items():
@@ -512,6 +518,15 @@ class ExecutionService:
         await self.journal.write(statements)
         if cancel_open:
             await self.cancel_all("kill switch: cancel open orders")
+
+    async def set_risk_limits(self, changes: dict[str, float]) -> ExecutionRisk:
+        """Change pre-trade limits now (journaled and audited; kept across restarts). Raises ValueError."""
+        limits = ExecutionRisk(**{**self.cfg.risk.model_dump(), **changes})
+        await self.journal.write([self.journal.setting("risk_limits", limits.model_dump_json())])
+        self.cfg = self.cfg.model_copy(update={"risk": limits})
+        if self.risk is not None:
+            self.risk.limits = limits
+        return limits
 
     async def cancel(self, client_order_id: str) -> ChildOrder:
         order = self.oms.orders[client_order_id]

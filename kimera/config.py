@@ -764,6 +764,14 @@ class ExecutionAuth(_Section):
     public_paths: list[str] = Field(
         default_factory=lambda: ["/healthz", "/metrics"], description="Paths open without a key."
     )
+    public_keys: dict[KeyId, Path] = Field(
+        default_factory=dict,
+        description="ML-DSA-65 keys: id -> public key PEM file; the service holds no secret for these ids.",
+    )
+    persist_nonces: bool = Field(
+        default=True,
+        description="Remember used nonces across restarts (KIMERA_HOME/execution/nonces.sqlite).",
+    )
 
     @model_validator(mode="after")
     def _client_key_accepted(self) -> ExecutionAuth:
@@ -771,7 +779,24 @@ class ExecutionAuth(_Section):
             raise ValueError("keys: at least one key id is needed, e.g. [local]")
         if self.client_key not in self.keys:
             raise ValueError(f"client_key {self.client_key!r} is not one of keys {self.keys}")
+        stray = sorted(set(self.public_keys) - set(self.keys))
+        if stray:
+            raise ValueError(
+                f"public_keys {stray} are not in keys {self.keys}: add them to keys to accept them"
+            )
         return self
+
+
+class ExecutionAudit(_Section):
+    """Signed checkpoints of the audit chain (docs/security.md): anchors kept outside the database."""
+
+    checkpoint_every: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
+        default=1000, description="Sign the chain's head every this many entries (and at each UTC day's end)."
+    )
+    checkpoints_path: Path | None = Field(
+        default=None,
+        description="Append-only file of signed checkpoints; default KIMERA_HOME/audit/checkpoints.jsonl.",
+    )
 
 
 class ExecutionConfig(_Section):
@@ -790,6 +815,7 @@ class ExecutionConfig(_Section):
     )
     paper: PaperVenues = Field(default_factory=PaperVenues)
     auth: ExecutionAuth = Field(default_factory=ExecutionAuth)
+    audit: ExecutionAudit = Field(default_factory=ExecutionAudit)
     sizing: ExecutionSizing = Field(default_factory=ExecutionSizing)
     risk: ExecutionRisk = Field(default_factory=ExecutionRisk)
     routing: ExecutionRouting = Field(default_factory=ExecutionRouting)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Secrets: read from KIMERA_SECRET_<NAME> or from a file <secrets_dir>/<name>; never logged.
     secrets_dir: Path | None = Field(default=None, description="Folder of secret files, one per secret.")
+    # Sealed secrets (<name>.sealed in secrets_dir) open with this key file, in memory (kimera.sealing).
+    operator_key: Path | None = Field(default=None, description="The operator key that opens sealed secrets.")
+    operator_passphrase: SecretStr | None = Field(default=None, description="Passphrase of the operator key.")
 
     # --- derived locations (all under home) -------------------------------------------------------
     @property
@@ -104,16 +107,34 @@ class Settings(BaseSettings):
         """The secret called ``name`` (e.g. ``binance_api_key``), or None when it is not given.
 
         Looked up as the environment variable ``KIMERA_SECRET_<NAME>`` first, then as the file
-        ``<secrets_dir>/<name>``. The value is wrapped in ``SecretStr`` so it never prints.
+        ``<secrets_dir>/<name>``, or ``<secrets_dir>/<name>.sealed`` opened in memory with the
+        operator key (never both). The value is wrapped in ``SecretStr`` so it never prints.
         """
         env_name = f"KIMERA_SECRET_{name.upper()}"
         if env_name in os.environ:
             return SecretStr(os.environ[env_name])
         if self.secrets_dir is not None:
             path = self.secrets_dir.expanduser() / name
+            sealed = path.with_name(f"{name}.sealed")
+            if sealed.is_file():
+                return SecretStr(self._unseal(name, sealed, plaintext=path))
             if path.is_file():
                 return SecretStr(path.read_text().strip())
         return None
+
+    def _unseal(self, name: str, sealed: Path, plaintext: Path) -> str:
+        from kimera.sealing import SealError, operator_key
+
+        if plaintext.is_file():
+            raise SealError(
+                f"both {plaintext} and {sealed} exist: delete the plaintext (it defeats the seal)"
+            )
+        if self.operator_key is None:
+            raise SealError(
+                f"secret {name!r} is sealed ({sealed}): set KIMERA_OPERATOR_KEY to the operator key file"
+            )
+        passphrase = self.operator_passphrase.get_secret_value() if self.operator_passphrase else None
+        return operator_key(self.operator_key, passphrase).unseal(sealed.read_text(), name)
 
     def tool_environment(self) -> dict[str, str]:
         """Environment for subprocesses we start (dbt, dagster, bentoml): homes and telemetry off."""

@@ -25,6 +25,7 @@ from collections.abc import Generator
 import httpx
 from pydantic import SecretStr
 
+from kimera import pq
 from kimera.config import ConfigError
 from kimera.settings import Settings
 
@@ -70,17 +71,18 @@ def sign_request(
     ``path`` is the request target as sent: the path and, when there is one, ``?`` and the query
     string exactly as on the wire (e.g. ``/orders?state=filled``). ``body`` is the raw body bytes
     (``None`` or ``b""`` when there is none). Each call uses a fresh nonce, so a signed request can
-    be sent once only.
+    be sent once only. A ``secret`` that is an ML-DSA-65 private key (``ml-dsa-65:<seed hex>``,
+    :mod:`kimera.pq`) signs with ML-DSA-65 (base64, 4,412 characters); any other with HMAC-SHA256.
     """
     raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
     ts = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
     nonce = nonce or secrets.token_hex(16)
-    return {
-        KEY_HEADER: key_id,
-        TIMESTAMP_HEADER: ts,
-        NONCE_HEADER: nonce,
-        SIGNATURE_HEADER: signature(raw, canonical_request(ts, nonce, method, path, body)),
-    }
+    message = canonical_request(ts, nonce, method, path, body)
+    if pq.is_private_text(raw):  # an ML-DSA-65 key: the service holds only its public key
+        signed = pq.sign(pq.private_key(raw), message, pq.REQUEST_CONTEXT)
+    else:
+        signed = signature(raw, message)
+    return {KEY_HEADER: key_id, TIMESTAMP_HEADER: ts, NONCE_HEADER: nonce, SIGNATURE_HEADER: signed}
 
 
 def request_target(url: httpx.URL) -> str:

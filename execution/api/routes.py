@@ -22,6 +22,7 @@ from execution.api.models import (
     SignalIn,
     SignalOut,
 )
+from execution.killswitch import SwitchState
 from execution.orders import OrderState
 from execution.service import ExecutionService, order_view
 
@@ -141,8 +142,16 @@ def create_router(dependencies: Sequence = ()) -> APIRouter:
         return {"state": k.state, "reason": k.reason, "changed_at": k.changed_at}
 
     @router.put("/killswitch", response_model=KillSwitchOut, tags=["risk"])
-    async def put_killswitch(body: KillSwitchIn, service: Service):
-        """ACTIVE, REDUCING (only position-reducing orders) or HALTED (no new orders); cancels always pass."""
+    async def put_killswitch(body: KillSwitchIn, service: Service, request: Request):
+        """ACTIVE, REDUCING (only position-reducing orders) or HALTED (no new orders); cancels always pass.
+
+        Releasing (to ACTIVE from another state) needs the second factor when one is enrolled."""
+        if body.state is SwitchState.ACTIVE and service.killswitch.state is not SwitchState.ACTIVE:
+            from execution.api.operator_routes import second_factor_refusal
+
+            refused = second_factor_refusal(request, "release the kill switch")
+            if refused is not None:
+                return refused
         await service.set_kill_switch(body.state, body.reason, body.cancel_open)
         k = service.killswitch
         return {"state": k.state, "reason": k.reason, "changed_at": k.changed_at}

@@ -53,6 +53,7 @@ def render(snap: dict[str, Any]) -> str:
     counts = [[k, v] for k, v in snap["orders_by_state"].items()]
     refusals = [[k, v] for k, v in snap["refusals_by_reason"].items()]
     reason = f" — {_e(switch['reason'])}" if switch["reason"] else ""
+    anchor = _checkpoint(snap.get("audit_checkpoint"))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="{REFRESH_S}">
 <title>Kimera execution status</title><style>{_CSS}</style></head><body>
@@ -60,6 +61,8 @@ def render(snap: dict[str, Any]) -> str:
 <p class="when">{when} · {"running" if snap["started"] else "starting"} · {snap["signals"]} signals ·
 {snap["live_orders"]} live orders · refreshes every {REFRESH_S} s</p>
 <p>Kill switch: <span id="kill-switch" class="switch {_e(switch["state"])}">{_e(switch["state"])}</span>{reason}</p>
+{anchor}
+<p><a id="controls" href="/status/controls">Controls</a> (kill switch, risk limits; a second factor opens them)</p>
 <div class="grid">
 <div><h2>P&amp;L</h2>{_table("pnl", ["", "quote"], pnl_rows, {1})}</div>
 <div><h2>Positions</h2>{_table("positions", ["asset", "quantity", "avg price", "mark", "realised", "unrealised", "fees", "fills"], positions, {1, 2, 3, 4, 5, 6, 7})}</div>
@@ -69,3 +72,14 @@ def render(snap: dict[str, Any]) -> str:
 </div>
 <h2>Newest orders</h2>{_table("orders", ["client order id", "venue", "symbol", "side", "amount", "filled", "avg price", "state", "model"], orders, {4, 5, 6})}
 </body></html>"""
+
+
+def _checkpoint(cp: dict[str, Any] | None) -> str:
+    """The audit chain's newest signed checkpoint: what to compare with `kimera audit verify --public-key`."""
+    if cp is None:
+        return '<p id="audit-checkpoint" class="empty">Audit checkpoints: none signed (no audit_checkpoint_key)</p>'
+    when = datetime.fromtimestamp(cp["at_ms"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f'<p id="audit-checkpoint">Audit anchored: entry {_e(cp["seq"])} hash <code>{_e(cp["hash"][:16])}…</code> '
+        f"({_e(cp['reason'])}, {when}) signed ML-DSA-65 by key {_e(cp['key'])} in {_e(cp['file'])}</p>"
+    )

@@ -79,6 +79,7 @@ def snapshot(service: ExecutionService, recent: int = 25) -> dict[str, Any]:
         "signals": len(service.signals),
         "refusals_by_reason": dict(sorted(service.refusal_counts.items())),
         "latency_ms": latency_ms(service),
+        "audit_checkpoint": audit_checkpoint(service),
         "recent_orders": [
             {
                 "client_order_id": o.client_order_id,
@@ -95,3 +96,13 @@ def snapshot(service: ExecutionService, recent: int = 25) -> dict[str, Any]:
             for o in orders[:recent]
         ],
     }
+
+
+def audit_checkpoint(service: ExecutionService) -> dict[str, Any] | None:
+    """The newest signed checkpoint of the audit chain (the anchor outside the database), if any."""
+    signer = getattr(service.journal, "checkpoints", None)
+    last = signer.last if signer is not None else None
+    if last is None:
+        return None
+    return {"seq": last.seq, "hash": last.hash, "at_ms": last.at_ms, "reason": last.reason, "key": last.key,
+            "file": str(signer.path)}  # fmt: skip

@@ -132,11 +132,124 @@ def audit() -> None:
 @click.option(
     "--path", type=click.Path(path_type=Path), default=None, help="Audit log (default: under KIMERA_HOME)."
 )
-def audit_verify(path: Path | None) -> None:
-    """Check every entry's hash chain; name the first bad entry."""
+@click.option(
+    "--public-key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="ML-DSA-65 public key (PEM): also check the signed checkpoints, with this key alone.",
+)
+@click.option(
+    "--checkpoints",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Checkpoints file (default: execution.audit.checkpoints_path).",
+)
+def audit_verify(path: Path | None, public_key: Path | None, checkpoints: Path | None) -> None:
+    """Check every entry's hash chain (and its signed checkpoints); name the first bad entry."""
     from execution.audit import verify_cli
 
-    verify_cli(path)
+    verify_cli(path, public_key, checkpoints)
+
+
+@audit.command("new-key")
+@click.option(
+    "--otp", default=None, help="A code from your authenticator (when a second factor is enrolled)."
+)
+def audit_new_key(otp: str | None) -> None:
+    """Make the ML-DSA-65 key that signs audit checkpoints (secret audit_checkpoint_key + public PEM)."""
+    from execution.cli_client import audit_new_key_cli
+    from execution.second_factor import require_cli
+
+    require_cli(otp, "create the audit checkpoint key")
+    audit_new_key_cli()
+
+
+@audit.command("export")
+@click.option(
+    "--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First UTC day (included)."
+)
+@click.option(
+    "--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last UTC day (excluded)."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Parquet file (default: under KIMERA_HOME/audit).",
+)
+@click.option(
+    "--path", type=click.Path(path_type=Path), default=None, help="Journal (default: under KIMERA_HOME)."
+)
+@click.option(
+    "--public-key", type=click.Path(path_type=Path), default=None, help="Checkpoint public key to embed."
+)
+@click.option(
+    "--checkpoints",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Checkpoints file (default: configured).",
+)
+def audit_export(
+    start, end, out: Path | None, path: Path | None, public_key: Path | None, checkpoints: Path | None
+) -> None:
+    """Export the audit entries of [--from, --to) with their signed checkpoints to Parquet."""
+    from execution.audit_export import export_cli
+
+    export_cli(start.date(), end.date(), out, path, public_key, checkpoints)
+
+
+@audit.command("commit")
+@click.argument("day", type=click.DateTime(["%Y-%m-%d"]))
+@click.option(
+    "--path", type=click.Path(path_type=Path), default=None, help="Journal (default: under KIMERA_HOME)."
+)
+def audit_commit(day, path: Path | None) -> None:
+    """Publish DAY's signed Merkle root of order commitments (Poseidon), for zero-knowledge proofs."""
+    from execution.zk.cli import commit_cli
+
+    commit_cli(day.date(), path)
+
+
+@audit.command("prove")
+@click.argument("client_order_id")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Proof file (default: under KIMERA_HOME/audit/zk).",
+)
+@click.option(
+    "--path", type=click.Path(path_type=Path), default=None, help="Journal (default: under KIMERA_HOME)."
+)
+def audit_prove(client_order_id: str, out: Path | None, path: Path | None) -> None:
+    """Prove an order was in its day's root, under the notional limit and within the price band (Groth16)."""
+    from execution.zk.cli import prove_cli
+
+    prove_cli(client_order_id, out, path)
+
+
+@audit.command("verify-proof")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--verification-key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: zk/build/verification_key.json.",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Checkpoint public key: checks the signed root.",
+)
+@click.option("--no-snarkjs", is_flag=True, help="Verify in Python (py-ecc) only.")
+def audit_verify_proof(
+    file: Path, verification_key: Path | None, public_key: Path | None, no_snarkjs: bool
+) -> None:
+    """Verify a proof with the verification key and the signed root only (py-ecc and snarkjs)."""
+    from execution.zk.cli import verify_proof_cli
+
+    verify_proof_cli(file, verification_key, public_key, not no_snarkjs)
 
 
 @audit.command("trace")
@@ -178,11 +291,88 @@ def keys() -> None:
 
 @keys.command("new")
 @click.argument("key_id", default="local")
-def keys_new(key_id: str) -> None:
-    """Make a signing secret for KEY_ID (written to KIMERA_SECRETS_DIR, or printed as an export)."""
+@click.option(
+    "--alg",
+    type=click.Choice(["hmac", "ml-dsa-65"]),
+    default="hmac",
+    show_default=True,
+    help="hmac: a shared secret; ml-dsa-65: a post-quantum key pair (the service keeps the public key).",
+)
+@click.option(
+    "--otp", default=None, help="A code from your authenticator (when a second factor is enrolled)."
+)
+def keys_new(key_id: str, alg: str, otp: str | None) -> None:
+    """Make a key for KEY_ID (its secret written to KIMERA_SECRETS_DIR, or printed as an export)."""
     from execution.cli_client import keys_new_cli
+    from execution.second_factor import require_cli
 
-    keys_new_cli(key_id)
+    require_cli(otp, f"create API key {key_id!r}")
+    keys_new_cli(key_id, alg)
+
+
+@keys.command("operator-new")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--no-passphrase", is_flag=True, help="Protect the key file by its mode (600) only.")
+@click.option(
+    "--otp", default=None, help="A code from your authenticator (when a second factor is enrolled)."
+)
+def keys_operator_new(path: Path, no_passphrase: bool, otp: str | None) -> None:
+    """Make the operator key (X25519 + ML-KEM-768) that sealed secrets are sealed to, and PATH.pub."""
+    from execution.second_factor import require_cli
+    from kimera.app.sealing_cli import operator_new_cli
+    from kimera.settings import get_settings
+
+    require_cli(otp, "create an operator key")
+
+    given = get_settings().operator_passphrase
+    passphrase = None
+    if not no_passphrase:
+        passphrase = (
+            given.get_secret_value()
+            if given
+            else click.prompt("passphrase", hide_input=True, confirmation_prompt=True)
+        )
+    operator_new_cli(path, passphrase)
+
+
+@keys.command("seal")
+@click.argument("names", nargs=-1, required=True)
+@click.option(
+    "--to",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Operator public key (default: KIMERA_OPERATOR_KEY.pub).",
+)
+@click.option(
+    "--stdin", "from_stdin", is_flag=True, help="Read the one secret from stdin: no plaintext file ever."
+)
+def keys_seal(names: tuple[str, ...], to: Path | None, from_stdin: bool) -> None:
+    """Seal secrets in KIMERA_SECRETS_DIR to the operator key (NAME -> NAME.sealed; the plaintext is deleted)."""
+    from kimera.app.sealing_cli import seal_cli
+
+    seal_cli(list(names), to, from_stdin)
+
+
+@keys.command("unseal")
+@click.argument("name")
+def keys_unseal(name: str) -> None:
+    """Print a sealed secret (opened in memory with KIMERA_OPERATOR_KEY) to stdout."""
+    from kimera.app.sealing_cli import unseal_cli
+
+    unseal_cli(name)
+
+
+@main.group()
+def operator() -> None:
+    """The operator's second factor (TOTP and recovery codes) for operator actions (docs/security.md)."""
+
+
+@operator.command("enrol")
+def operator_enrol() -> None:
+    """Make the TOTP secret (sealed when KIMERA_OPERATOR_KEY is set) and ten one-time recovery codes."""
+    from execution.second_factor import enrol_cli
+
+    enrol_cli()
 
 
 @main.command()

@@ -1,0 +1,1 @@
+"""Zero-knowledge proofs of compliant orders (Circom circuit in zk/, Groth16, docs/security.md)."""
