@@ -1,0 +1,130 @@
+"""Cost curves: ingest, features, training and backtest at 1x, 4x and 16x the work, each stage's
+time and peak memory, the fitted growth exponent, and the first stage to outgrow one machine.
+
+Work is asset-venue-days: 1x is the demo's 2 assets x 3 venues x ``demo_days`` (``--quick``: x 10
+days); 4x and 16x take 4 and 16 times the days (the simulator makes any size; rows and bars grow
+linearly with each of the three factors, the cross-section width is not varied). Each stage runs
+in a process of its own (``bench/_scale_stage.py``) at the settings that ship (features as
+``kimera.yaml`` sets them); its time excludes imports, its peak memory is the kernel's maximum
+resident set of that process, and the floor beside it is a process that imports the same
+libraries and does nothing. Growth exponents are least-squares slopes of log time (and of log
+memory above the floor) against log size. A stage outgrows the machine (2 cores, 24 GB) where its
+projected full run takes longer than an hour or its projected peak memory passes 24 GB.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench import Measure
+
+STAGES = ("ingest", "features", "training", "backtest")
+SIZES = (1, 4, 16)
+ASSETS, VENUES = 2, 3
+MEMORY_LIMIT_MB = 24 * 1024
+TIME_LIMIT_S = 3600.0
+# The size a user asks about in docs/scaling-out.md: 1,000 assets x 5 venues x 3 years.
+MODEL_SIZE = 1000 * 5 * 3 * 365
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """One stage at one size: seconds (imports excluded) and peak resident memory (MB)."""
+
+    stage: str
+    size: int
+    seconds: float
+    peak_mb: float
+
+
+def fit_exponent(sizes: list[float], values: list[float]) -> tuple[float, float]:
+    """Least-squares ``value = a * size ** b`` on logs; returns ``(a, b)``."""
+    slope, intercept = np.polyfit(np.log(sizes), np.log(values), 1)
+    return float(math.exp(intercept)), float(slope)
+
+
+def crossing(a: float, b: float, limit: float, floor: float = 0.0) -> float:
+    """The size at which ``floor + a * size ** b`` reaches ``limit`` (inf when it never grows)."""
+    if b <= 1e-9 or a <= 0:
+        return math.inf
+    return ((limit - floor) / a) ** (1.0 / b)
+
+
+def run_stage(stage: str, home: Path, days: int) -> StageRun:
+    """Run ``stage`` for ``days`` days in a fresh process on ``home``; its time and peak memory."""
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1", KIMERA_HOME=str(home))
+    command = [sys.executable, "-m", "bench._scale_stage", stage, str(home), str(days)]
+    out_path, err_path = home / f"{stage}.out", home / f"{stage}.err"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=err)
+        # wait4 gives this child's own resource usage (ru_maxrss in KiB on Linux)
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"stage {stage} at {days} days failed: {err_path.read_text()[-1500:]}")
+    seconds = json.loads(out_path.read_text().strip().splitlines()[-1])["seconds"]
+    return StageRun(stage, days, seconds, usage.ru_maxrss / 1024)
+
+
+def measure_curves(base_days: int) -> tuple[list[StageRun], float]:
+    """Every stage at every size (each size in a fresh KIMERA_HOME), and the idle memory floor."""
+    runs: list[StageRun] = []
+    with tempfile.TemporaryDirectory(prefix="kimera-bench-scale-") as tmp:
+        floor = run_stage("idle", Path(tmp), 0).peak_mb
+        for size in SIZES:
+            home = Path(tmp) / f"x{size}"
+            home.mkdir()
+            for stage in STAGES:
+                run = run_stage(stage, home, base_days * size)
+                runs.append(StageRun(stage, size, run.seconds, run.peak_mb))
+    return runs, floor
+
+
+def run(quick: bool = False) -> list[Measure]:
+    from kimera.config import load_config
+
+    base_days = 10 if quick else load_config().demo_days
+    unit = ASSETS * VENUES * base_days  # asset-venue-days at 1x
+    runs, floor = measure_curves(base_days)
+    measures: list[Measure] = []
+    outgrows: list[tuple[float, str, str]] = []
+    for stage in STAGES:
+        mine = [r for r in runs if r.stage == stage]
+        first, last = mine[0], mine[-1]
+        a_t, b_t = fit_exponent([r.size for r in mine], [max(r.seconds, 1e-3) for r in mine])
+        above = [max(r.peak_mb - floor, 1.0) for r in mine]
+        a_m, b_m = fit_exponent([r.size for r in mine], above)
+        label = f"{stage} {SIZES[-1]}x ({ASSETS} assets x {VENUES} venues x {base_days * SIZES[-1]} days)"
+        measures += [
+            Measure(f"{label}: time", last.seconds, "s", f"{stage} 1x ({base_days} days), same run",
+                    first.seconds, last.seconds / first.seconds, "reported", True),
+            Measure(f"{stage}: time growth exponent (1x, 4x, 16x)", b_t, "", "linear growth", 1.0, b_t,
+                    "<= 1.2", b_t <= 1.2),
+            Measure(f"{label}: peak memory", last.peak_mb, "MB", "process importing the same libraries",
+                    floor, last.peak_mb / floor, "reported", True),
+            Measure(f"{stage}: memory growth exponent (above the floor)", b_m, "", "linear growth", 1.0, b_m,
+                    "<= 1.2", b_m <= 1.2),
+        ]  # fmt: skip
+        outgrows.append((crossing(a_t, b_t, TIME_LIMIT_S) * unit, stage, "1 h on 2 cores"))
+        outgrows.append((crossing(a_m, b_m, MEMORY_LIMIT_MB, floor) * unit, stage, "24 GB"))
+        model = MODEL_SIZE / unit
+        measures.append(
+            Measure(f"{stage}: projected time at 1,000 assets x 5 venues x 3 years", a_t * model**b_t, "s",
+                    "one hour", TIME_LIMIT_S, a_t * model**b_t / TIME_LIMIT_S, "reported", True)
+        )  # fmt: skip
+    size, stage, limit = min(outgrows)
+    measures.append(
+        Measure(f"first to outgrow one machine: {stage} ({limit})", size, "asset-venue-days",
+                "1,000 assets x 5 venues x 3 years", MODEL_SIZE, size / MODEL_SIZE, "reported", True)
+    )  # fmt: skip
+    return measures
