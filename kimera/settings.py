@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Secrets: read from KIMERA_SECRET_<NAME> or from a file <secrets_dir>/<name>; never logged.
     secrets_dir: Path | None = Field(default=None, description="Folder of secret files, one per secret.")
+    # The warehouse on object storage (docs/scaling-out.md): root URL and, for S3-compatible
+    # servers other than AWS (MinIO, R2, a local test server), their endpoint.
+    lake_url: str | None = Field(default=None, description="Lake root, e.g. s3://bucket/kimera.")
+    lake_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint of the lake.")
 
     # --- derived locations (all under home) -------------------------------------------------------
     @property
@@ -124,6 +128,8 @@ class Settings(BaseSettings):
         env["KIMERA_HOME"] = str(self.home_dir)
         env["DAGSTER_HOME"] = str(self.dagster_home)
         env["BENTOML_HOME"] = str(self.bentoml_home)
+        if self.lake_endpoint_url:  # dbt's `lake` target reads it
+            env["KIMERA_LAKE_ENDPOINT_URL"] = self.lake_endpoint_url
         return env
 
 
