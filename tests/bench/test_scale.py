@@ -1,4 +1,4 @@
-"""``kimera bench scale``'s arithmetic: the growth exponent and where a stage crosses a limit."""
+"""``kimera bench scale``'s arithmetic: the growth exponent, and where a stage crosses a limit."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import math
 
 import pytest
 
-from bench.scale import crossing, fit_exponent
+from bench.scale import fit_exponent, linear_cost, linear_crossing
 
 
-def test_the_exponent_of_a_power_law_is_recovered_and_projects_to_the_limit() -> None:
+def test_the_exponent_of_a_power_law_is_recovered() -> None:
     a, b = fit_exponent([4, 16], [8.0, 8.0 * 4**1.5])
     assert (a, b) == (pytest.approx(1.0), pytest.approx(1.5))
-    # 1 * size**1.5 reaches 3600 s at size 3600**(1/1.5)
-    assert crossing(a, b, 3600.0) == pytest.approx(3600 ** (1 / 1.5))
-    # what does not grow never crosses
-    assert crossing(1.0, 0.0, 3600.0) == math.inf
-    assert crossing(*fit_exponent([4, 16], [5.0, 4.0]), 3600.0) == math.inf
+
+
+def test_a_fixed_plus_linear_cost_projects_to_the_size_that_reaches_the_limit() -> None:
+    # 30 s fixed, 2 s per unit of work: 38 s at 4x, 62 s at 16x
+    fixed, per_unit = linear_cost([1, 4, 16], [99.0, 38.0, 62.0])
+    assert (fixed, per_unit) == (pytest.approx(30.0), pytest.approx(2.0))
+    assert linear_crossing(fixed, per_unit, 3600.0) == pytest.approx((3600 - 30) / 2)
+    # a stage whose cost does not grow never crosses
+    assert linear_crossing(*linear_cost([4, 16], [5.0, 4.0]), 3600.0) == math.inf
