@@ -83,7 +83,7 @@ def running_cluster(
         dagster = [sys.executable, "-m", "dagster"]
         code_server = [*dagster, "code-server", "start", "-h", "127.0.0.1", "-p", str(code_port)]
         code_server += ["-m", "pipelines.definitions", "-d", str(REPO_ROOT), "--location-name", "kimera"]
-        daemon = [sys.executable, "-m", "dagster._daemon", "run", "-w", str(workspace)]
+        daemon = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)]
         webserver = [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(web_port)]
         webserver += ["-w", str(workspace)]
         started: list[tuple[str, subprocess.Popen]] = []
@@ -137,20 +137,17 @@ def _start(command: list[str], env: dict[str, str], log_path: Path) -> subproces
 
 
 def _wait_code_server(port: int, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
-    from dagster._grpc.client import DagsterGrpcClient
-
-    client = DagsterGrpcClient(port=port, host="127.0.0.1")
+    """Wait until the code server answers Dagster's own health check (its public CLI)."""
+    check = [sys.executable, "-m", "dagster", "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(port)]
     deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
             raise ClusterFailed(f"code-server exited with {process.returncode}:\n{_tail(log)}")
-        try:
-            client.ping("kimera")
+        if subprocess.run(check, capture_output=True, check=False).returncode == 0:
             return
-        except Exception:  # not listening yet (gRPC UNAVAILABLE)
-            if time.monotonic() > deadline:
-                raise ClusterFailed(f"code-server not ready after {timeout_s:.0f} s:\n{_tail(log)}") from None
-            time.sleep(0.5)
+        if time.monotonic() > deadline:
+            raise ClusterFailed(f"code-server not ready after {timeout_s:.0f} s:\n{_tail(log)}")
+        time.sleep(1)
 
 
 def _wait_ready(cluster: Cluster, started: list[tuple[str, subprocess.Popen]], timeout_s: float) -> None:

@@ -11,7 +11,6 @@ from datetime import datetime
 import duckdb
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, instance_for_test
-from dagster._core.instance.ref import InstanceRef
 
 from kimera.cluster.processes import Cluster, running_cluster
 from kimera.schema import PARTITIONED_TABLES
@@ -64,7 +63,7 @@ def test_two_backfills_queued_at_once_match_the_single_machine_run(kimera_home: 
     with running_cluster(kimera_home, max_concurrent_runs=2) as cluster:
         backfills = [_launch_backfill(cluster, range(0, 6)), _launch_backfill(cluster, range(6, 12))]
         assert _wait_for(cluster, backfills, timeout_s=600) == ["COMPLETED_SUCCESS"] * 2
-        with DagsterInstance.from_ref(InstanceRef.from_dir(str(cluster.dagster_home))) as instance:
+        with DagsterInstance.from_config(str(cluster.dagster_home)) as instance:
             runs = instance.get_runs()
             logs = {run.run_id: instance.all_logs(run.run_id) for run in runs}
     assert sorted(run.tags["dagster/backfill"] for run in runs) == sorted(backfills)
