@@ -59,8 +59,9 @@ def fit_exponent(sizes: list[float], values: list[float]) -> tuple[float, float]
 
 def linear_cost(sizes: list[float], values: list[float]) -> tuple[float, float]:
     """The stated model beyond the measurements: a fixed cost plus a cost per unit of work, from the
-    two largest sizes (``value = fixed + per_unit * size``); returns ``(fixed, per_unit)``."""
-    per_unit = (values[-1] - values[-2]) / (sizes[-1] - sizes[-2])
+    two largest sizes (``value = fixed + per_unit * size``); returns ``(fixed, per_unit)``. A stage
+    that measured faster at the larger size (noise on a shared machine) is taken not to grow."""
+    per_unit = max((values[-1] - values[-2]) / (sizes[-1] - sizes[-2]), 0.0)
     return values[-1] - per_unit * sizes[-1], per_unit
 
 

@@ -19,5 +19,6 @@ def test_a_fixed_plus_linear_cost_projects_to_the_size_that_reaches_the_limit() 
     fixed, per_unit = linear_cost([1, 4, 16], [99.0, 38.0, 62.0])
     assert (fixed, per_unit) == (pytest.approx(30.0), pytest.approx(2.0))
     assert linear_crossing(fixed, per_unit, 3600.0) == pytest.approx((3600 - 30) / 2)
-    # a stage whose cost does not grow never crosses
+    # a stage measured faster at the larger size is taken not to grow, and never crosses
+    assert linear_cost([4, 16], [5.0, 4.0]) == (4.0, 0.0)
     assert linear_crossing(*linear_cost([4, 16], [5.0, 4.0]), 3600.0) == math.inf
