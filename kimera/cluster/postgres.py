@@ -100,9 +100,14 @@ def throwaway_postgres(port: int | None = None, parent: Path | None = None) -> I
             raise PostgresUnavailable(
                 "running as root, PostgreSQL needs the 'postgres' user to run as: " + INSTALL_HINT
             ) from exc
+        runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+        if runuser is None:
+            raise PostgresUnavailable(
+                "running as root, PostgreSQL must run as 'postgres': `runuser` is missing"
+            )
         data_dir = Path(tempfile.mkdtemp(prefix="kimera-pg-"))
         os.chown(data_dir, owner.pw_uid, owner.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
+        prefix = [runuser, "-u", "postgres", "--"]
     else:
         if parent is not None:
             parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from kimera.cluster.instance import write_instance
-from kimera.cluster.postgres import PostgresServer, free_port, throwaway_postgres
+from kimera.cluster.postgres import PostgresServer, PostgresUnavailable, free_port, throwaway_postgres
 from kimera.settings import Settings, prepare_home
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +122,8 @@ def run_cluster_cli(port: int, max_concurrent_runs: int) -> None:
                 time.sleep(3600)
     except KeyboardInterrupt:
         print("stopped: PostgreSQL's throwaway data is deleted; the warehouse is kept.", flush=True)
+    except (ClusterFailed, PostgresUnavailable) as exc:  # what to install, or which part failed and its log
+        raise SystemExit(f"kimera cluster did not start: {exc}") from None
 
 
 def _terminate_as_interrupt(signum, frame) -> None:
