@@ -90,7 +90,7 @@ def ui(host: str, port: int) -> None:
 @click.option("--max-runs", default=4, show_default=True, type=click.IntRange(min=1), help="Runs at once.")
 def cluster(port: int, max_runs: int) -> None:
     """Dagster on a throwaway PostgreSQL: queued runs, each in its own process, daemon and UI (Ctrl-C stops)."""
-    from kimera.cluster.processes import run_cluster_cli
+    from kimera.app.cluster.processes import run_cluster_cli
 
     run_cluster_cli(port=port, max_concurrent_runs=max_runs)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import duckdb
 
+from connect.sim import simulator_from_config
 from kimera.config import KimeraConfig
 from kimera.schema import RAW_TABLES
 from kimera.settings import Settings
-from kimera.simulation import simulator_from_config
 from pipelines.ingest.feeds import FEEDS
 from pipelines.lake.store import Lake, attach_raw_views, export_marts, write_reference, write_window
 from pipelines.sources import make_sources

@@ -6,8 +6,8 @@ import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
 
-from kimera.cluster.instance import instance_yaml, write_instance
-from kimera.cluster.postgres import PostgresUnavailable, server_programs
+from kimera.app.cluster.instance import instance_yaml, write_instance
+from kimera.app.cluster.postgres import PostgresUnavailable, server_programs
 
 
 def test_the_instance_queues_runs_on_postgresql_with_the_duckdb_pool_at_one(tmp_path) -> None:
@@ -27,6 +27,6 @@ def test_the_instance_queues_runs_on_postgresql_with_the_duckdb_pool_at_one(tmp_
 
 def test_missing_postgresql_programs_say_what_to_install(monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr("kimera.cluster.postgres.glob.glob", lambda pattern: [])
+    monkeypatch.setattr("kimera.app.cluster.postgres.glob.glob", lambda pattern: [])
     with pytest.raises(PostgresUnavailable, match=r"initdb, pg_ctl.*apt-get install postgresql"):
         server_programs()

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, instance_for_test
 
-from kimera.cluster.processes import Cluster, running_cluster
+from kimera.app.cluster.processes import Cluster, running_cluster
 from kimera.schema import PARTITIONED_TABLES
 from kimera.settings import Settings
 from pipelines.definitions import build_location

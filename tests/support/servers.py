@@ -1,5 +1,5 @@
 """Servers the scaled-out tests start for themselves on free loopback ports, and stop after:
-PostgreSQL (kimera.cluster.postgres, the same code ``kimera cluster`` runs), Redis and moto's S3."""
+PostgreSQL (kimera.app.cluster.postgres, the same code ``kimera cluster`` runs), Redis and moto's S3."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kimera.cluster.postgres import PostgresServer, free_port, throwaway_postgres
+from kimera.app.cluster.postgres import PostgresServer, free_port, throwaway_postgres
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import httpx
 
-from kimera.cluster.instance import write_instance
-from kimera.cluster.postgres import PostgresServer, PostgresUnavailable, free_port, throwaway_postgres
+from kimera.app.cluster.instance import write_instance
+from kimera.app.cluster.postgres import PostgresServer, PostgresUnavailable, free_port, throwaway_postgres
 from kimera.settings import Settings, prepare_home
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 _LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"
 _DAEMONS = "{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }"
 
