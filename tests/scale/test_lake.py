@@ -29,7 +29,6 @@ def _files(lake) -> dict[str, bytes]:
     return {key: lake.fs.cat(key) for key in keys}
 
 
-@pytest.mark.slow
 def test_partition_files_are_idempotent_and_readers_never_see_half_a_partition(s3_server, tmp_path) -> None:  # noqa: F811
     config = load_config(REPO_ROOT / "kimera.yaml")
     lake = open_lake(f"s3://{s3_server.bucket}/lake", endpoint_url=s3_server.endpoint_url)
