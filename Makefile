@@ -9,10 +9,10 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: setup demo test lint ui bench clean
+.PHONY: setup demo test lint ui bench clean servers cluster
 
 ## setup: create .venv with pip (if missing), install the project, its npm test artefacts and dbt manifest
-setup: $(VENV)/.installed evm/node_modules/.installed dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium zk/build/.done
+setup: $(VENV)/.installed evm/node_modules/.installed dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium zk/build/.done servers
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,16 @@ test: setup lint
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## servers: PostgreSQL's server programs (initdb, pg_ctl) for `kimera cluster` and the scaled-out tests
+servers:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; } || \
+	  echo "PostgreSQL's server programs are missing: install them (e.g. apt-get install postgresql) for kimera cluster"
+
+## cluster: Dagster on a throwaway PostgreSQL (queued runs, daemon, UI on :3000); Ctrl-C stops it
+cluster: setup
+	$(BIN)/kimera cluster
 
 ## ui: the Dagster UI on http://127.0.0.1:3000 (telemetry off, instance under KIMERA_HOME/dagster)
 ui: setup

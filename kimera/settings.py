@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # Sealed secrets (<name>.sealed in secrets_dir) open with this key file, in memory (kimera.sealing).
     operator_key: Path | None = Field(default=None, description="The operator key that opens sealed secrets.")
     operator_passphrase: SecretStr | None = Field(default=None, description="Passphrase of the operator key.")
+    # The warehouse on object storage (docs/scaling-out.md): root URL and, for S3-compatible
+    # servers other than AWS (MinIO, R2, a local test server), their endpoint.
+    lake_url: str | None = Field(default=None, description="Lake root, e.g. s3://bucket/kimera.")
+    lake_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint of the lake.")
 
     # --- derived locations (all under home) -------------------------------------------------------
     @property
@@ -145,6 +149,8 @@ class Settings(BaseSettings):
         env["KIMERA_HOME"] = str(self.home_dir)
         env["DAGSTER_HOME"] = str(self.dagster_home)
         env["BENTOML_HOME"] = str(self.bentoml_home)
+        if self.lake_endpoint_url:  # dbt's `lake` target reads it
+            env["KIMERA_LAKE_ENDPOINT_URL"] = self.lake_endpoint_url
         return env
 
 

@@ -95,7 +95,7 @@ def make_pruner(name: str):
     return optuna.pruners.NopPruner()
 
 
-def _defaults_inside_space(kind: str, cfg: ModelsConfig) -> dict[str, Any] | None:
+def defaults_inside_space(kind: str, cfg: ModelsConfig) -> dict[str, Any] | None:
     """The config's hyperparameters of ``kind`` as a trial, or None where one lies outside the space."""
     import optuna
 
@@ -137,6 +137,30 @@ def search(
     """
     import optuna
 
+    objective = make_objective(kind, windows, cfg, device)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=study_name,
+        storage=storage,
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=cfg.seeds[0]),
+        pruner=make_pruner(cfg.hpo.pruner),
+        load_if_exists=True,
+    )
+    defaults = defaults_inside_space(kind, cfg)
+    if not study.trials and defaults is not None:
+        study.enqueue_trial(defaults, user_attrs={"default": True})
+    study.optimize(
+        objective, n_trials=trials or cfg.hpo.trials, timeout=cfg.hpo.timeout_s, gc_after_trial=False
+    )
+    return summarise(study, kind, cfg)
+
+
+def make_objective(kind: str, windows: Windows, cfg: ModelsConfig, device: str = "cpu"):
+    """The trial objective: mean log loss of P(up) over the inner folds' scored bars (lower is
+    better), reported after each fold for the pruner; the per-bar losses go in user attr "losses"."""
+    import optuna
+
     from models.walk_forward import split, train_member
 
     folds = inner_folds(windows, cfg)
@@ -158,21 +182,15 @@ def search(
         trial.set_user_attr("losses", losses)
         return float(np.mean(losses))
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=storage,
-        direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=make_pruner(cfg.hpo.pruner),
-        load_if_exists=True,
-    )
-    defaults = _defaults_inside_space(kind, cfg)
-    if not study.trials and defaults is not None:
-        study.enqueue_trial(defaults, user_attrs={"default": True})
-    study.optimize(
-        objective, n_trials=trials or cfg.hpo.trials, timeout=cfg.hpo.timeout_s, gc_after_trial=False
-    )
+    return objective
+
+
+def summarise(study, kind: str, cfg: ModelsConfig) -> SearchResult:
+    """The study's outcome: its best trial, adopted only if it beats the defaults' trial by a paired
+    z of 2 or more on the same bars (else the defaults). Raises when no trial completed."""
+    import optuna
+
+    study_name = study.study_name
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         raise RuntimeError(

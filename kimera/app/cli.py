@@ -85,6 +85,16 @@ def ui(host: str, port: int) -> None:
     run_ui(host=host, port=port)
 
 
+@main.command()
+@click.option("--port", default=3000, show_default=True, type=int, help="The Dagster UI's port.")
+@click.option("--max-runs", default=4, show_default=True, type=click.IntRange(min=1), help="Runs at once.")
+def cluster(port: int, max_runs: int) -> None:
+    """Dagster on a throwaway PostgreSQL: queued runs, each in its own process, daemon and UI (Ctrl-C stops)."""
+    from kimera.app.cluster.processes import run_cluster_cli
+
+    run_cluster_cli(port=port, max_concurrent_runs=max_runs)
+
+
 @main.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--venue", required=True, help="Venue name the rows are stored under, e.g. binance.")

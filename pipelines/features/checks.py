@@ -24,7 +24,7 @@ from dagster_duckdb import DuckDBResource
 from kimera.config import KimeraConfig
 from kimera.schema import PARTITIONED_TABLES, RAW_TABLES, RawTable
 from pipelines.features.expectations import SuiteResult
-from pipelines.ingest.assets import raw_key
+from pipelines.ingest.assets import POOL, raw_key
 from pipelines.ingest.partitions import naive_window
 from pipelines.resources import KimeraResource
 
@@ -55,6 +55,9 @@ def _quality_check(table: RawTable, config: KimeraConfig) -> AssetChecksDefiniti
         asset=raw_key(table),
         name="quality",
         blocking=True,
+        # it opens the warehouse file like a writer does: with runs in several processes (a
+        # queued instance) an unpooled check would hold the file while another run's step writes
+        pool=POOL,
         description=(
             f"Great Expectations suite on raw.{table.name}: natural key {table.key} unique, prices positive "
             "and finite, volumes non-negative, timestamps inside the partition and ordered. Blocking."
@@ -76,6 +79,7 @@ def _gaps_check(table: RawTable, config: KimeraConfig) -> AssetChecksDefinition:
         asset=raw_key(table),
         name="gaps",
         blocking=False,
+        pool=POOL,
         description=f"Warns when a series of raw.{table.name} is silent for longer than features.max_gap_minutes.",
     )
     def gaps(

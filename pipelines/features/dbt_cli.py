@@ -81,12 +81,14 @@ def run_dbt(
     target_path: Path | None = None,
     check: bool = True,
     on_result: OnResult | None = None,
+    settings: Settings | None = None,
 ) -> DbtRun:
     """Run ``dbt <args>`` against ``home/warehouse.duckdb``; artefacts go to ``target_path`` (default
     ``home/dbt/target``, where the Dagster assets keep theirs, with partial parsing state).
 
-    ``on_result`` gets each node's result event as it finishes. Raises :class:`DbtFailed` naming the
-    errors when dbt fails (unless ``check`` is false), and ``KeyboardInterrupt`` when interrupted:
+    ``settings`` (default: this environment's, at ``home``) give dbt its environment, e.g. the
+    lake's endpoint for the ``lake`` target. ``on_result`` gets each node's result event as it
+    finishes. Raises :class:`DbtFailed` naming the errors when dbt fails (unless ``check`` is false), and ``KeyboardInterrupt`` when interrupted:
     dbt then cancels its running queries, and each model's transaction is rolled back.
     """
     from dbt.cli.main import dbtRunner
@@ -115,7 +117,8 @@ def run_dbt(
     # that run nodes it is written only when the parse changed it (run_results.json always).
     building = args[:1] in (["build"], ["run"], ["test"])
     results_path = target / "run_results.json"
-    with _LOCK, _environment(Settings(home=home).tool_environment()), _interrupts_reach_dbt():
+    environment = (settings or Settings(home=home)).tool_environment()
+    with _LOCK, _environment(environment), _interrupts_reach_dbt():
         results_path.unlink(missing_ok=True)
         started = time.perf_counter()
         try:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from pathlib import Path
-
 import numpy as np
 import optuna
 import pytest
 
 from models.hpo import inner_folds, search, storage_url, tuning_windows
 from models.walk_forward import evaluation_folds
+from tests.support.servers import postgres  # noqa: F401  (fixture)
 
 from .conftest import small_config
 
@@ -53,52 +46,10 @@ def test_sqlite_study_under_kimera_home_prunes_and_resumes(kimera_home, planted_
     assert len(optuna.load_study(study_name="kimera-lightgbm-test", storage=storage).trials) == 10
 
 
-def _postgres_bin() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return candidates[-1].parent if candidates else None
-
-
 @pytest.fixture
-def postgres_url():
-    """A throwaway PostgreSQL server on 127.0.0.1 (run as the 'postgres' user when we are root)."""
-    bindir = _postgres_bin()
-    if bindir is None:
-        pytest.skip("no PostgreSQL server binaries (initdb) on this machine to start a test server")
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    folder = Path(tempfile.mkdtemp(prefix="kimera-pg-"))
-    folder.chmod(0o777)
-    data = folder / "data"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True, timeout=120)  # noqa: E731
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "kimera", "--auth=trust", "-E", "UTF8")
-    run(
-        str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "start",
-        "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
-    )  # fmt: skip
-    try:
-        url = f"postgresql+psycopg://kimera@127.0.0.1:{port}/postgres"
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                import psycopg
-
-                psycopg.connect(f"host=127.0.0.1 port={port} user=kimera dbname=postgres").close()
-                break
-            except Exception:
-                time.sleep(0.3)
-        yield url
-    finally:
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
+def postgres_url(postgres) -> str:  # noqa: F811
+    """optuna's URL of a database on a throwaway PostgreSQL server (tests/support/servers.py)."""
+    return postgres.url(postgres.create_database("optuna"), driver="postgresql+psycopg")
 
 
 def test_postgresql_storage_shares_one_study_between_runs(postgres_url, planted_windows) -> None:
