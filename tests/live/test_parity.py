@@ -35,7 +35,9 @@ def test_a_changed_definition_changes_both(tmp_path, compiled, live_config, live
     features_sql = project / "models" / "marts" / "features.sql"
     shipped = "log_close_dispersion * 1e4 as dispersion_bps"
     assert shipped in features_sql.read_text()
-    features_sql.write_text(features_sql.read_text().replace(shipped, "log_close_dispersion * 1e3 as dispersion_bps"))
+    features_sql.write_text(
+        features_sql.read_text().replace(shipped, "log_close_dispersion * 1e3 as dispersion_bps")
+    )
 
     start = live_window[0]
     end = start + timedelta(hours=3)
@@ -48,4 +50,6 @@ def test_a_changed_definition_changes_both(tmp_path, compiled, live_config, live
 
     assert_same_rows(batch, online, KEYS, "changed online vs changed marts.features")
     assert online["dispersion_bps"].notna().all()
-    assert (online["dispersion_bps"] * 10).tolist() == pytest.approx(before["dispersion_bps"].tolist(), rel=1e-12)
+    assert (online["dispersion_bps"] * 10).tolist() == pytest.approx(
+        before["dispersion_bps"].tolist(), rel=1e-12
+    )
