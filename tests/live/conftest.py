@@ -41,7 +41,7 @@ def build_batch(home: Path, config: KimeraConfig, start: datetime, end: datetime
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
         load_sim_reference(con, config)
         load_sim_window(con, config, start, end)
-    run_dbt(["run", "--select", "+features"], home=home, dbt_vars=dbt_vars(config), **dbt_kwargs)
+    run_dbt(["run", "--select", "+features", "labels"], home=home, dbt_vars=dbt_vars(config), **dbt_kwargs)
     return home
 
 
