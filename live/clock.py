@@ -36,6 +36,7 @@ class LiveClock:
         return _wall() + self.skew
 
     async def sleep_until(self, moment: datetime) -> None:
+        await asyncio.sleep(0)  # a loop running behind still lets the other tasks (the sender) run
         while (left := (moment - self.now()).total_seconds()) > 0:
             await asyncio.sleep(left)
 
@@ -56,6 +57,7 @@ class AcceleratedClock:
         return self.start + timedelta(seconds=(time.perf_counter() - self._origin) * self.speed)
 
     async def sleep_until(self, moment: datetime) -> None:
+        await asyncio.sleep(0)  # a loop running behind still lets the other tasks (the sender) run
         while (left := (moment - self.now()).total_seconds()) > 0:
             await asyncio.sleep(left / self.speed)
 

@@ -8,6 +8,7 @@ bar that a :class:`~live.events.Gap` overlaps is handed over marked, and must no
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -62,7 +63,8 @@ class Loop:
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, RawRows):
-            self.features.append(event.table, event.rows)
+            # DuckDB works off the event loop (it releases the GIL): the sender's acks keep flowing
+            await asyncio.to_thread(self.features.append, event.table, event.rows)
             if self._next_close is None:
                 column = event.rows.schema.names
                 time_column = "open_time" if "open_time" in column else "ts"
@@ -82,7 +84,7 @@ class Loop:
 
     async def _close(self, bar_time: datetime, received: float) -> None:
         started = self.clock.monotonic()
-        rows = self.features.close_bar(bar_time)
+        rows = await asyncio.to_thread(self.features.close_bar, bar_time)
         done = self.clock.monotonic()
         self.stats.feature_ms.append((done - started) * 1e3)
         bars = []
@@ -98,7 +100,7 @@ class Loop:
         result = self.on_bar(bars)
         if inspect.isawaitable(result):
             await result
-        self.features.prune()
+        await asyncio.to_thread(self.features.prune)
 
     def _gap_of(self, asset: str, bar_time: datetime) -> str | None:
         opened = bar_time - self.features.bar
