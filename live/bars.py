@@ -13,6 +13,8 @@ Policies (stated once, here):
   build of the features includes it.
 * **Quiet minute**: a candle with no trade is emitted flat at the previous close with zero volume,
   as Binance and most venues publish it; before a stream's first trade nothing is emitted.
+* **Joining**: a stream's first candle misses the trades before the watcher joined: it is never
+  emitted (its close seeds the next quiet candle).
 * **Gap**: minutes of a stream the feed lost (websocket down, not backfilled) are not emitted at
   all (a gap is never filled with invented candles); the feed reports them as ``Gap`` events and
   the loop marks the bars they touch.
@@ -93,7 +95,13 @@ class CandleBuilder:
             if start is None:
                 if not stream.open:
                     continue
-                start = min(stream.open)
+                # a stream's first candle lacks the trades before it was joined: never emitted
+                first = min(stream.open)
+                if first + self.timeframe > limit:
+                    continue
+                partial = stream.open.pop(first)
+                stream.last_close = partial.close
+                start = first + self.timeframe
             t = start
             while t < limit:
                 candle = stream.open.pop(t, None)
@@ -126,10 +134,10 @@ class CandleBuilder:
 
 def _timeframe_text(step: timedelta) -> str:
     seconds = int(step.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
-    raise ValueError(f"a timeframe is whole minutes, got {step}")
+    raise ValueError(f"a timeframe is whole seconds, got {step}")
 
 
 class ExchangeTime:
