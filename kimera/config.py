@@ -798,8 +798,10 @@ class ExecutionConfig(_Section):
 class LiveConfig(_Section):
     """``kimera live``, the event-driven loop (docs/live.md)."""
 
-    feed: Literal["sim"] = Field(
-        default="sim", description="Where events come from: sim (the simulator's stream on the loop's clock)."
+    feed: Literal["sim", "ccxt"] = Field(
+        default="sim",
+        description="Where events come from: sim (the simulator's stream on the loop's clock) or ccxt "
+        "(ccxt.pro trade watchers of exchange.ccxt_venues).",
     )
     speed: Annotated[float, Field(gt=0, le=1_000_000)] = Field(
         default=1.0, description="Sim feed: simulated seconds per wall second (1 is real time)."

@@ -95,10 +95,12 @@ async def run_live(
     start: datetime | None = None,
     bars: int | None = None,
     clock: Clock | None = None,
+    feed: Any = None,
     auth: Any = None,
     echo=print,
 ) -> LiveRun:
-    """Run the loop on the configured feed until ``bars`` bars have closed (or forever / SIGTERM)."""
+    """Run the loop until ``bars`` bars have closed (or forever / SIGTERM) on ``feed`` (default: the
+    simulator's stream from ``start`` on an accelerated clock at ``live.speed``)."""
     live = config.live
     if live.retention_bars < needed_bars(config):
         raise ConfigError(
@@ -108,7 +110,7 @@ async def run_live(
     bar = timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
     start = start or config.start_time
     clock = clock or AcceleratedClock(start, live.speed)
-    feed = SimFeed(config, start)
+    feed = feed or SimFeed(config, start)
     features = OnlineFeatures(compiled_dir, retention_bars=live.retention_bars)
     max_age = timedelta(hours=live.max_model_age_hours) if live.max_model_age_hours else None
     model = PromotedModel(settings, max_age=max_age)
@@ -185,3 +187,17 @@ async def run_live(
         marked=loop.stats.bars_marked,
         latencies_ms=stage_latencies(trader, sender),
     )
+
+
+def ccxt_feed(config: KimeraConfig, settings: Settings):
+    """The ccxt.pro feed of every ``exchange.ccxt_venues`` entry and asset (``live.feed: ccxt``)."""
+    from live.feeds.ccxt import CcxtFeed, Stream
+    from pipelines.sources.ccxt_client import build_exchange, venue_symbol  # connect.ccxt after the house
+
+    if not config.exchange.ccxt_venues:
+        raise ConfigError("live.feed = 'ccxt' needs exchange.ccxt_venues, e.g. [{exchange: binance}]")
+    streams = []
+    for venue in config.exchange.ccxt_venues:
+        pro = build_exchange(venue, config.exchange.retry, pro=True, settings=settings)
+        streams += [Stream(venue.venue, venue_symbol(venue, a.symbol, a.quote), pro) for a in config.assets]
+    return CcxtFeed(streams, timedelta(seconds=TIMEFRAME_SECONDS[config.exchange.timeframe]))

@@ -117,6 +117,9 @@ class CcxtFeed:
             for w in watchers:
                 w.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
+            for exchange in {id(s.exchange): s.exchange for s in self.streams}.values():
+                with contextlib.suppress(Exception):
+                    await exchange.close()
 
     def _watermark(self, clock: Clock) -> datetime | None:
         if not self.exchange_time._offsets:
