@@ -73,9 +73,16 @@ def live(bars: int | None, speed: float | None, start, no_trade: bool) -> None:
     config = config.model_copy(update={"live": config.live.model_copy(update=overrides)})
     compiled = compile_online_features(config, live_dir(settings) / "compiled")
     auth = client_auth(settings, config.execution.auth.client_key) if config.live.trade else None
-    result = asyncio.run(
-        run_live(settings, config, compiled, start=start, bars=bars, auth=auth, echo=click.echo)
+    feed = clock = None
+    if config.live.feed == "ccxt":
+        from live.clock import LiveClock
+        from live.run import ccxt_feed
+
+        feed, clock = ccxt_feed(config, settings), LiveClock()
+    run = run_live(
+        settings, config, compiled, start=start, bars=bars, clock=clock, feed=feed, auth=auth, echo=click.echo
     )
+    result = asyncio.run(run)
     click.echo(
         f"{result.bars} bars, {result.predictions} predictions, {result.signals_queued} signals "
         f"({result.accepted} accepted, {result.rejected} refused), {result.marked} bars marked"
