@@ -110,10 +110,11 @@ class OnlineFeatures:
         if self.last_bar is not None and bar_time <= self.last_bar:
             raise ValueError(f"bar {bar_time} is not after the last closed bar {self.last_bar}")
         shift = bar_time - self.bar - self.anchor
+        # one script per bar: one round trip into DuckDB instead of two per model
+        script = ";\n".join(self._statements(model, shift) for model in self.models)
         self.con.execute("begin")
         try:
-            for model in self.models:
-                self._run(model, shift)
+            self.con.execute(script)
             self.con.execute("commit")
         except BaseException:
             self.con.execute("rollback")
@@ -125,15 +126,19 @@ class OnlineFeatures:
         names = [d[0] for d in cursor.description]  # type: ignore[union-attr]
         return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
-    def _run(self, model: CompiledModel, shift: timedelta) -> None:
+    def _statements(self, model: CompiledModel, shift: timedelta) -> str:
+        """dbt's replace_window for one model and bar: delete the bar's window, insert it rebuilt (the
+        select reads the table's earlier rows, the recursion state, never the window's own)."""
         start = self.anchor + shift - model.widen_bars * self.bar
         end = self.anchor + shift + self.bar
         column = model.window_column
-        where = f"{column} > ?" if model.window_to_newest else f"{column} > ? and {column} <= ?"
-        params = [start] if model.window_to_newest else [start, end]
-        # the select reads the table's earlier rows (recursion state), never the window's own
-        self.con.execute(f"delete from {model.relation} where {where}", params)
-        self.con.execute(f"insert into {model.relation} by name ({shift_window(model.sql, shift)})")
+        where = f"{column} > timestamp '{start.isoformat(sep=' ')}'"
+        if not model.window_to_newest:
+            where += f" and {column} <= timestamp '{end.isoformat(sep=' ')}'"
+        return (
+            f"delete from {model.relation} where {where};\n"
+            f"insert into {model.relation} by name ({shift_window(model.sql, shift)})"
+        )
 
     def prune(self) -> None:
         """Drop what no later bar needs (call after handing a bar on: off the latency path)."""
