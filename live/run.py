@@ -3,7 +3,8 @@
 Composes the parts: a feed (``live.feed``), its clock, the online features (dbt's compiled SQL,
 ``live.features``), the promoted model (hot-swapped), the outbox and the signed sender to the
 execution service. Every bar it writes ``KIMERA_HOME/live/status.json`` (heartbeat, lag, bars,
-signals, latency percentiles per stage), which Dagster shows as the ``live/loop`` asset.
+signals, latency percentiles per stage), which Dagster shows as the ``live/loop`` asset, and lands
+the bar's predictions for ``raw.live_predictions`` (``live.landing``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from kimera.settings import Settings
 from live.clock import AcceleratedClock, Clock
 from live.features import OnlineFeatures
 from live.feeds.sim import SimFeed
+from live.landing import land_predictions
 from live.loop import Loop
 from live.model import FeatureWindows, PromotedModel
 from live.signals import Outbox, SignalSender
@@ -134,6 +136,8 @@ async def run_live(
             echo(f"{bar_time:%Y-%m-%d %H:%M} {p.asset} forecast {p.forecast:+.5f} p_up {p.p_up:.3f} {state}")
         if not latest:
             echo(f"{bar_time:%Y-%m-%d %H:%M} features ready; {model.last_error or 'windows warming up'}")
+        # the warehouse's record of every prediction: a file the landing sensor loads once
+        await asyncio.to_thread(land_predictions, settings.landing_dir, latest, clock.now())
         write_status(status_path(settings), status(bar_time))
 
     def status(bar_time: datetime | None) -> dict[str, Any]:
