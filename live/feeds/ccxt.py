@@ -4,7 +4,8 @@ One watcher per configured venue and asset (``exchange.ccxt_venues``) runs the r
 Trades become ``raw.exchange_trades`` rows (each trade id once) and, through
 :class:`~live.bars.CandleBuilder`, ``raw.exchange_ohlcv`` candles; the watermark is the exchange's
 clock as :class:`~live.bars.ExchangeTime` estimates it from the trades' own timestamps, less a
-``grace`` for delivery. A dropped websocket is reconnected with backoff and the trades it missed are
+``grace`` for delivery; the grace must also cover the time it takes to notice a dropped connection
+(a trade that arrives after its candle closed is late: counted, landed, never added). A dropped websocket is reconnected with backoff and the trades it missed are
 fetched over REST (``fetch_trades`` since the last one seen) before its candles are closed; while a
 stream is reconnecting the watermark waits at its last trade. When the backfill fails too, the
 stretch is a :class:`~live.events.Gap`: its candles are never invented and the loop marks the bars

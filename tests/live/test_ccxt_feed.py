@@ -26,15 +26,17 @@ def exchange_server():
         yield server
 
 
-async def collect(server: ExchangeServer, seconds: float, drop_at: float, rest_down: bool = False):
+async def collect(
+    server: ExchangeServer, seconds: float, drop_at: float | None, rest_down: bool = False, skew=timedelta(0)
+):
     config = stream_config(server)
     pro = build_exchange(config.exchange.ccxt_venues[0], config.exchange.retry, pro=True)
     feed = CcxtFeed([Stream("binance", s, pro) for s in ("BTC/USDT", "ETH/USDT")], CANDLE,
-                    grace=timedelta(milliseconds=600), max_backoff_s=0.5)  # fmt: skip
+                    grace=timedelta(milliseconds=1500), max_backoff_s=0.5)  # fmt: skip
     events = []
 
     async def consume():
-        async for event in feed.events(LiveClock()):
+        async for event in feed.events(LiveClock(skew=skew)):
             events.append(event)
 
     async def drop():
@@ -44,8 +46,9 @@ async def collect(server: ExchangeServer, seconds: float, drop_at: float, rest_d
         assert await asyncio.to_thread(server.drop_websockets) >= 1
 
     consumer = asyncio.create_task(consume())
-    await drop()
-    await asyncio.sleep(seconds - drop_at)
+    if drop_at is not None:
+        await drop()
+    await asyncio.sleep(seconds - (drop_at or 0))
     consumer.cancel()
     await asyncio.gather(consumer, return_exceptions=True)
     assert pro.clients == {} or all(c.closed for c in pro.clients.values())  # the feed closed it
@@ -57,7 +60,7 @@ def rows(events, table):
 
 
 def test_a_dropped_websocket_is_backfilled_before_its_candles_close(exchange_server):
-    feed, events = asyncio.run(collect(exchange_server, seconds=9.0, drop_at=3.0))
+    feed, events = asyncio.run(collect(exchange_server, seconds=10.0, drop_at=3.0))
 
     assert exchange_server.websocket_connections >= 2 and feed.stats.reconnects >= 1
     assert exchange_server.requests_to("/aggTrades") and feed.stats.backfilled >= 1
@@ -96,3 +99,23 @@ def test_a_failed_backfill_is_a_gap_and_its_candles_are_never_invented(exchange_
         touched = [c for c in candles if c["symbol"] == g.symbol and c["open_time"] < g.end
                    and c["open_time"] + CANDLE > g.start]  # fmt: skip
         assert touched == []
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=5), timedelta(minutes=-5)])
+def test_a_host_clock_off_by_minutes_still_closes_candles_on_exchange_time(exchange_server, skew):
+    feed, events = asyncio.run(collect(exchange_server, seconds=6.0, drop_at=None, skew=skew))
+
+    trades = rows(events, "exchange_trades")
+    candles = rows(events, "exchange_ohlcv")
+    assert len(candles) >= 2 and feed.builder.late_trades == 0
+    newest_trade = max(t["ts"] for t in trades)
+    marks = [e.until for e in events if isinstance(e, Watermark)]
+    # the watermark follows the exchange's clock, not the host's five minutes off
+    assert abs((marks[-1] - newest_trade).total_seconds()) < 5
+    for c in candles:
+        inside = [
+            t
+            for t in trades
+            if t["symbol"] == c["symbol"] and c["open_time"] <= t["ts"] < c["open_time"] + CANDLE
+        ]
+        assert c["volume"] == pytest.approx(sum(t["amount"] for t in inside), rel=1e-12)
