@@ -62,7 +62,8 @@ def live(bars: int | None, speed: float | None, start, no_trade: bool) -> None:
     from kimera.config import load_config
     from kimera.settings import prepare_home
     from kimera.signing import client_auth
-    from live.run import live_dir, run_live
+    from live.clock import LiveClock
+    from live.run import ccxt_feed, live_dir, run_live, with_live_overrides
     from pipelines.features.online_sql import compile_online_features
 
     settings = prepare_home()
@@ -70,15 +71,10 @@ def live(bars: int | None, speed: float | None, start, no_trade: bool) -> None:
     overrides = {
         k: v for k, v in {"speed": speed, "trade": False if no_trade else None}.items() if v is not None
     }
-    config = config.model_copy(update={"live": config.live.model_copy(update=overrides)})
-    compiled = compile_online_features(config, live_dir(settings) / "compiled")
+    config = with_live_overrides(config, overrides)  # checked like the file: a bad value names itself
     auth = client_auth(settings, config.execution.auth.client_key) if config.live.trade else None
-    feed = clock = None
-    if config.live.feed == "ccxt":
-        from live.clock import LiveClock
-        from live.run import ccxt_feed
-
-        feed, clock = ccxt_feed(config, settings), LiveClock()
+    feed, clock = (ccxt_feed(config, settings), LiveClock()) if config.live.feed == "ccxt" else (None, None)
+    compiled = compile_online_features(config, live_dir(settings) / "compiled")
     run = run_live(
         settings, config, compiled, start=start, bars=bars, clock=clock, feed=feed, auth=auth, echo=click.echo
     )

@@ -50,6 +50,29 @@ def needed_bars(config: KimeraConfig) -> int:
     return max(f.vol_window, f.zscore_window, max(f.return_lags), BB_PERIOD) + 1
 
 
+def with_live_overrides(config: KimeraConfig, overrides: dict[str, Any]) -> KimeraConfig:
+    """``config`` with ``live`` values replaced (command-line options), validated as the file is, and
+    checked against the features: ConfigError naming what is wrong."""
+    from pydantic import ValidationError
+
+    from kimera.config import LiveConfig
+
+    try:
+        live = LiveConfig.model_validate({**config.live.model_dump(), **overrides})
+    except ValidationError as exc:
+        problems = "; ".join(f"live.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(problems) from None
+    config = config.model_copy(update={"live": live})
+    if live.retention_bars < needed_bars(config):
+        raise ConfigError(
+            f"live.retention_bars = {live.retention_bars} is not accepted: the features reach back "
+            f"{needed_bars(config)} bars (features windows and Bollinger's 20); give at least that"
+        )
+    if live.feed == "ccxt" and not config.exchange.ccxt_venues:
+        raise ConfigError("live.feed = 'ccxt' needs exchange.ccxt_venues, e.g. [{exchange: binance}]")
+    return config
+
+
 @dataclass
 class LiveRun:
     bars: int
@@ -103,12 +126,8 @@ async def run_live(
 ) -> LiveRun:
     """Run the loop until ``bars`` bars have closed (or forever / SIGTERM) on ``feed`` (default: the
     simulator's stream from ``start`` on an accelerated clock at ``live.speed``)."""
+    config = with_live_overrides(config, {})
     live = config.live
-    if live.retention_bars < needed_bars(config):
-        raise ConfigError(
-            f"live.retention_bars = {live.retention_bars} is not accepted: the features reach back "
-            f"{needed_bars(config)} bars (features windows and Bollinger's 20); give at least that"
-        )
     bar = timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
     start = start or config.start_time
     clock = clock or AcceleratedClock(start, live.speed)
@@ -198,8 +217,6 @@ def ccxt_feed(config: KimeraConfig, settings: Settings):
     from live.feeds.ccxt import CcxtFeed, Stream
     from pipelines.sources.ccxt_client import build_exchange, venue_symbol  # connect.ccxt after the house
 
-    if not config.exchange.ccxt_venues:
-        raise ConfigError("live.feed = 'ccxt' needs exchange.ccxt_venues, e.g. [{exchange: binance}]")
     streams = []
     for venue in config.exchange.ccxt_venues:
         pro = build_exchange(venue, config.exchange.retry, pro=True, settings=settings)
