@@ -1,5 +1,5 @@
-"""The loop trades on the promoted model: same predictions as the batch, hot swap, stale model,
-and a restart that never trades a bar twice."""
+"""The loop trades on the promoted model: same predictions as the batch, hot swap, stale model.
+(A restart that never trades a bar twice: tests/live/test_cli.py, with a real SIGKILL.)"""
 
 from __future__ import annotations
 
@@ -71,12 +71,12 @@ def run_trader(compiled, config, settings, start, end, *, max_age=None, on_bar_e
     return trader
 
 
-def test_online_predictions_equal_the_batch_model_on_marts(
+def test_online_predictions_equal_the_batch_model_and_a_stale_model_is_not_traded(
     kimera_home, compiled, batch_home, live_config, live_window
 ):
     model, windows, end = train(batch_home, FEATURES)
     tag = promote(model, end, kimera_home)
-    trader = run_trader(compiled, live_config, kimera_home, *live_window)
+    trader = run_trader(compiled, live_config, kimera_home, *live_window, max_age=timedelta(hours=6))
 
     batch = model.predict_windows(windows)
     expected = {
@@ -89,7 +89,12 @@ def test_online_predictions_equal_the_batch_model_on_marts(
         assert online[key].forecast == pytest.approx(ret, rel=1e-9, abs=1e-12)
         assert online[key].p_up == pytest.approx(p_up, rel=1e-9, abs=1e-12)
         assert online[key].model_tag == tag
-    assert all(d.traded for d in trader.decisions)
+    # trained until `end`: six hours later the model is stale, predicts, is recorded, is not traded
+    fresh = [d for d in trader.decisions if d.prediction.feature_time - end <= timedelta(hours=6)]
+    stale = [d for d in trader.decisions if d.prediction.feature_time - end > timedelta(hours=6)]
+    assert fresh and stale
+    assert all(d.traded for d in fresh)
+    assert not any(d.traded for d in stale) and all("trained until" in d.reason for d in stale)
 
 
 def test_a_promotion_is_picked_up_between_two_bars_without_a_restart(
@@ -110,39 +115,3 @@ def test_a_promotion_is_picked_up_between_two_bars_without_a_restart(
     assert {t for f, t in tags if f <= noon} == {old}
     assert {t for f, t in tags if f > noon} == {promoted["tag"]}
     assert trader.model.swaps == 1
-
-
-def test_a_stale_model_predicts_but_is_not_traded(
-    kimera_home, compiled, batch_home, live_config, live_window
-):
-    model, _, end = train(batch_home, FEATURES)
-    promote(model, end, kimera_home)
-    trader = run_trader(compiled, live_config, kimera_home, *live_window, max_age=timedelta(hours=6))
-    fresh = [d for d in trader.decisions if d.prediction.feature_time - end <= timedelta(hours=6)]
-    stale = [d for d in trader.decisions if d.prediction.feature_time - end > timedelta(hours=6)]
-    assert fresh and stale
-    assert all(d.traded for d in fresh)
-    assert not any(d.traded for d in stale)
-    assert all("trained until" in d.reason for d in stale)
-
-
-def test_a_restart_never_trades_a_bar_twice(kimera_home, compiled, batch_home, live_config, live_window):
-    model, _, end = train(batch_home, FEATURES)
-    promote(model, end, kimera_home)
-    start, stop = live_window
-    killed_at = start + timedelta(hours=15)
-    before = run_trader(compiled, live_config, kimera_home, start, killed_at)
-    after = run_trader(compiled, live_config, kimera_home, start, stop)  # replays from the start
-
-    traded_before = {d.prediction.prediction_id for d in before.decisions if d.traded}
-    traded_after = {d.prediction.prediction_id for d in after.decisions if d.traded}
-    assert traded_before and traded_after
-    assert not traded_before & traded_after
-    assert all(
-        d.prediction.feature_time > killed_at - timedelta(minutes=30) for d in after.decisions if d.traded
-    )
-    outbox = Outbox(kimera_home.home_dir / "live" / "outbox.sqlite")
-    try:
-        assert outbox.counts() == {"queued": len(traded_before) + len(traded_after)}
-    finally:
-        outbox.close()
