@@ -11,6 +11,15 @@ from live.bars import CandleBuilder, ExchangeTime
 T0 = datetime(2026, 3, 1)
 
 
+def joined(step: timedelta, venue: str, symbol: str, close: float = 100.0) -> CandleBuilder:
+    """A builder whose stream joined in the candle before T0 (a stream's first candle is partial and
+    never emitted), so the candle at T0 is its first whole one."""
+    builder = CandleBuilder(step)
+    builder.add_trade(venue, symbol, T0 - step / 2, close, 1.0)
+    assert candles(builder.close_until(T0)) == []
+    return builder
+
+
 def candles(table) -> list[tuple]:
     return [
         (r["open_time"], r["open"], r["high"], r["low"], r["close"], r["volume"], r["timeframe"])
@@ -31,7 +40,7 @@ def candles(table) -> list[tuple]:
     ],
 )
 def test_a_candle_closes_on_exchange_time_at_every_timeframe(step, text):
-    builder = CandleBuilder(step)
+    builder = joined(step, "binance", "BTC/USDT")
     builder.add_trade("binance", "BTC/USDT", T0 + step / 4, 100.0, 1.0)
     builder.add_trade("binance", "BTC/USDT", T0 + step / 2, 104.0, 2.0)
     builder.add_trade("binance", "BTC/USDT", T0 + step - timedelta(microseconds=1), 99.0, 0.5)
@@ -42,7 +51,7 @@ def test_a_candle_closes_on_exchange_time_at_every_timeframe(step, text):
 
 
 def test_a_late_trade_is_counted_and_never_revises_a_handed_on_candle():
-    builder = CandleBuilder(timedelta(minutes=1))
+    builder = joined(timedelta(minutes=1), "v", "BTC/USDT")
     builder.add_trade("v", "BTC/USDT", T0 + timedelta(seconds=10), 100.0, 1.0)
     first = candles(builder.close_until(T0 + timedelta(minutes=1)))
     assert builder.add_trade("v", "BTC/USDT", T0 + timedelta(seconds=50), 200.0, 9.0) is False
@@ -58,7 +67,7 @@ def test_a_late_trade_is_counted_and_never_revises_a_handed_on_candle():
 
 
 def test_quiet_minutes_are_flat_at_the_last_close_and_gaps_are_never_invented():
-    builder = CandleBuilder(timedelta(minutes=1))
+    builder = joined(timedelta(minutes=1), "v", "ETH/USDT")
     builder.add_trade("v", "ETH/USDT", T0, 10.0, 1.0)
     builder.mark_gap("v", "ETH/USDT", T0 + timedelta(minutes=2), T0 + timedelta(minutes=3))
     out = candles(builder.close_until(T0 + timedelta(minutes=4)))
@@ -74,9 +83,17 @@ def test_exchange_time_corrects_a_host_clock_running_ahead():
         clock.observe(exchange_ts, exchange_ts + skew + timedelta(milliseconds=5 + i))
     local = T0 + timedelta(seconds=10) + skew
     assert clock.now(local) == T0 + timedelta(seconds=10) - timedelta(milliseconds=5)
-    builder = CandleBuilder(timedelta(minutes=1))
+    builder = joined(timedelta(minutes=1), "v", "BTC/USDT")
     builder.add_trade("v", "BTC/USDT", T0 + timedelta(seconds=5), 1.0, 1.0)
     assert candles(builder.close_until(clock.now(local))) == []  # the host's +3 min closes nothing
+
+
+def test_the_candle_a_stream_joins_midway_is_never_emitted():
+    builder = CandleBuilder(timedelta(minutes=1))
+    builder.add_trade("v", "BTC/USDT", T0 + timedelta(seconds=40), 100.0, 1.0)  # joined 40 s in
+    builder.add_trade("v", "BTC/USDT", T0 + timedelta(seconds=70), 101.0, 2.0)
+    out = candles(builder.close_until(T0 + timedelta(minutes=2)))
+    assert out == [(T0 + timedelta(minutes=1), 101.0, 101.0, 101.0, 101.0, 2.0, "1m")]
 
 
 def test_a_timeframe_that_does_not_divide_a_day_is_refused():
