@@ -156,6 +156,11 @@ class ExchangeTime:
         self._offsets.append(received - exchange_ts)
 
     @property
+    def known(self) -> bool:
+        """Whether any message has been seen (before that, the exchange's time is unknown)."""
+        return bool(self._offsets)
+
+    @property
     def offset(self) -> timedelta:
         return min(self._offsets) if self._offsets else timedelta(0)
 

@@ -214,8 +214,8 @@ async def run_live(
 
 def ccxt_feed(config: KimeraConfig, settings: Settings):
     """The ccxt.pro feed of every ``exchange.ccxt_venues`` entry and asset (``live.feed: ccxt``)."""
+    from connect.ccxt import build_exchange, venue_symbol
     from live.feeds.ccxt import CcxtFeed, Stream
-    from pipelines.sources.ccxt_client import build_exchange, venue_symbol  # connect.ccxt after the house
 
     streams = []
     for venue in config.exchange.ccxt_venues:

@@ -123,7 +123,7 @@ class CcxtFeed:
                     await exchange.close()
 
     def _watermark(self, clock: Clock) -> datetime | None:
-        if not self.exchange_time._offsets:
+        if not self.exchange_time.known:
             return None
         mark = self.exchange_time.now(clock.now()) - self.grace
         for s in self.streams:  # a reconnecting stream holds every bar until its backfill is in

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
+from connect.sim import simulator_from_config
 from kimera.config import TIMEFRAME_SECONDS, KimeraConfig
 from kimera.schema import PARTITIONED_TABLES, RAW_TABLES, conform
-from kimera.simulation import simulator_from_config
 from live.clock import Clock
 from live.events import Event, RawRows, Watermark
 

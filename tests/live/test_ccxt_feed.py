@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
+from connect.ccxt import build_exchange
 from live.clock import LiveClock
 from live.events import Gap, RawRows, Watermark
 from live.feeds.ccxt import CcxtFeed, Stream
-from pipelines.sources.ccxt_client import build_exchange
+from marketsim.exchange_server import ExchangeServer, Market
 from tests.pipelines.landing.conftest import stream_config
-from tests.support.exchange import ExchangeServer, Market
 
 pytestmark = pytest.mark.timeout(120)
 CANDLE = timedelta(seconds=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from kimera.cli import main
+from kimera.app.cli import main
 from kimera.config import ConfigError
 from live.run import with_live_overrides
 from tests.support.config import config_with, write_config
