@@ -830,6 +830,29 @@ class ExecutionConfig(_Section):
         return venues
 
 
+class LiveConfig(_Section):
+    """``kimera live``, the event-driven loop (docs/live.md)."""
+
+    feed: Literal["sim", "ccxt"] = Field(
+        default="sim",
+        description="Where events come from: sim (the simulator's stream on the loop's clock) or ccxt "
+        "(ccxt.pro trade watchers of exchange.ccxt_venues).",
+    )
+    speed: Annotated[float, Field(gt=0, le=1_000_000)] = Field(
+        default=1.0, description="Sim feed: simulated seconds per wall second (1 is real time)."
+    )
+    max_model_age_hours: Annotated[float, Field(gt=0)] | None = Field(
+        default=72.0,
+        description="A model trained longer ago than this before a bar predicts but does not trade.",
+    )
+    trade: bool = Field(
+        default=True, description="Send signals to the execution service (false: predict only)."
+    )
+    retention_bars: Annotated[int, Field(ge=2, le=100_000)] = Field(
+        default=400, description="Bars of model tables the online feature buffer keeps (>= every window)."
+    )
+
+
 class KimeraConfig(_Section):
     """The whole config file."""
 
@@ -845,6 +868,7 @@ class KimeraConfig(_Section):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
 
     @field_validator("assets")
     @classmethod

@@ -18,12 +18,13 @@ from kimera.settings import Settings, get_settings
 from pipelines.features import definitions as features
 from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing
+from pipelines.live import definitions as live
 from pipelines.ml import definitions as ml
 from pipelines.resources import location_config, shared_resources
 from pipelines.serving import definitions as serving
 from pipelines.signals import definitions as signals
 
-DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals]
+DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals, live]
 
 
 def build_location(settings: Settings | None = None, config: KimeraConfig | None = None) -> Definitions:

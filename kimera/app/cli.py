@@ -51,6 +51,43 @@ def demo(days: int | None, stage: str) -> None:
 
 
 @main.command()
+@click.option("--bars", type=int, default=None, help="Stop after this many bars (default: until stopped).")
+@click.option("--speed", type=float, default=None, help="Sim feed: simulated seconds per wall second.")
+@click.option("--start", type=click.DateTime(), default=None, help="Sim feed: exchange time to start at.")
+@click.option("--no-trade", is_flag=True, help="Predict only: send no signal to the execution service.")
+def live(bars: int | None, speed: float | None, start, no_trade: bool) -> None:
+    """Run the real-time loop: events -> bars -> online features -> promoted model -> signals."""
+    import asyncio
+
+    from kimera.config import load_config
+    from kimera.settings import prepare_home
+    from kimera.signing import client_auth
+    from live.clock import LiveClock
+    from live.run import ccxt_feed, live_dir, run_live, with_live_overrides
+    from pipelines.features.online_sql import compile_online_features
+
+    settings = prepare_home()
+    config = load_config(settings=settings)
+    overrides = {
+        k: v for k, v in {"speed": speed, "trade": False if no_trade else None}.items() if v is not None
+    }
+    config = with_live_overrides(config, overrides)  # checked like the file: a bad value names itself
+    auth = client_auth(settings, config.execution.auth.client_key) if config.live.trade else None
+    feed, clock = (ccxt_feed(config, settings), LiveClock()) if config.live.feed == "ccxt" else (None, None)
+    compiled = compile_online_features(config, live_dir(settings) / "compiled")
+    run = run_live(
+        settings, config, compiled, start=start, bars=bars, clock=clock, feed=feed, auth=auth, echo=click.echo
+    )
+    result = asyncio.run(run)
+    click.echo(
+        f"{result.bars} bars, {result.predictions} predictions, {result.signals_queued} signals "
+        f"({result.accepted} accepted, {result.rejected} refused), {result.marked} bars marked"
+    )
+    for stage, q in result.latencies_ms.items():
+        click.echo(f"  {stage:12s} p50 {q['p50']:8.2f} ms  p99 {q['p99']:8.2f} ms  (n={q['n']})")
+
+
+@main.command()
 def report() -> None:
     """Build KIMERA_HOME/report/index.html (plots from the warehouse and the execution journal)."""
     from kimera.app.report import build_report

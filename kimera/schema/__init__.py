@@ -343,6 +343,33 @@ LANDED_FILES = RawTable(
     partitioned=False,
 )
 
+LIVE_PREDICTIONS = RawTable(
+    "live_predictions",
+    pa.schema(
+        [
+            _f("prediction_id", pa.string(), doc="live-<hash of model tag, asset, bar>: the signal id too"),
+            _f("model_tag", pa.string()),
+            _f("asset", pa.string()),
+            _f("feature_time", TS, doc="the bar's close the prediction is for"),
+            _f("horizon", pa.int64()),
+            _f("forecast", pa.float64()),
+            _f("lower", pa.float64()),
+            _f("upper", pa.float64()),
+            _f("p_up", pa.float64()),
+            _f("traded", pa.bool_(), doc="queued as a signal to the execution service"),
+            _f("reason", pa.string(), nullable=True, doc="why not traded: gap, stale model, replayed bar"),
+            _f("created_at", TS, doc="the loop's clock when it predicted"),
+            _f("features_ms", pa.float64(), doc="watermark that closed the bar -> online features"),
+            _f("model_ms", pa.float64(), doc="features -> prediction"),
+            _f("queue_ms", pa.float64(), doc="prediction -> decision (journaled in the outbox when traded)"),
+        ]
+    ),
+    key=("prediction_id",),
+    time_column="feature_time",
+    doc="Every prediction of `kimera live`, traded or not, with its stage latencies (landed files).",
+    partitioned=False,
+)
+
 PARTITIONED_TABLES: tuple[RawTable, ...] = (
     EXCHANGE_OHLCV,
     EXCHANGE_TRADES,
@@ -356,7 +383,9 @@ REFERENCE_TABLES: tuple[RawTable, ...] = (DEX_POOLS, TOKENS, WALLET_LABELS)
 RAW_TABLES: dict[str, RawTable] = {t.name: t for t in PARTITIONED_TABLES + REFERENCE_TABLES}
 # Bookkeeping written only by the live sources and the landing loader (the simulator has no gaps,
 # reorgs or landings); created on first write.
-LIVE_TABLES: dict[str, RawTable] = {t.name: t for t in (EXCHANGE_GAPS, BLOCK_COVERAGE, LANDED_FILES)}
+LIVE_TABLES: dict[str, RawTable] = {
+    t.name: t for t in (EXCHANGE_GAPS, BLOCK_COVERAGE, LANDED_FILES, LIVE_PREDICTIONS)
+}
 
 
 def conform(table: RawTable, data: pa.Table) -> pa.Table:

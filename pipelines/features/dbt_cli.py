@@ -82,13 +82,16 @@ def run_dbt(
     check: bool = True,
     on_result: OnResult | None = None,
     settings: Settings | None = None,
+    project_dir: Path = DBT_PROJECT_DIR,
 ) -> DbtRun:
     """Run ``dbt <args>`` against ``home/warehouse.duckdb``; artefacts go to ``target_path`` (default
     ``home/dbt/target``, where the Dagster assets keep theirs, with partial parsing state).
 
     ``settings`` (default: this environment's, at ``home``) give dbt its environment, e.g. the
     lake's endpoint for the ``lake`` target. ``on_result`` gets each node's result event as it
-    finishes. Raises :class:`DbtFailed` naming the errors when dbt fails (unless ``check`` is false), and ``KeyboardInterrupt`` when interrupted:
+    finishes; ``project_dir`` is another copy of the dbt project (tests that change a definition).
+    Raises :class:`DbtFailed` naming the errors when dbt fails (unless ``check`` is false), and
+    ``KeyboardInterrupt`` when interrupted:
     dbt then cancels its running queries, and each model's transaction is rolled back.
     """
     from dbt.cli.main import dbtRunner
@@ -98,9 +101,9 @@ def run_dbt(
     stable = {k: v for k, v in dbt_vars.items() if k not in RUNTIME_VARS}
     common = [
         "--project-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--target-path",
         str(target),
         "--log-path",

@@ -22,11 +22,18 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from ulid import ULID
 
-from kimera.schema import EXCHANGE_GAPS, EXCHANGE_TRADES, ORDER_BOOK_SNAPSHOTS, RawTable, conform
+from kimera.schema import (
+    EXCHANGE_GAPS,
+    EXCHANGE_TRADES,
+    LIVE_PREDICTIONS,
+    ORDER_BOOK_SNAPSHOTS,
+    RawTable,
+    conform,
+)
 
-# Raw tables the stream lands; nothing else may be loaded from the landing folder.
+# Raw tables `kimera stream` and `kimera live` land; nothing else may be loaded from the landing folder.
 LANDING_TABLES: dict[str, RawTable] = {
-    t.name: t for t in (EXCHANGE_TRADES, ORDER_BOOK_SNAPSHOTS, EXCHANGE_GAPS)
+    t.name: t for t in (EXCHANGE_TRADES, ORDER_BOOK_SNAPSHOTS, EXCHANGE_GAPS, LIVE_PREDICTIONS)
 }
 INCOMING = "incoming"
 LOADED = "loaded"

@@ -1,0 +1,164 @@
+"""``kimera live``, tick to order acknowledged, per stage, at the settings that ship.
+
+The loop runs as ``kimera live`` runs it: the simulator's stream on an accelerated clock (an hour
+bar every wall second, so bars do not queue behind each other), the online features compiled
+from dbt, an in-process promoted model (a linear model on four features that are warm from the
+second bar), and signed signals over one kept-alive connection to the execution service and its
+paper venue server, each in its own process as ``kimera execute`` runs them. A tick is the
+watermark event that closes a bar; the service answers once the child orders are acknowledged by
+the paper venues. Baseline (a floor): a bare websocket round trip on loopback, in the same run.
+
+Not measured here (see docs/live.md): the ccxt.pro feed against the loopback exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from bench import Measure
+from bench.execution import BENCH_KEY, ROOT, _port, _wait
+
+FEATURES = ["ret_1", "spread_bps", "vwap_dev", "taker_buy_ratio"]
+
+
+def _promote_linear(settings, trained_until) -> str:
+    from models.promoted import write_promoted
+    from models.registry import save_model
+    from models.scaling import Scaler
+    from models.tabular import LinearModel
+
+    n = len(FEATURES)
+    scaler = Scaler(("BTC", "ETH"), np.zeros((2, n)), np.array([[0.01, 5.0, 0.01, 0.2]] * 2), 0.01)
+    model = LinearModel(
+        np.array([0.5, -0.2, 0.3, 0.4]), 0.0, 0.5, feature_names=tuple(FEATURES), seq_len=2, horizon=1,
+        levels=(0.1, 0.5, 0.9), scaler=scaler, params={"lags": 1},
+    )  # fmt: skip
+    window = (trained_until - timedelta(days=30), trained_until)
+    stored = save_model(model, data_window=window, settings=settings)
+    write_promoted(stored.tag, "bench", settings)
+    return stored.tag
+
+
+async def _ws_round_trips(n: int) -> list[float]:
+    """Round trips of a small text frame to an echo websocket on loopback (aiohttp both ends)."""
+    import aiohttp
+    from aiohttp import web
+
+    async def echo(request):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            await ws.send_str(message.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    out = []
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
+        ):
+            for i in range(n):
+                started = time.perf_counter()
+                await ws.send_str(
+                    json.dumps({"e": "trade", "s": "BTCUSDT", "p": "85000.1", "q": "0.01", "t": i})
+                )
+                await ws.receive()
+                out.append(time.perf_counter() - started)
+    finally:
+        await runner.cleanup()
+    return out[50:]  # without the warm-up
+
+
+def run(quick: bool = False) -> list[Measure]:
+    from pydantic import SecretStr
+
+    from kimera.config import load_config
+    from kimera.settings import Settings
+    from kimera.signing import SignedAuth
+    from live.clock import AcceleratedClock
+    from live.run import run_live
+    from pipelines.features.online_sql import compile_online_features
+
+    bars = 12 if quick else 40
+    venue_port, service_port = _port(), _port()
+    tmp = Path(tempfile.mkdtemp(prefix="kimera-bench-live-"))
+    data = yaml.safe_load((ROOT / "kimera.yaml").read_text())
+    limits = {v: 5000 for v in ("alpha", "bravo", "charlie", "uniswap_v2_weth_usdc", "uniswap_v2_wbtc_usdc")}
+    data["execution"] = {
+        "port": service_port,
+        "paper": {"url": f"http://127.0.0.1:{venue_port}", "port": venue_port, "rate_limit_per_s": limits},
+        "sizing": {"capital": 20_000},
+        "risk": {"max_order_notional": 1e6, "max_position_notional": 1e6, "daily_loss_limit": 1e9},
+        "routing": {"slice_threshold_notional": 1e9},
+        "oms": {"ack_wait_s": 2.0},
+    }
+    data["live"] = {"speed": 1200, "max_model_age_hours": 10_000}
+    config_path = tmp / "kimera.yaml"
+    config_path.write_text(yaml.safe_dump(data))
+    home = tmp / "home"
+    settings = Settings(home=home, config=config_path)
+    config = load_config(config_path)
+    compiled = compile_online_features(config, tmp / "compiled")
+    _promote_linear(settings, config.start_time)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KIMERA_CONFIG=str(config_path), KIMERA_HOME=str(tmp / "service"),
+               KIMERA_LOG_LEVEL="WARNING", KIMERA_SECRET_EXECUTION_KEY_LOCAL=BENCH_KEY)  # fmt: skip
+    venue = subprocess.Popen([sys.executable, "-m", "execution.venues.server", "--port", str(venue_port),
+                              "--config", str(config_path)], env=env, cwd=ROOT)  # fmt: skip
+    service = None
+    try:
+        _wait(f"http://127.0.0.1:{venue_port}/ping", venue)
+        service = subprocess.Popen([sys.executable, "-m", "execution.app", "--port", str(service_port)], env=env,
+                                   cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
+        _wait(f"http://127.0.0.1:{service_port}/healthz", service)
+        clock = AcceleratedClock(config.start_time, config.live.speed)
+        auth = SignedAuth("local", SecretStr(BENCH_KEY))
+        result = asyncio.run(
+            run_live(settings, config, compiled, bars=bars, clock=clock, auth=auth, echo=lambda _: None)
+        )
+        ws = asyncio.run(_ws_round_trips(550 if quick else 2050))
+    finally:
+        for proc in (service, venue):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=20)
+    ws50, ws99 = float(np.percentile(ws, 50) * 1e3), float(np.percentile(ws, 99) * 1e3)
+    lat = result.latencies_ms
+    if "tick_to_ack" not in lat:
+        raise RuntimeError(f"no signal was acknowledged: {result}")
+    t = lat["tick_to_ack"]
+    out = [
+        Measure(f"tick -> order acked p50 ({t['n']} signals, {result.bars} 1h bars)", t["p50"], "ms",
+                "bare websocket round trip on loopback p50", ws50, t["p50"] / ws50, "<= 20 ms", t["p50"] <= 20),
+        Measure(f"tick -> order acked p99 ({t['n']} signals)", t["p99"], "ms",
+                "bare websocket round trip on loopback p99", ws99, t["p99"] / ws99, "<= 100 ms", t["p99"] <= 100),
+    ]  # fmt: skip
+    what = {
+        "features": "watermark -> online features (dbt SQL on the buffer)",
+        "model": "features -> promoted model's prediction",
+        "queue": "prediction -> signal journaled in the outbox",
+        "ack": "outbox -> service's answer (orders acked by the venues)",
+    }
+    for stage, label in what.items():
+        if stage in lat:
+            q = lat[stage]
+            out.append(Measure(f"stage {label} p50 (p99 {q['p99']:.1f} ms)", q["p50"], "ms",
+                               "bare websocket round trip on loopback p50", ws50, q["p50"] / ws50,
+                               "share of the 20 ms", True))  # fmt: skip
+    return out

@@ -1,0 +1,168 @@
+"""Online features: dbt's feature models run bar by bar on the loop's in-memory buffer.
+
+The buffer is an in-memory DuckDB database named ``warehouse`` laid out exactly as the warehouse
+(raw tables, staging views, intermediate and mart tables), copied from the compiled folder's
+``template.duckdb`` (``pipelines.features.online_sql``). Raw rows are appended as they arrive;
+when a bar closes, each incremental model's compiled SQL, shifted to the bar's window, replaces
+that window of its table (what dbt's ``replace_window`` strategy does), dependencies first. The
+new ``marts.features`` rows are the bar's features: the same SQL on the same rows as the batch
+build, so the same numbers.
+
+The buffer keeps ``retention_bars`` bars of model tables and the raw rows of the current bar:
+enough for every trailing window and for the recursive indicators, which resume from their
+stored state. Pruning never removes the newest row of a table per asset (the DEX price is the
+newest swap "however far back").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from live.sql_window import shift_window
+
+RAW_TIME_COLUMNS = {
+    "exchange_ohlcv": "open_time",
+    "exchange_trades": "ts",
+    "order_book_snapshots": "ts",
+    "chain_blocks": "ts",
+    "token_transfers": "ts",
+    "dex_swaps": "ts",
+    "dex_pool_reserves": "ts",
+}
+REFERENCE_TABLES = ("dex_pools", "tokens", "wallet_labels")
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    name: str
+    relation: str
+    sql: str
+    window_column: str
+    window_to_newest: bool
+    widen_bars: int
+
+
+class FeatureDefinitionsMissing(FileNotFoundError):
+    """The compiled feature folder is missing or from another format."""
+
+
+class OnlineFeatures:
+    """Appends raw rows and computes each closed bar's ``marts.features`` rows."""
+
+    def __init__(self, compiled_dir: Path, retention_bars: int = 400, threads: int = 1) -> None:
+        manifest = compiled_dir / "models.json"
+        template = compiled_dir / "template.duckdb"
+        if not manifest.exists() or not template.exists():
+            raise FeatureDefinitionsMissing(
+                f"{compiled_dir} holds no compiled features (models.json and template.duckdb); "
+                "compile them with pipelines.features.online_sql.compile_online_features"
+            )
+        document = json.loads(manifest.read_text())
+        self.bar = timedelta(seconds=int(document["bar_seconds"]))
+        self.anchor = datetime.fromisoformat(document["anchor"])
+        self.target = document["target"]
+        self.models = [CompiledModel(**m) for m in document["models"]]
+        self.retention_bars = retention_bars
+        self.con = duckdb.connect(config={"threads": threads})
+        self.con.execute(f"attach '{template}' as template (read_only)")
+        self.con.execute("attach ':memory:' as warehouse")
+        self.con.execute("copy from database template to warehouse")
+        self.con.execute("detach template")
+        self.con.execute("use warehouse")
+        self.columns = [
+            r[0]
+            for r in self.con.execute(f"select * from {self.target} limit 0").description  # type: ignore[union-attr]
+        ]
+        self._per_asset = {
+            m.name
+            for m in self.models
+            if "asset" in [r[0] for r in self.con.execute(f"describe {m.relation}").fetchall()]
+        }
+        self.last_bar: datetime | None = None
+
+    def load_reference(self, table: str, rows: pa.Table) -> None:
+        """Replace ``raw.<table>``, a reference table (tokens, wallet labels, pools)."""
+        if table not in REFERENCE_TABLES:
+            raise ValueError(f"raw.{table} is not a reference table; accepted: {sorted(REFERENCE_TABLES)}")
+        self.con.execute(f"delete from raw.{table}")
+        self.con.execute(f"insert into raw.{table} by name select * from rows")
+
+    def append(self, table: str, rows: pa.Table) -> None:
+        """Add ``rows`` of ``raw.<table>`` to the buffer (as they arrive, so that a bar's close
+        only pays for its own last rows)."""
+        if table not in RAW_TIME_COLUMNS:
+            raise ValueError(f"raw.{table} is not a feature input; accepted: {sorted(RAW_TIME_COLUMNS)}")
+        if rows.num_rows:
+            self.con.execute(f"insert into raw.{table} by name select * from rows")
+
+    def close_bar(self, bar_time: datetime) -> list[dict[str, Any]]:
+        """Compute the bar closing at ``bar_time`` (every row before it must have been appended);
+        returns its feature rows, one per asset, as ``{column: value}``."""
+        if (bar_time - self.anchor) % self.bar:
+            raise ValueError(f"{bar_time} is not a bar close on the {self.bar} grid")
+        if self.last_bar is not None and bar_time <= self.last_bar:
+            raise ValueError(f"bar {bar_time} is not after the last closed bar {self.last_bar}")
+        shift = bar_time - self.bar - self.anchor
+        # one script per bar: one round trip into DuckDB instead of two per model
+        script = ";\n".join(self._statements(model, shift) for model in self.models)
+        self.con.execute("begin")
+        try:
+            self.con.execute(script)
+            self.con.execute("commit")
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        self.last_bar = bar_time
+        cursor = self.con.execute(
+            f"select * from {self.target} where bar_time = ? order by asset", [bar_time]
+        )
+        names = [d[0] for d in cursor.description]  # type: ignore[union-attr]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+    def _statements(self, model: CompiledModel, shift: timedelta) -> str:
+        """dbt's replace_window for one model and bar: delete the bar's window, insert it rebuilt (the
+        select reads the table's earlier rows, the recursion state, never the window's own)."""
+        start = self.anchor + shift - model.widen_bars * self.bar
+        end = self.anchor + shift + self.bar
+        column = model.window_column
+        where = f"{column} > timestamp '{start.isoformat(sep=' ')}'"
+        if not model.window_to_newest:
+            where += f" and {column} <= timestamp '{end.isoformat(sep=' ')}'"
+        return (
+            f"delete from {model.relation} where {where};\n"
+            f"insert into {model.relation} by name ({shift_window(model.sql, shift)})"
+        )
+
+    def prune(self) -> None:
+        """Drop what no later bar needs (call after handing a bar on: off the latency path)."""
+        if self.last_bar is not None:
+            self._prune(self.last_bar)
+
+    def _prune(self, bar_time: datetime) -> None:
+        keep_from = bar_time - self.retention_bars * self.bar
+        for model in self.models:
+            column, table = model.window_column, model.relation
+            # the newest row (per asset where there is one) stays, however old: "latest known" reads
+            per = "where u.asset is not distinct from t.asset" if model.name in self._per_asset else ""
+            self.con.execute(
+                f"delete from {table} t where {column} < ? "
+                f"and {column} < (select max(u.{column}) from {table} u {per})",
+                [keep_from],
+            )
+        # raw rows of earlier bars live on in the model tables (the current bar's stay for watermarks)
+        for raw, column in RAW_TIME_COLUMNS.items():
+            self.con.execute(f"delete from raw.{raw} where {column} < ?", [bar_time - self.bar])
+
+    def table(self, relation: str) -> pa.Table:
+        """Everything the buffer holds in ``relation`` (for tests and the status page)."""
+        return self.con.execute(f"select * from {relation}").arrow()
+
+    def close(self) -> None:
+        self.con.close()
