@@ -105,8 +105,7 @@ def start_paper_server(
 def serve_cli(port: int | None = None) -> None:
     """``kimera execute``: run the service on 127.0.0.1 (paper venues started when none answer)."""
     from execution import redact
-    from execution.auth import ApiKeys, secure_app
-    from execution.nonces import NonceStore
+    from execution.auth import ApiKeys
     from kimera.config import load_config
     from kimera.settings import get_settings, prepare_home
 
@@ -156,6 +155,7 @@ def _serve(config, settings, keys, port: int | None) -> None:
     import uvicorn
 
     from execution.auth import secure_app
+    from execution.nonces import NonceStore
 
     service = ExecutionService(config, settings)
     app = create_app(service)
