@@ -114,11 +114,12 @@ def _claim(study):
     study_id = storage.get_study_id_from_name(study.study_name)
     for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
         # optuna's Study.ask claims the same way (_pop_waiting_trial_id) but then falls back to
-        # sampling a new trial; neither the storage nor a trial's id has a public accessor.
+        # sampling a new trial; the study's storage has no public accessor (fenced: models/fences.py).
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
         try:
             # False when another worker moved it to RUNNING first (the row is locked meanwhile).
-            if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
-                return optuna.Trial(study, frozen._trial_id)
+            if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                return optuna.Trial(study, trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
     return None

@@ -11,10 +11,11 @@ import pytest
 
 from bentos.fences import BYPASSES as BENTOML
 from kimera.fences import Bypass, broken
+from models.fences import BYPASSES as OPTUNA
 from pipelines.fences.dagster import BYPASSES as DAGSTER
 from pipelines.fences.dbt import BYPASSES as DBT
 
-ALL = (*DAGSTER, *DBT, *BENTOML)
+ALL = (*DAGSTER, *DBT, *BENTOML, *OPTUNA)
 
 
 @pytest.mark.parametrize("bypass", ALL, ids=[b.name for b in ALL])
