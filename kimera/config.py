@@ -332,7 +332,7 @@ class IngestConfig(_Section):
 class FeaturesConfig(_Section):
     """The dbt features (``dbt_project/``): bar size, windows and label horizons, passed to dbt as vars."""
 
-    bar: Literal["5m", "15m", "30m", "1h", "4h", "1d"] = "1h"
+    bar: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"] = "1h"
     horizons: list[Annotated[int, Field(ge=1, le=168)]] = Field(
         default_factory=lambda: [1, 4, 24], description="Label horizons in bars: fwd_ret_<h>, fwd_dir_<h>."
     )
