@@ -45,10 +45,12 @@ FAMILIES: tuple[FeatureFamily, ...] = (
             "volume_z",
         ),
     ),  # fmt: skip
+    # microstructure, in two parts: a user may have trades without books
+    FeatureFamily("microstructure_trades", ("exchange_trades",), ("vwap_dev", "taker_buy_ratio")),
     FeatureFamily(
-        "microstructure",
-        ("exchange_trades", "order_book_snapshots"),
-        ("vwap_dev", "taker_buy_ratio", "book_imbalance", "spread_bps", "consolidated_spread_bps"),
+        "microstructure_books",
+        ("order_book_snapshots",),
+        ("book_imbalance", "spread_bps", "consolidated_spread_bps"),
     ),
     FeatureFamily("cross_venue", ("exchange_ohlcv",), ("dispersion_bps",), min_venues=2),
     FeatureFamily("dex_cex_basis", ("dex_swaps", "dex_pools"), ("dex_cex_basis_bps",)),
