@@ -290,7 +290,10 @@ class SimConfig(_Section):
     )
     trades_per_minute: Annotated[float, Field(gt=0, le=1000)] = 3.0
     block_seconds: Annotated[int, Field(ge=1, le=60)] = 12
-    first_block: Annotated[int, Field(ge=1)] = 21_000_000
+    first_block: Annotated[int, Field(ge=1)] = Field(
+        default=21_000_000,
+        description="Block number at 2026-01-01 00:00 UTC (fixed, so moving `start` never renumbers blocks).",
+    )
     exchange_flows_per_hour: Annotated[float, Field(ge=0, le=100_000)] = 20.0
     flow_size_usd: PositiveFloat = 80_000.0
     whales_per_day: Annotated[float, Field(ge=0, le=100_000)] = 4.0
@@ -867,10 +870,32 @@ def parse_config(data: dict[str, Any], source: str = "config") -> KimeraConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
     try:
-        return KimeraConfig.model_validate(data)
+        config = KimeraConfig.model_validate(data)
     except ValidationError as exc:
         problems = "\n  ".join(_describe(e) for e in exc.errors())
         raise ConfigError(f"{source}: {exc.error_count()} bad value(s):\n  {problems}") from None
+    _check_runnable(config, source)
+    return config
+
+
+def _check_runnable(config: KimeraConfig, source: str) -> None:
+    """What a run would refuse, refused at load: a bar that is not whole candles, and a simulated
+    exchange whose world the simulator cannot build (e.g. an RPC chain's token without an asset)."""
+    bar_s, candle_s = TIMEFRAME_SECONDS[config.features.bar], TIMEFRAME_SECONDS[config.exchange.timeframe]
+    if bar_s % candle_s:
+        raise ConfigError(
+            f"{source}: features.bar = {config.features.bar!r} is not accepted: it must be a whole number "
+            f"of exchange.timeframe = {config.exchange.timeframe!r} candles"
+        )
+    # The simulated exchange builds the whole simulated world from the chain and DEX sections; when
+    # those point at a real chain, their tokens and pools were not written for the simulator.
+    if config.exchange.source == "sim" and "rpc" in (config.chain.source, config.dex.source):
+        from kimera.simulation import spec_from_config  # imports this module: only here, at load
+
+        try:
+            spec_from_config(config)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: exchange.source = 'sim': {exc}") from None
 
 
 def load_config(path: Path | str | None = None, settings: Settings | None = None) -> KimeraConfig:

@@ -8,6 +8,7 @@ service's paper venues share its caches), built from the config's ``start``, ``a
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from kimera.config import TIMEFRAME_SECONDS, ConfigError, KimeraConfig
 from marketsim import (
@@ -20,6 +21,10 @@ from marketsim import (
     VenueSpec,
     WalletSpec,
 )
+
+# sim.first_block is the block number at this moment, not at `start`: moving `start` over an
+# existing warehouse must not renumber the blocks already stored (their numbers are natural keys).
+BLOCK_ANCHOR = datetime(2026, 1, 1)
 
 _cache: dict[str, MarketSimulator] = {}
 _lock = threading.Lock()
@@ -84,7 +89,7 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
             book_depth=config.exchange.book_depth,
             trades_per_minute=sim.trades_per_minute,
             block_seconds=sim.block_seconds,
-            first_block=sim.first_block,
+            first_block=first_block_at_start(config),
             exchange_flows_per_hour=sim.exchange_flows_per_hour,
             flow_size_usd=sim.flow_size_usd,
             whales_per_day=sim.whales_per_day,
@@ -95,6 +100,13 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
         )
     except SimSpecError as exc:
         raise ConfigError(f"the config does not describe a world the simulator can run: {exc}") from None
+
+
+def first_block_at_start(config: KimeraConfig) -> int:
+    """The simulated chain's block number at ``start``: ``sim.first_block`` at :data:`BLOCK_ANCHOR`,
+    one more every ``sim.block_seconds``, so a block keeps its number and time whatever ``start`` is."""
+    shift = int((config.start_time - BLOCK_ANCHOR).total_seconds()) // config.sim.block_seconds
+    return config.sim.first_block + shift
 
 
 def simulator_from_config(config: KimeraConfig) -> MarketSimulator:

@@ -1,0 +1,43 @@
+"""What a run would refuse is refused when the config loads, naming the key; and the simulated
+chain's block numbers do not move with `start`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from kimera.config import ConfigError
+from pipelines.sources import make_sources
+from tests.support.config import config_with, shipped_config_data
+
+
+def test_a_bar_that_is_not_whole_candles_is_refused_at_load():
+    with pytest.raises(
+        ConfigError, match=r"features.bar = '1h' .* whole number of exchange.timeframe = '4h'"
+    ):
+        config_with(exchange={"source": "sim", "timeframe": "4h"})
+
+
+def test_a_simulated_exchange_beside_a_real_chain_is_checked_at_load():
+    data = shipped_config_data()
+    token = {"symbol": "TKA", "address": "0x" + "1" * 40, "decimals": 18}  # a real token: no `asset`
+    pool = {"address": "0x" + "2" * 40, "dex": "uniswap_v2", "token0": "TKA", "token1": "USDC"}
+    with pytest.raises(ConfigError, match=r"exchange.source = 'sim'.*tokens.TKA.asset"):
+        config_with(
+            chain={**data["chain"], "source": "rpc", "rpc_url": "http://127.0.0.1:8545",
+                   "tokens": [*data["chain"]["tokens"], token]},
+            dex={"source": "rpc", "pools": [*data["dex"]["pools"], pool]},
+        )  # fmt: skip
+
+
+def test_moving_start_keeps_every_simulated_block_number_and_time():
+    early = config_with(start="2026-01-01")
+    late = config_with(start="2026-01-03")
+    hour = late.start_time + timedelta(hours=5)
+    window = (hour, hour + timedelta(hours=1))
+    blocks = [
+        make_sources(c).chain.blocks(*window).select(["block_number", "ts"]).to_pylist()
+        for c in (early, late)
+    ]
+    assert blocks[0] == blocks[1] and len(blocks[0]) == 300
