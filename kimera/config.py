@@ -50,6 +50,13 @@ class Asset(_Section):
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
     quote: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")] = "USDT"
     token: str | None = Field(default=None, description="ERC-20 symbol on chain, e.g. WBTC for BTC.")
+    sessions: Literal["24/7", "weekdays", "fx"] = Field(
+        default="24/7",
+        description=(
+            "When the market trades (UTC): 24/7 (crypto), weekdays (closed Saturday and Sunday), fx "
+            "(closed Friday 22:00 to Sunday 22:00). Silences in closed sessions are not gaps; nothing is filled."
+        ),
+    )
 
     @property
     def pair(self) -> str:
