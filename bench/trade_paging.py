@@ -53,8 +53,14 @@ def run(quick: bool = False) -> list[Measure]:
         ours, ceiling = _requests_per_day(exchange, symbol, path, days)
         measures.append(
             Measure(
-                f"{exchange} trade history, quiet pair (1 trade/min, 12 h silent)", ours, "requests/day",
-                f"page-size floor: trades/{PAGE}", ceiling, ceiling / ours, "ratio >= 0.5", ceiling / ours >= 0.5,
+                f"{exchange} trade history, quiet pair (1 trade/min, 12 h silent)",
+                ours,
+                "requests/day",
+                f"page-size floor: trades/{PAGE}",
+                ceiling,
+                ceiling / ours,
+                "ratio >= 0.5",
+                ceiling / ours >= 0.5,
             )  # fmt: skip
         )
     return measures
