@@ -31,8 +31,15 @@ _lock = threading.Lock()
 
 
 def spec_from_config(config: KimeraConfig) -> SimSpec:
-    """The simulator spec the config describes; raises ConfigError naming the key if it cannot run."""
+    """The simulator spec the config describes; raises ConfigError naming the key if it cannot run.
+
+    A section read from a real chain (``source: rpc``) is not simulated: its tokens, wallets and
+    pools were written for that chain, so the simulated world leaves them out (a simulated exchange
+    beside a real chain has no simulated chain activity, and no planted signal).
+    """
     sim = config.sim
+    chain_simulated = config.chain.source == "sim"
+    dex_simulated = config.dex.source == "sim" and chain_simulated
     assets = []
     for a in config.assets:
         params = sim.assets.get(a.symbol)
@@ -42,12 +49,12 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
                 f"`sim: {{assets: {{{a.symbol}: {{price: 100.0, vol: 0.8}}}}}}`; known: {sorted(sim.assets)}"
             )
         known_tokens = [t.symbol for t in config.chain.tokens]
-        if a.token is not None and a.token not in known_tokens:
+        if chain_simulated and a.token is not None and a.token not in known_tokens:
             raise ConfigError(
                 f"assets[{a.symbol}].token = {a.token!r} is not accepted: the simulated chain carries its "
                 f"exchange flows (the planted signal), so it must be one of chain.tokens {known_tokens}"
             )
-        token = a.token
+        token = a.token if chain_simulated else None
         assets.append(
             AssetSpec(
                 symbol=a.symbol,
@@ -76,12 +83,18 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
             ),
             tokens=tuple(
                 TokenSpec(t.symbol, t.address, t.decimals, t.asset, t.whale_threshold)
-                for t in config.chain.tokens
+                for t in (config.chain.tokens if chain_simulated else ())
             ),
-            wallets=tuple(WalletSpec(w.address, w.label, w.category) for w in config.chain.exchange_wallets),
-            pools=tuple(PoolSpec(p.address, p.token0, p.token1, p.dex, p.fee_bps) for p in config.dex.pools),
+            wallets=tuple(
+                WalletSpec(w.address, w.label, w.category)
+                for w in (config.chain.exchange_wallets if chain_simulated else ())
+            ),
+            pools=tuple(
+                PoolSpec(p.address, p.token0, p.token1, p.dex, p.fee_bps)
+                for p in (config.dex.pools if dex_simulated else ())
+            ),
             seed=sim.seed,
-            signal_strength=sim.signal_strength,
+            signal_strength=sim.signal_strength if chain_simulated else 0.0,
             chain=config.chain.name,
             bar_seconds=TIMEFRAME_SECONDS[config.features.bar],
             timeframe_seconds=TIMEFRAME_SECONDS[config.exchange.timeframe],

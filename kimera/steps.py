@@ -87,8 +87,18 @@ def raw_candle_window(settings: Settings, config: KimeraConfig) -> tuple[datetim
     return start, end
 
 
-def run_step(title: str, window: tuple[datetime, datetime], step: Step, next_hint: str) -> list[str]:
-    """Run ``step`` with progress bars over ``window``; print its summary and the next command."""
+def run_step(
+    title: str,
+    window: tuple[datetime, datetime],
+    step: Step,
+    next_hint: str,
+    done: Callable[[list[str]], bool] = bool,
+) -> list[str]:
+    """Run ``step`` with progress bars over ``window``; print its summary and the next command.
+
+    When ``done(lines)`` is false the step did nothing (e.g. too little data): the summary says
+    why and the command exits with status 2 instead of naming a next step.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -122,6 +132,8 @@ def run_step(title: str, window: tuple[datetime, datetime], step: Step, next_hin
             ctx.close()
     for line in lines:
         console.print(f"  {line}")
+    if not done(lines):
+        raise SystemExit(2)
     console.print(f"[bold]Next[/]: {next_hint}")
     return lines
 
@@ -168,6 +180,7 @@ def train_cli(day: date | None) -> None:
         window,
         lambda ctx: train_partition(ctx, partition.isoformat()),
         'kimera serve (serves the promoted model); kimera sql "select * from ml.evaluations"',
+        done=lambda lines: not lines[0].startswith("train: not run"),
     )
 
 

@@ -19,16 +19,28 @@ def test_a_bar_that_is_not_whole_candles_is_refused_at_load():
         config_with(exchange={"source": "sim", "timeframe": "4h"})
 
 
-def test_a_simulated_exchange_beside_a_real_chain_is_checked_at_load():
-    data = shipped_config_data()
+def _real_chain(data: dict) -> dict:
     token = {"symbol": "TKA", "address": "0x" + "1" * 40, "decimals": 18}  # a real token: no `asset`
     pool = {"address": "0x" + "2" * 40, "dex": "uniswap_v2", "token0": "TKA", "token1": "USDC"}
-    with pytest.raises(ConfigError, match=r"exchange.source = 'sim'.*tokens.TKA.asset"):
-        config_with(
-            chain={**data["chain"], "source": "rpc", "rpc_url": "http://127.0.0.1:8545",
-                   "tokens": [*data["chain"]["tokens"], token]},
-            dex={"source": "rpc", "pools": [*data["dex"]["pools"], pool]},
-        )  # fmt: skip
+    return dict(
+        chain={**data["chain"], "source": "rpc", "rpc_url": "http://127.0.0.1:8545",
+               "tokens": [*data["chain"]["tokens"], token]},
+        dex={"source": "rpc", "pools": [*data["dex"]["pools"], pool]},
+    )  # fmt: skip
+
+
+def test_a_simulated_exchange_beside_a_real_chain_runs():
+    # it used to validate, then stop at run time: "tokens.TKA.asset = None is not accepted"
+    config = config_with(**_real_chain(shipped_config_data()))
+    start = config.start_time
+    candles = make_sources(config).exchange.ohlcv(start, start + timedelta(hours=1))
+    assert candles.num_rows == 3 * 2 * 60  # three simulated venues, two assets, a minute each
+
+
+def test_what_the_simulated_exchange_would_refuse_is_refused_at_load():
+    data = shipped_config_data()
+    with pytest.raises(ConfigError, match=r"exchange.source = 'sim'.*sim.assets has no entry for 'SOL'"):
+        config_with(assets=[*data["assets"], {"symbol": "SOL", "quote": "USDT"}], **_real_chain(data))
 
 
 def test_moving_start_keeps_every_simulated_block_number_and_time():

@@ -122,3 +122,24 @@ def test_import_says_what_in_the_config_stops_features_from_being_built(own_home
     assert "exchange.timeframe: 1h   (features are built from 1m candles)" in result.output
     assert "start: 2026-01-01   (partitions begin at start = 2026-01-10)" in result.output
     assert "assets: [{symbol: SOL, quote: USDT}]" in result.output
+
+
+def test_train_before_features_or_on_too_little_data_says_what_to_do(own_home):
+    own_home.home_dir.mkdir(parents=True, exist_ok=True)
+    before = CliRunner().invoke(main, ["train"])
+    assert before.exit_code == 2
+    assert "run `kimera features` first" in before.output
+
+    with duckdb.connect(str(own_home.warehouse_path)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.labels as select 'BTC' as asset, timestamp '2026-01-02' + to_hours(i) as bar_time, "
+            "0.001 as fwd_ret_1, 1 as fwd_dir_1 from range(100) t(i)"
+        )
+    short = CliRunner().invoke(main, ["train"])
+    assert short.exit_code == 2, short.output
+    assert (
+        "train: not run: 100 labelled bars before 2026-01-06 + 1 day, the walk-forward needs 402"
+        in short.output
+    )
+    assert "Next:" not in short.output
