@@ -886,23 +886,14 @@ def parse_config(data: dict[str, Any], source: str = "config") -> KimeraConfig:
 
 
 def _check_runnable(config: KimeraConfig, source: str) -> None:
-    """What a run would refuse, refused at load: a bar that is not whole candles, and a simulated
-    exchange whose world the simulator cannot build (e.g. an RPC chain's token without an asset)."""
+    """What a run would refuse, refused at load: a bar that is not whole candles. (The simulated
+    world a sim source needs is checked where the code location loads: ``kimera.simulation``.)"""
     bar_s, candle_s = TIMEFRAME_SECONDS[config.features.bar], TIMEFRAME_SECONDS[config.exchange.timeframe]
     if bar_s % candle_s:
         raise ConfigError(
             f"{source}: features.bar = {config.features.bar!r} is not accepted: it must be a whole number "
             f"of exchange.timeframe = {config.exchange.timeframe!r} candles"
         )
-    # The simulated exchange builds the whole simulated world from the chain and DEX sections; when
-    # those point at a real chain, their tokens and pools were not written for the simulator.
-    if config.exchange.source == "sim" and "rpc" in (config.chain.source, config.dex.source):
-        from kimera.simulation import spec_from_config  # imports this module: only here, at load
-
-        try:
-            spec_from_config(config)
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: exchange.source = 'sim': {exc}") from None
 
 
 def load_config(path: Path | str | None = None, settings: Settings | None = None) -> KimeraConfig:

@@ -115,6 +115,23 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
         raise ConfigError(f"the config does not describe a world the simulator can run: {exc}") from None
 
 
+def check_simulated_world(config: KimeraConfig) -> None:
+    """Refuse, naming the key, a config whose simulated sources the simulator could not build.
+
+    Called where the code location loads (``pipelines.definitions``), so ``dagster dev``, the
+    Dagster CLI and every ``kimera`` command that runs a job refuse it before any run starts.
+    """
+    if "sim" not in (config.exchange.source, config.chain.source, config.dex.source):
+        return
+    try:
+        spec_from_config(config)
+    except ConfigError as exc:
+        sims = ", ".join(
+            f"{k}.source = 'sim'" for k in ("exchange", "chain", "dex") if getattr(config, k).source == "sim"
+        )
+        raise ConfigError(f"{sims}: {exc}") from None
+
+
 def first_block_at_start(config: KimeraConfig) -> int:
     """The simulated chain's block number at ``start``: ``sim.first_block`` at :data:`BLOCK_ANCHOR`,
     one more every ``sim.block_seconds``, so a block keeps its number and time whatever ``start`` is."""

@@ -15,6 +15,7 @@ from dagster import Definitions, in_process_executor
 
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import Settings, get_settings
+from kimera.simulation import check_simulated_world
 from pipelines.features import definitions as features
 from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing
@@ -30,6 +31,7 @@ def build_location(settings: Settings | None = None, config: KimeraConfig | None
     """The whole code location for these settings and config (defaults: this process's)."""
     settings = settings or get_settings()
     config = config or load_config(settings=settings)
+    check_simulated_world(config)  # what the simulated sources would refuse at run time, refused now
     domains = [d.build_defs(config) if hasattr(d, "build_defs") else d.defs for d in DOMAINS]
     return Definitions.merge(
         *domains, Definitions(resources=shared_resources(settings), executor=in_process_executor)

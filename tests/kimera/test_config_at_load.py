@@ -9,6 +9,7 @@ import pytest
 
 from kimera.config import ConfigError
 from pipelines.sources import make_sources
+from tests.pipelines.features.conftest import dbt_manifest  # noqa: F401  (the code location needs it)
 from tests.support.config import config_with, shipped_config_data
 
 
@@ -37,10 +38,16 @@ def test_a_simulated_exchange_beside_a_real_chain_runs():
     assert candles.num_rows == 3 * 2 * 60  # three simulated venues, two assets, a minute each
 
 
-def test_what_the_simulated_exchange_would_refuse_is_refused_at_load():
+def test_what_the_simulated_sources_would_refuse_is_refused_when_the_code_location_loads(
+    kimera_home,
+    dbt_manifest,  # noqa: F811
+):
+    from pipelines.definitions import build_location
+
     data = shipped_config_data()
-    with pytest.raises(ConfigError, match=r"exchange.source = 'sim'.*sim.assets has no entry for 'SOL'"):
-        config_with(assets=[*data["assets"], {"symbol": "SOL", "quote": "USDT"}], **_real_chain(data))
+    config = config_with(assets=[*data["assets"], {"symbol": "SOL", "quote": "USDT"}], **_real_chain(data))
+    with pytest.raises(ConfigError, match=r"exchange.source = 'sim': .*sim.assets has no entry for 'SOL'"):
+        build_location(settings=kimera_home, config=config)
 
 
 def test_moving_start_keeps_every_simulated_block_number_and_time():
