@@ -10,34 +10,30 @@ the requests are the time: 44 days of Kraken history paged hour by hour were 1,0
 from __future__ import annotations
 
 import math
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from bench import Measure
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.append(str(REPO_ROOT))  # the local exchange lives in tests/support
 
 PAGE = 1000
 CASES = (("binance", "BTC/USDT", "/aggTrades"), ("kraken", "ETH/USDT", "/0/public/Trades"))
 
 
 def _requests_per_day(exchange: str, symbol: str, path: str, days: int) -> tuple[float, float]:
+    import yaml
+
     from kimera.config import parse_config
+    from kimera.settings import get_settings
+    from marketsim.exchange_server import ExchangeServer
+    from marketsim.exchange_server.market import Market
     from pipelines.sources import make_sources
     from pipelines.sources.rows import ts_to_ms
-    from tests.support.config import shipped_config_data
-    from tests.support.exchange import ExchangeServer
-    from tests.support.exchange.market import Market
 
     with ExchangeServer(Market(trade_interval_ms=60_000)) as server:
         end = datetime.utcnow()
         start = end - timedelta(days=days)
         quiet = start + timedelta(hours=6)
         server.market.holes[symbol] = [(ts_to_ms(quiet), ts_to_ms(quiet + timedelta(hours=12)))]
-        data = shipped_config_data()
+        data = yaml.safe_load(get_settings().config.read_text())  # the user's config, two sections replaced
         data["assets"] = [a for a in data["assets"] if symbol.startswith(a["symbol"] + "/")]
         data["exchange"] = {"source": "ccxt", "ccxt_venues": [server.venue(exchange, page_limit=PAGE)]}
         trades = make_sources(parse_config(data)).exchange.trades(start, end).num_rows

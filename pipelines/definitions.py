@@ -13,9 +13,9 @@ from types import ModuleType
 
 from dagster import Definitions, in_process_executor
 
+from connect.sim import check_simulated_world
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import Settings, get_settings
-from kimera.simulation import check_simulated_world
 from pipelines.features import definitions as features
 from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing

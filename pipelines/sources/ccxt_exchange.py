@@ -21,11 +21,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from kimera.config import CcxtVenue, KimeraConfig
-from kimera.schema import EXCHANGE_GAPS, EXCHANGE_OHLCV, EXCHANGE_TRADES, ORDER_BOOK_SNAPSHOTS
-from kimera.settings import Settings, get_settings
-from pipelines.landing.files import land, read_landed
-from pipelines.sources.ccxt_client import (
+from connect.ccxt import (
     build_exchange,
     check_symbol,
     is_transient,
@@ -33,6 +29,10 @@ from pipelines.sources.ccxt_client import (
     secrets_of,
     venue_symbol,
 )
+from kimera.config import CcxtMarketData, KimeraConfig
+from kimera.schema import EXCHANGE_GAPS, EXCHANGE_OHLCV, EXCHANGE_TRADES, ORDER_BOOK_SNAPSHOTS
+from kimera.settings import Settings, get_settings
+from pipelines.landing.files import land, read_landed
 from pipelines.sources.gaps import expected_opens, gap_rows, missing_runs
 from pipelines.sources.retry import call_with_retries
 from pipelines.sources.rows import dedupe, ms_to_ts, table_from_records, ts_to_ms
@@ -83,7 +83,7 @@ def book_records(venue: str, symbol: str, book: dict[str, Any], ts: datetime, de
 class VenueClient:
     """One configured exchange: its ccxt client (built lazily), symbols and retried calls."""
 
-    def __init__(self, venue: CcxtVenue, config: KimeraConfig, settings: Settings) -> None:
+    def __init__(self, venue: CcxtMarketData, config: KimeraConfig, settings: Settings) -> None:
         self.venue = venue
         self.config = config
         self.retry = config.exchange.retry
@@ -280,7 +280,8 @@ def page_trades(venue: VenueClient, symbol: str, start: datetime, end: datetime)
 
     Requests: one per page of trades, plus (hour-bounded exchanges only) one per empty hour before
     the window's first trade. A time-paged exchange that answers everything after `since` (Kraken)
-    is done at its first short page: every trade from there to now is in hand.
+    is done when an answer holds nothing newer: one request after its last page, not one per hour
+    up to the window's end.
     """
     limit = venue.page_limit("fetchTrades", 1000)
     since, stop = ts_to_ms(start), min(ts_to_ms(end), venue.now_ms() + 1)
@@ -317,8 +318,10 @@ def page_trades(venue: VenueClient, symbol: str, start: datetime, end: datetime)
             else:
                 since += HOUR_MS  # an empty hour before the first trade: the next one may have some
             continue
-        if len(page) < limit:
-            break  # all it has from `since` up to now
+        if not page:
+            break  # nothing after `since`: every trade up to now is in hand
         newest = max(stamps)
+        if len(page) < limit and newest <= since:
+            break  # a short page with nothing new (ccxt drops trades before `since` from a page)
         since = newest if newest > since else newest + 1  # same-ms trades: de-duplicated by id
     return list(seen.values())

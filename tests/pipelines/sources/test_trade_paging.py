@@ -40,12 +40,12 @@ def test_binance_pages_by_trade_id_across_a_silent_span(exchange_server):
     assert 1 <= requests <= math.ceil(expected / LIMIT) + 1 < 8
 
 
-def test_kraken_stops_at_its_first_short_page(exchange_server):
+def test_kraken_stops_when_an_answer_holds_nothing_newer(exchange_server):
     start, end, expected = _window_with_silence(exchange_server, "ETH/USDT", silent_hours=8)  # quiet to now
     config = ccxt_config(exchange_server, "kraken", venue={"page_limit": LIMIT})
     config = config.model_copy(update={"assets": config.assets[1:]})
     rows = make_sources(config).exchange.trades(start, end)
     assert rows.num_rows == expected
     requests = len(exchange_server.requests_to("/0/public/Trades"))
-    # stepping an hour on each short answer asked each of the 7 quiet hours again
+    # one request after the last page; stepping an hour on each short answer asked each quiet hour
     assert 1 <= requests <= math.ceil(expected / LIMIT) + 1 < 7
