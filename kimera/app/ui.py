@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kimera.settings import get_settings, prepare_home
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_ui(host: str = "127.0.0.1", port: int = 3000) -> None:
