@@ -8,6 +8,7 @@ service's paper venues share its caches), built from the config's ``start``, ``a
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from kimera.config import TIMEFRAME_SECONDS, ConfigError, KimeraConfig
 from marketsim import (
@@ -21,13 +22,24 @@ from marketsim import (
     WalletSpec,
 )
 
+# sim.first_block is the block number at this moment, not at `start`: moving `start` over an
+# existing warehouse must not renumber the blocks already stored (their numbers are natural keys).
+BLOCK_ANCHOR = datetime(2026, 1, 1)
+
 _cache: dict[str, MarketSimulator] = {}
 _lock = threading.Lock()
 
 
 def spec_from_config(config: KimeraConfig) -> SimSpec:
-    """The simulator spec the config describes; raises ConfigError naming the key if it cannot run."""
+    """The simulator spec the config describes; raises ConfigError naming the key if it cannot run.
+
+    A section read from a real chain (``source: rpc``) is not simulated: its tokens, wallets and
+    pools were written for that chain, so the simulated world leaves them out (a simulated exchange
+    beside a real chain has no simulated chain activity, and no planted signal).
+    """
     sim = config.sim
+    chain_simulated = config.chain.source == "sim"
+    dex_simulated = config.dex.source == "sim" and chain_simulated
     assets = []
     for a in config.assets:
         params = sim.assets.get(a.symbol)
@@ -37,12 +49,12 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
                 f"`sim: {{assets: {{{a.symbol}: {{price: 100.0, vol: 0.8}}}}}}`; known: {sorted(sim.assets)}"
             )
         known_tokens = [t.symbol for t in config.chain.tokens]
-        if a.token is not None and a.token not in known_tokens:
+        if chain_simulated and a.token is not None and a.token not in known_tokens:
             raise ConfigError(
                 f"assets[{a.symbol}].token = {a.token!r} is not accepted: the simulated chain carries its "
                 f"exchange flows (the planted signal), so it must be one of chain.tokens {known_tokens}"
             )
-        token = a.token
+        token = a.token if chain_simulated else None
         assets.append(
             AssetSpec(
                 symbol=a.symbol,
@@ -71,12 +83,18 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
             ),
             tokens=tuple(
                 TokenSpec(t.symbol, t.address, t.decimals, t.asset, t.whale_threshold)
-                for t in config.chain.tokens
+                for t in (config.chain.tokens if chain_simulated else ())
             ),
-            wallets=tuple(WalletSpec(w.address, w.label, w.category) for w in config.chain.exchange_wallets),
-            pools=tuple(PoolSpec(p.address, p.token0, p.token1, p.dex, p.fee_bps) for p in config.dex.pools),
+            wallets=tuple(
+                WalletSpec(w.address, w.label, w.category)
+                for w in (config.chain.exchange_wallets if chain_simulated else ())
+            ),
+            pools=tuple(
+                PoolSpec(p.address, p.token0, p.token1, p.dex, p.fee_bps)
+                for p in (config.dex.pools if dex_simulated else ())
+            ),
             seed=sim.seed,
-            signal_strength=sim.signal_strength,
+            signal_strength=sim.signal_strength if chain_simulated else 0.0,
             chain=config.chain.name,
             bar_seconds=TIMEFRAME_SECONDS[config.features.bar],
             timeframe_seconds=TIMEFRAME_SECONDS[config.exchange.timeframe],
@@ -84,7 +102,7 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
             book_depth=config.exchange.book_depth,
             trades_per_minute=sim.trades_per_minute,
             block_seconds=sim.block_seconds,
-            first_block=sim.first_block,
+            first_block=first_block_at_start(config),
             exchange_flows_per_hour=sim.exchange_flows_per_hour,
             flow_size_usd=sim.flow_size_usd,
             whales_per_day=sim.whales_per_day,
@@ -95,6 +113,29 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
         )
     except SimSpecError as exc:
         raise ConfigError(f"the config does not describe a world the simulator can run: {exc}") from None
+
+
+def check_simulated_world(config: KimeraConfig) -> None:
+    """Refuse, naming the key, a config whose simulated sources the simulator could not build.
+
+    Called where the code location loads (``pipelines.definitions``), so ``dagster dev``, the
+    Dagster CLI and every ``kimera`` command that runs a job refuse it before any run starts.
+    """
+    # Only the simulated exchange: it needs every asset simulated. A user whose candles come from
+    # files keeps the default simulated chain settings without simulating their assets.
+    if config.exchange.source != "sim":
+        return
+    try:
+        spec_from_config(config)
+    except ConfigError as exc:
+        raise ConfigError(f"exchange.source = 'sim': {exc}") from None
+
+
+def first_block_at_start(config: KimeraConfig) -> int:
+    """The simulated chain's block number at ``start``: ``sim.first_block`` at :data:`BLOCK_ANCHOR`,
+    one more every ``sim.block_seconds``, so a block keeps its number and time whatever ``start`` is."""
+    shift = int((config.start_time - BLOCK_ANCHOR).total_seconds()) // config.sim.block_seconds
+    return config.sim.first_block + shift
 
 
 def simulator_from_config(config: KimeraConfig) -> MarketSimulator:

@@ -50,6 +50,13 @@ class Asset(_Section):
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
     quote: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")] = "USDT"
     token: str | None = Field(default=None, description="ERC-20 symbol on chain, e.g. WBTC for BTC.")
+    sessions: Literal["24/7", "weekdays", "fx"] = Field(
+        default="24/7",
+        description=(
+            "When the market trades (UTC): 24/7 (crypto), weekdays (closed Saturday and Sunday), fx "
+            "(closed Friday 22:00 to Sunday 22:00). Silences in closed sessions are not gaps; nothing is filled."
+        ),
+    )
 
     @property
     def pair(self) -> str:
@@ -290,7 +297,10 @@ class SimConfig(_Section):
     )
     trades_per_minute: Annotated[float, Field(gt=0, le=1000)] = 3.0
     block_seconds: Annotated[int, Field(ge=1, le=60)] = 12
-    first_block: Annotated[int, Field(ge=1)] = 21_000_000
+    first_block: Annotated[int, Field(ge=1)] = Field(
+        default=21_000_000,
+        description="Block number at 2026-01-01 00:00 UTC (fixed, so moving `start` never renumbers blocks).",
+    )
     exchange_flows_per_hour: Annotated[float, Field(ge=0, le=100_000)] = 20.0
     flow_size_usd: PositiveFloat = 80_000.0
     whales_per_day: Annotated[float, Field(ge=0, le=100_000)] = 4.0
@@ -332,7 +342,7 @@ class IngestConfig(_Section):
 class FeaturesConfig(_Section):
     """The dbt features (``dbt_project/``): bar size, windows and label horizons, passed to dbt as vars."""
 
-    bar: Literal["5m", "15m", "30m", "1h", "4h", "1d"] = "1h"
+    bar: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"] = "1h"
     horizons: list[Annotated[int, Field(ge=1, le=168)]] = Field(
         default_factory=lambda: [1, 4, 24], description="Label horizons in bars: fwd_ret_<h>, fwd_dir_<h>."
     )
@@ -926,10 +936,23 @@ def parse_config(data: dict[str, Any], source: str = "config") -> KimeraConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
     try:
-        return KimeraConfig.model_validate(data)
+        config = KimeraConfig.model_validate(data)
     except ValidationError as exc:
         problems = "\n  ".join(_describe(e) for e in exc.errors())
         raise ConfigError(f"{source}: {exc.error_count()} bad value(s):\n  {problems}") from None
+    _check_runnable(config, source)
+    return config
+
+
+def _check_runnable(config: KimeraConfig, source: str) -> None:
+    """What a run would refuse, refused at load: a bar that is not whole candles. (The simulated
+    world a sim source needs is checked where the code location loads: ``connect.sim``.)"""
+    bar_s, candle_s = TIMEFRAME_SECONDS[config.features.bar], TIMEFRAME_SECONDS[config.exchange.timeframe]
+    if bar_s % candle_s:
+        raise ConfigError(
+            f"{source}: features.bar = {config.features.bar!r} is not accepted: it must be a whole number "
+            f"of exchange.timeframe = {config.exchange.timeframe!r} candles"
+        )
 
 
 def load_config(path: Path | str | None = None, settings: Settings | None = None) -> KimeraConfig:

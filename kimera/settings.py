@@ -52,6 +52,8 @@ event_log_storage:
   class: BatchingSqliteEventLogStorage
   config:
     dagster_home: {{env: DAGSTER_HOME}}
+    event_batch_size: 1000          # events per write (what DAGSTER_EVENT_BATCH_SIZE sets)
+    planned_events_per_asset: true  # a ranged run plans one event per asset, not per partition
 """
 
 

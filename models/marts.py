@@ -7,11 +7,13 @@ naive UTC; feature columns are DOUBLE and NULL during warm-up; labels carry ``fw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+
+from models.columns import describe_dropped, usable_columns
 
 KEY = ("asset", "bar_time")
 
@@ -27,6 +29,7 @@ class Marts:
     frame: pd.DataFrame  # asset, bar_time, <features...>, fwd_ret, fwd_dir
     feature_names: tuple[str, ...]
     horizon: int
+    dropped_features: dict[str, str] = field(default_factory=dict)  # left out, and why (models.columns)
 
     @property
     def bar_times(self) -> np.ndarray:
@@ -39,7 +42,7 @@ class Marts:
         step = bar_step(frame)
         unknown = frame["bar_time"] + self.horizon * step >= pd.Timestamp(end)
         frame.loc[unknown, ["fwd_ret", "fwd_dir"]] = np.nan
-        return Marts(frame.reset_index(drop=True), self.feature_names, self.horizon)
+        return Marts(frame.reset_index(drop=True), self.feature_names, self.horizon, self.dropped_features)
 
 
 def bar_step(frame: pd.DataFrame) -> pd.Timedelta:
@@ -55,8 +58,10 @@ def align(
 ) -> Marts:
     """Join features and the horizon's labels on ``(asset, bar_time)`` after checking the contract.
 
-    ``feature_names`` picks columns (default: every numeric column but the key). Raises
-    :class:`MartsError` for a missing column, a duplicate key or a non-numeric feature.
+    ``feature_names`` picks columns (default: every numeric column but the key that has values to
+    learn from; the others are left out and named in ``dropped_features``). Raises
+    :class:`MartsError` for a missing column, a duplicate key, a non-numeric feature, or a named
+    column with no values (its source is absent).
     """
     for name, frame in (("marts.features", features), ("marts.labels", labels)):
         missing = [c for c in KEY if c not in frame.columns]
@@ -75,8 +80,20 @@ def align(
         if unknown:
             raise MartsError(f"feature(s) {unknown} not in marts.features; it has {list(features.columns)}")
         names = list(feature_names)
+        empty = [c for c in names if features[c].notna().sum() == 0]
+        if empty:
+            raise MartsError(
+                f"feature(s) {empty} of models.features are NULL on every bar of marts.features: their "
+                "source is absent; remove them from models.features, or use [] for every column with values"
+            )
+        dropped: dict[str, str] = {}
     else:
         names = [c for c in features.columns if c not in KEY and pd.api.types.is_numeric_dtype(features[c])]
+        names, dropped = usable_columns(features, names)
+        if not names and dropped:
+            raise MartsError(
+                f"marts.features has no feature column to learn from: {describe_dropped(dropped)}"
+            )
     if not names:
         raise MartsError("marts.features has no numeric feature column to learn from")
     bad = [c for c in names if not pd.api.types.is_numeric_dtype(features[c])]
@@ -93,7 +110,7 @@ def align(
     frame["fwd_ret"] = frame["fwd_ret"].astype("float64")
     frame["fwd_dir"] = frame["fwd_dir"].astype("float64")
     frame = frame.sort_values(["asset", "bar_time"], kind="stable").reset_index(drop=True)
-    return Marts(frame, tuple(names), horizon)
+    return Marts(frame, tuple(names), horizon, dropped)
 
 
 def read_marts(

@@ -26,23 +26,54 @@ from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, Sq
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._serdes import ConfigurableClassData, serialize_value
 
+EVENT_BATCH_SIZE = 1000  # events stored per transaction in a ranged run
+
 
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     """The stock SQLite event log (``$DAGSTER_HOME/history/runs``) that stores a batch of asset
     events in one transaction on the run's database and one on the cross-run index."""
 
+    def __init__(self, *args: Any, planned_events_per_asset: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._planned_events_per_asset = planned_events_per_asset
+
     @classmethod
     def config_type(cls) -> dict[str, Any]:
         # The instance folder (``{env: DAGSTER_HOME}`` in dagster.yaml); events live where the
         # stock storage keeps them, under history/runs.
-        return {"dagster_home": Field(StringSource)}
+        return {
+            "dagster_home": Field(StringSource),
+            "event_batch_size": Field(int, is_required=False, default_value=EVENT_BATCH_SIZE),
+            "planned_events_per_asset": Field(bool, is_required=False, default_value=True),
+        }
 
     @classmethod
     def from_config_value(  # type: ignore[override]
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> BatchingSqliteEventLogStorage:
+        # Dagster reads the batch size from the environment only. Every process on this instance
+        # (the dagster CLI, the webserver, the daemon, run workers, kimera) loads this storage, so
+        # setting it here makes dagster.yaml the one place for it: a plain `dagster job execute`
+        # with only DAGSTER_HOME set batches as kimera does. An explicit variable still wins.
+        os.environ.setdefault(
+            "DAGSTER_EVENT_BATCH_SIZE", str(config_value.get("event_batch_size", EVENT_BATCH_SIZE))
+        )
         base_dir = os.path.join(config_value["dagster_home"], "history", "runs")
-        return cls(base_dir=base_dir, inst_data=inst_data)
+        return cls(
+            base_dir=base_dir,
+            inst_data=inst_data,
+            planned_events_per_asset=config_value.get("planned_events_per_asset", True),
+        )
+
+    @property
+    def supports_partition_subset_in_asset_materialization_planned_events(self) -> bool:
+        # One "planned" event per asset for a ranged run instead of one per partition (thousands for
+        # a year of hours); Dagster's own switch is the DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS
+        # variable, which this property reads in the stock storage.
+        return (
+            self._planned_events_per_asset
+            or super().supports_partition_subset_in_asset_materialization_planned_events
+        )
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         events = list(events)

@@ -13,6 +13,7 @@ from types import ModuleType
 
 from dagster import Definitions, in_process_executor
 
+from connect.sim import check_simulated_world
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import Settings, get_settings
 from pipelines.features import definitions as features
@@ -31,6 +32,7 @@ def build_location(settings: Settings | None = None, config: KimeraConfig | None
     """The whole code location for these settings and config (defaults: this process's)."""
     settings = settings or get_settings()
     config = config or load_config(settings=settings)
+    check_simulated_world(config)  # what the simulated sources would refuse at run time, refused now
     domains = [d.build_defs(config) if hasattr(d, "build_defs") else d.defs for d in DOMAINS]
     return Definitions.merge(
         *domains, Definitions(resources=shared_resources(settings), executor=in_process_executor)

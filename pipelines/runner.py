@@ -58,6 +58,7 @@ def run_job(
     on_event: OnEvent | None = None,
     defs: Definitions | None = None,
     console_log_level: str = "WARNING",
+    partition: str | None = None,
 ) -> RunOutcome:
     """Run ``job_name`` in-process on ``instance``; a partitioned job over ``window`` as one run.
 
@@ -66,6 +67,7 @@ def run_job(
     all of it. Returns the outcome rather than raising when a step fails; ``interrupted`` tells
     that Ctrl-C (SIGINT or SIGTERM) arrived during the run, even between steps, where Dagster
     holds it back. ``console_log_level`` quiets Dagster's console logger (the event log keeps all).
+    ``partition`` runs one partition by key instead (a daily training partition).
     """
     defs = defs or code_location()
     job = defs.resolve_job_def(job_name)
@@ -101,7 +103,12 @@ def run_job(
         with _noting_interrupts(outcome):
             try:
                 result = job.execute_in_process(
-                    run_config=run_config, instance=instance, run_id=run_id, tags=tags, raise_on_error=False
+                    run_config=run_config,
+                    instance=instance,
+                    run_id=run_id,
+                    tags=tags,
+                    raise_on_error=False,
+                    partition_key=partition,
                 )
             except KeyboardInterrupt:
                 outcome.interrupted = True

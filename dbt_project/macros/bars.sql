@@ -18,6 +18,21 @@
     make_timestamp((epoch_us({{ ts }}) // {{ bar_seconds() * 1000000 }} + 1) * {{ bar_seconds() * 1000000 }})
 {%- endmacro %}
 
+{#- The position of a bar in its asset's series, for RANGE frames of "k bars back": time in bars for a
+    24/7 asset (a missing bar shortens a window), and the count of stored bars for an asset with
+    session calendars (var session_assets: markets that close, whose closed sessions are not bars).
+    Needs `asset` and `bar_time` columns. -#}
+{% macro bar_index() -%}
+    {%- set bar_us = bar_seconds() * 1000000 -%}
+    {%- if var('session_assets', none) -%}
+    case when asset in ({% for a in var('session_assets') %}'{{ a }}'{{ ', ' if not loop.last }}{% endfor %})
+        then row_number() over (partition by asset order by bar_time)
+        else epoch_us(bar_time) // {{ bar_us }} end
+    {%- else -%}
+    epoch_us(bar_time) // {{ bar_us }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- `n` bars as a SQL interval (for RANGE frames over bar_time). -#}
 {% macro bars_interval(n) -%}
     interval '{{ n * bar_seconds() }} seconds'

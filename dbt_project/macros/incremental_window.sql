@@ -67,7 +67,9 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set dt = modules.datetime -%}
-    {%- set start = dt.datetime.fromisoformat(w.start) - dt.timedelta(seconds=(bars | int) * bar_seconds()) -%}
+    {#- markets that close (session_assets) have fewer bars per day than 24/7 ones: reach twice as far -#}
+    {%- set reach = (bars | int) * (2 if var('session_assets', none) else 1) -%}
+    {%- set start = dt.datetime.fromisoformat(w.start) - dt.timedelta(seconds=reach * bar_seconds()) -%}
     {{ return(start.isoformat(sep=' ')) }}
 {%- endmacro %}
 

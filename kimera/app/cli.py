@@ -143,6 +143,49 @@ def import_(path: Path, venue: str, symbol: str) -> None:
     import_dump_cli(path, venue=venue, symbol=symbol)
 
 
+_MOMENT = click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"])
+
+
+@main.command()
+@click.option("--from", "start", type=_MOMENT, required=True, help="First hour (UTC), e.g. 2026-01-01.")
+@click.option(
+    "--to", "end", type=_MOMENT, default=None, help="End, exclusive (default: the last complete hour)."
+)
+def ingest(start, end) -> None:
+    """Ingest [--from, --to) from every source in the config into raw.*, as one Dagster run."""
+    from kimera.app.steps import ingest_cli
+
+    ingest_cli(start, end)
+
+
+@main.command()
+@click.option(
+    "--from", "start", type=_MOMENT, default=None, help="First hour (default: the stored candles')."
+)
+@click.option(
+    "--to", "end", type=_MOMENT, default=None, help="End, exclusive (default: the stored candles')."
+)
+@click.option(
+    "--rebuild", is_flag=True, help="Rebuild every model from all raw data (after a change of columns)."
+)
+def features(start, end, rebuild: bool) -> None:
+    """Check the raw data, then build marts.features and marts.labels with dbt, as one Dagster run."""
+    from kimera.app.steps import features_cli
+
+    features_cli(start, end, rebuild)
+
+
+@main.command()
+@click.option(
+    "--day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Training partition (default: newest)."
+)
+def train(day) -> None:
+    """Train, tune and evaluate the models walk-forward on the marts, as one Dagster run."""
+    from kimera.app.steps import train_cli
+
+    train_cli(day.date() if day else None)
+
+
 @main.command()
 @click.option("--seconds", type=float, default=None, help="Stop after this long (default: until Ctrl-C).")
 def stream(seconds: float | None) -> None:

@@ -16,12 +16,23 @@ and subset selection are reused.
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetsDefinition, BackfillPolicy, Config, Failure, MetadataValue
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    Config,
+    Failure,
+    MetadataValue,
+    Output,
+)
 from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from kimera.config import KimeraConfig
 from kimera.settings import get_settings, prepare_home
 from pipelines.features.dbt_cli import DbtRun, log_dir, run_dbt
+from pipelines.features.families import family_presence, prepare_raw_tables, presence_markdown
 from pipelines.features.project import dbt_executable, dbt_project, dbt_vars
 from pipelines.features.translator import KimeraDbtTranslator
 from pipelines.ingest.partitions import hourly_partitions, naive_window
@@ -50,9 +61,23 @@ def build_features_assets(kimera_config: KimeraConfig) -> AssetsDefinition:
         backfill_policy=BackfillPolicy.single_run(),
         pool=POOL,
     )
-    def features_dbt(context: AssetExecutionContext, config: DbtBuildConfig, kimera: KimeraResource):
+    def features_dbt(
+        context: AssetExecutionContext,
+        config: DbtBuildConfig,
+        kimera: KimeraResource,
+        warehouse: DuckDBResource,
+    ):
         settings = prepare_home(get_settings())
         window = naive_window(context.partition_time_window) if context.has_partition_key_range else None
+        with warehouse.get_connection() as con:  # closed before dbt opens the file
+            created = prepare_raw_tables(con)
+            presence = family_presence(con)
+        if created:
+            context.log.info(
+                f"created empty from the raw-table contract (no such source): {', '.join(created)}"
+            )
+        for family in presence:
+            context.log.info(f"feature family {family.describe()}")
         build_vars = dbt_vars(kimera.config(), window)
         # Unit tests pin arithmetic in CI; a production run builds models and their data tests.
         args = ["build", "--exclude-resource-type", "unit_test", *_selection(context)]
@@ -60,7 +85,7 @@ def build_features_assets(kimera_config: KimeraConfig) -> AssetsDefinition:
             args.append("--full-refresh")
         context.log.info(f"dbt {' '.join(args)} over raw window {window} (vars {build_vars})")
         run = run_dbt(args, home=settings.home_dir, dbt_vars=build_vars, check=False)
-        yield from _dagster_events(context, run)
+        yield from _with_families(context, _dagster_events(context, run), presence)
         context.log.info(_summary(run))
         if not run.success:
             raise Failure(
@@ -106,6 +131,24 @@ def _dagster_events(context: AssetExecutionContext, run: DbtRun) -> Iterator[Any
         yield from event.to_default_asset_events(
             manifest=manifest, dagster_dbt_translator=translator, context=context, project=project
         )
+
+
+def _with_families(context: AssetExecutionContext, events: Iterator[Any], presence: list) -> Iterator[Any]:
+    """``marts/features``' output carries which feature families were built and which are NULL."""
+    features_key = AssetKey(["marts", "features"])
+    if features_key not in context.assets_def.keys:
+        yield from events
+        return
+    name = context.assets_def.get_output_name_for_asset_key(features_key)
+    metadata = {
+        "feature_families": MetadataValue.md(presence_markdown(presence)),
+        "families_built": [p.family.name for p in presence if p.present],
+        "families_null": [p.family.name for p in presence if not p.present],
+    }
+    for event in events:
+        if isinstance(event, Output) and event.output_name == name:
+            event = event.with_metadata({**event.metadata, **metadata})
+        yield event
 
 
 def _summary(run: DbtRun) -> str:

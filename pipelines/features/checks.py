@@ -90,9 +90,11 @@ def _gaps_check(table: RawTable, config: KimeraConfig) -> AssetChecksDefinition:
         window = _window(context, table)
         if window is None:
             return AssetCheckResult(passed=True, description="no partition range: nothing to scan for gaps")
-        max_gap = timedelta(minutes=kimera.config().features.max_gap_minutes)
+        config = kimera.config()
+        max_gap = timedelta(minutes=config.features.max_gap_minutes)
+        sessions = {a.symbol: a.sessions for a in config.assets}
         with warehouse.get_connection() as con:
-            outcome = report_gaps(con, table.name, window, max_gap)
+            outcome = report_gaps(con, table.name, window, max_gap, sessions)
         return _result(outcome, AssetCheckSeverity.WARN)
 
     return gaps

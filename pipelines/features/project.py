@@ -53,6 +53,8 @@ def dbt_vars(config: KimeraConfig, window: tuple[datetime, datetime] | None = No
         "vol_window": features.vol_window,
         "zscore_window": features.zscore_window,
         "book_levels": features.book_levels,
+        # markets that close (sessions other than 24/7): their closed sessions are not missing bars
+        "session_assets": [a.symbol for a in config.assets if a.sessions != "24/7"] or None,
     }
     if window is not None:
         start, end = window

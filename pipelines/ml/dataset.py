@@ -25,6 +25,7 @@ from pipelines.ml.common import (
     description="Input windows from marts.features with targets from marts.labels, as of the training end.",
 )
 def dataset(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    from models.columns import describe_dropped
     from models.marts import read_marts
     from models.walk_forward import evaluation_folds
     from models.windows import make_windows, save_windows
@@ -32,6 +33,8 @@ def dataset(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg.Mat
     run = run_of(context)
     with warehouse.get_connection() as con:
         marts = read_marts(con, run.cfg.horizon, run.cfg.features or None, end=run.end)
+    if marts.dropped_features:
+        context.log.warning(describe_dropped(marts.dropped_features))
     windows = make_windows(marts, run.cfg.seq_len)
     folds = evaluation_folds(windows, run.cfg)  # fails here, clearly, when there is too little data
     run.folder.root.mkdir(parents=True, exist_ok=True)
@@ -59,6 +62,7 @@ def dataset(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg.Mat
             "labelled_windows": int(windows.labelled.sum()),
             "assets": sorted(set(windows.asset.tolist())),
             "features": list(windows.feature_names),
+            "features_left_out": dg.MetadataValue.json(marts.dropped_features),
             "seq_len": windows.seq_len,
             "horizon": windows.horizon,
             "first_bar": str(windows.bar_time.min()),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -32,7 +32,7 @@ from connect.ccxt import (
 from kimera.config import CcxtMarketData, KimeraConfig
 from kimera.schema import EXCHANGE_GAPS, EXCHANGE_OHLCV, EXCHANGE_TRADES, ORDER_BOOK_SNAPSHOTS
 from kimera.settings import Settings, get_settings
-from pipelines.landing.files import read_landed
+from pipelines.landing.files import land, read_landed
 from pipelines.sources.gaps import expected_opens, gap_rows, missing_runs
 from pipelines.sources.retry import call_with_retries
 from pipelines.sources.rows import dedupe, ms_to_ts, table_from_records, ts_to_ms
@@ -40,6 +40,9 @@ from pipelines.sources.rows import dedupe, ms_to_ts, table_from_records, ts_to_m
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 HOUR_MS = 3_600_000
+# The newest ended window still gets a book snapshot this long after its end (the hourly ingest runs
+# a few minutes past the hour).
+NEWEST_WINDOW_GRACE = timedelta(hours=1)
 
 
 def trade_record(venue: str, symbol: str, trade: dict[str, Any]) -> dict[str, Any]:
@@ -162,21 +165,34 @@ class CcxtExchangeSource:
         return dedupe(EXCHANGE_TRADES, [table_from_records(EXCHANGE_TRADES, fetched), landed])
 
     def order_books(self, start: datetime, end: datetime) -> pa.Table:
+        """A REST snapshot per symbol when the window holds now, or is the newest that has ended
+        (partitions exist only for ended hours, so the hourly ingest asks for that one). A snapshot
+        keeps the time it was taken: one after the window is landed, and stored with the window
+        that holds its time (never back-dated into this one); past books are what `kimera stream` landed."""
         depth = self.config.exchange.book_depth
         snapshots = []
         for venue in self._venues:
             now = ms_to_ts(venue.now_ms())
-            if not start <= now < end:
+            if not start <= now < end + NEWEST_WINDOW_GRACE:
                 continue
+            later = []
             for symbol in venue.symbols():
                 book = venue.call(
                     f"fetch_order_book {symbol}",
                     lambda v=venue, s=symbol: v.exchange.fetch_order_book(s, depth),
                 )
                 stamp = ms_to_ts(book["timestamp"]) if book.get("timestamp") else now
-                if not start <= stamp < end:
+                if not start <= stamp < end + NEWEST_WINDOW_GRACE:
                     stamp = now
-                snapshots.extend(book_records(venue.name, symbol, book, stamp, depth))
+                records = book_records(venue.name, symbol, book, stamp, depth)
+                (snapshots if stamp < end else later).extend(records)
+            if later:
+                land(
+                    self.settings.landing_dir,
+                    ORDER_BOOK_SNAPSHOTS,
+                    venue.name,
+                    table_from_records(ORDER_BOOK_SNAPSHOTS, later),
+                )
         landed = read_landed(self.settings.landing_dir, ORDER_BOOK_SNAPSHOTS, self.venues(), start, end)
         return dedupe(ORDER_BOOK_SNAPSHOTS, [table_from_records(ORDER_BOOK_SNAPSHOTS, snapshots), landed])
 
@@ -253,28 +269,59 @@ class CcxtExchangeSource:
         return rows, found
 
 
+# Exchanges whose trade history by time answers at most an hour from `since` (ccxt sends Binance
+# endTime = since + 1 hour): an empty answer says nothing about the next hour, so after the first
+# trade they are paged by trade id (`fromId`), which skips empty spans instead of asking each hour.
+ID_PAGED_EXCHANGES = frozenset({"binance", "binanceus", "binanceusdm", "binancecoinm"})
+
+
 def page_trades(venue: VenueClient, symbol: str, start: datetime, end: datetime) -> list[dict]:
-    """``raw.exchange_trades`` rows of ``symbol`` on ``venue`` in ``[start, end)``, paged forward by time."""
+    """``raw.exchange_trades`` rows of ``symbol`` on ``venue`` in ``[start, end)``, paged forward.
+
+    Requests: one per page of trades, plus (hour-bounded exchanges only) one per empty hour before
+    the window's first trade. A time-paged exchange that answers everything after `since` (Kraken)
+    is done when an answer holds nothing newer: one request after its last page, not one per hour
+    up to the window's end.
+    """
     limit = venue.page_limit("fetchTrades", 1000)
     since, stop = ts_to_ms(start), min(ts_to_ms(end), venue.now_ms() + 1)
+    by_id = venue.exchange.id in ID_PAGED_EXCHANGES
+    from_id: int | None = None
     seen: dict[str, dict] = {}
     while since < stop:
-        page = venue.call(
-            f"fetch_trades {symbol} since {ms_to_ts(since):%Y-%m-%d %H:%M:%S}",
-            lambda s=since: venue.exchange.fetch_trades(symbol, s, limit),
-        )
+        if from_id is None:
+            page = venue.call(
+                f"fetch_trades {symbol} since {ms_to_ts(since):%Y-%m-%d %H:%M:%S}",
+                lambda s=since: venue.exchange.fetch_trades(symbol, s, limit),
+            )
+        else:
+            page = venue.call(
+                f"fetch_trades {symbol} from id {from_id}",
+                lambda i=from_id: venue.exchange.fetch_trades(symbol, None, limit, {"fromId": i}),
+            )
         for trade in page:
-            if since <= trade["timestamp"] < stop:
+            if ts_to_ms(start) <= trade["timestamp"] < stop:
                 record = trade_record(venue.name, symbol, trade)
                 seen.setdefault(record["trade_id"], record)
         stamps = [t["timestamp"] for t in page]
-        if stamps and max(stamps) < since:
+        if from_id is None and stamps and max(stamps) < since:
             break  # the exchange ignores `since` (recent trades only): nothing more to page
         if any(ts >= stop for ts in stamps):
             break  # the page reaches past the window: everything inside it is in hand
-        if len(page) < limit:
-            since += HOUR_MS  # all it has from `since` (some exchanges answer an hour at a time)
+        if by_id:
+            paged_by_id = from_id is not None
+            if paged_by_id and len(page) < limit:
+                break  # every trade up to now
+            if page:
+                from_id = max(int(t["id"]) for t in page) + 1
+                since = max(max(stamps), since)
+            else:
+                since += HOUR_MS  # an empty hour before the first trade: the next one may have some
             continue
+        if not page:
+            break  # nothing after `since`: every trade up to now is in hand
         newest = max(stamps)
+        if len(page) < limit and newest <= since:
+            break  # a short page with nothing new (ccxt drops trades before `since` from a page)
         since = newest if newest > since else newest + 1  # same-ms trades: de-duplicated by id
     return list(seen.values())

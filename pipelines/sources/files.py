@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from kimera.config import FileDump, KimeraConfig
+from kimera.config import ConfigError, FileDump, KimeraConfig, load_config
 from kimera.schema import EXCHANGE_OHLCV, EXCHANGE_TRADES, RawTable, conform
 from pipelines.sources.rows import EPOCH
 from pipelines.warehouse import replace_window
@@ -460,7 +460,8 @@ def import_dump_cli(path: Path, venue: str, symbol: str) -> None:
         )  # fmt: skip
         raise SystemExit(1) from None
     try:
-        for done in write_dumps(con, dumps, venue, symbol):
+        imported = write_dumps(con, dumps, venue, symbol)
+        for done in imported:
             tf = f" {done.timeframe}" if done.timeframe else ""
             click.echo(
                 f"{done.source}: {done.rows} rows into {done.table} ({venue} {symbol}{tf}) "
@@ -468,6 +469,51 @@ def import_dump_cli(path: Path, venue: str, symbol: str) -> None:
             )
     finally:
         con.close()
+    try:
+        config = load_config(settings=settings)
+    except ConfigError as exc:
+        click.secho(
+            f"imported; the config does not load, so features cannot be built yet: {exc}", fg="yellow"
+        )
+        return
+    for line in import_summary(imported, symbol, config):
+        click.echo(line)
+
+
+def import_summary(imported: list[Imported], symbol: str, config: KimeraConfig) -> list[str]:
+    """The range imported, what in the config stops features being built from it, and the next command."""
+    if not imported:
+        return ["nothing imported"]
+    start = min(d.start for d in imported)
+    end = max(d.end for d in imported)
+    lines = [
+        f"imported {sum(d.rows for d in imported)} rows of {symbol} for [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) UTC"
+    ]
+    first_hour = start.replace(minute=0, second=0, microsecond=0)
+    last_hour = end.replace(minute=0, second=0, microsecond=0)
+    last_hour += timedelta(hours=1) if last_hour < end else timedelta(0)
+    todo: list[str] = []
+    timeframes = sorted({d.timeframe for d in imported if d.timeframe})
+    if timeframes and config.exchange.timeframe not in timeframes:
+        todo.append(
+            f"exchange.timeframe: {timeframes[0]}   (features are built from {config.exchange.timeframe} candles)"
+        )
+    if first_hour < config.start_time:
+        todo.append(
+            f"start: {first_hour:%Y-%m-%d}   (partitions begin at start = {config.start.isoformat()})"
+        )
+    if symbol not in {a.pair for a in config.assets}:
+        base, quote = symbol.split("/")
+        todo.append(
+            f"assets: [{{symbol: {base}, quote: {quote}}}]   ({symbol} is not one of the config's pairs)"
+        )
+    if todo:
+        lines.append("to build features from it, set in kimera.yaml:")
+        lines += [f"  {item}" for item in todo]
+    lines.append(
+        f"next: kimera features --from '{first_hour:%Y-%m-%d %H:%M}' --to '{last_hour:%Y-%m-%d %H:%M}'"
+    )
+    return lines
 
 
 # --- exporting (Binance layout) --------------------------------------------------------------------

@@ -9,8 +9,9 @@
 }}
 
 -- One row per (asset, bar_time); bar_time is the bar's close, and every value uses only raw data with
--- time < bar_time. Trailing windows are RANGE frames over bar_time, so a missing bar shortens a window
--- instead of reaching further back; a window that is not full gives NULL.
+-- time < bar_time. Trailing windows are RANGE frames over the bar's position (bar_index: time in bars,
+-- or stored bars for a market with sessions), so a missing bar shortens a window instead of reaching
+-- further back; a window that is not full gives NULL. A closed session is not a missing bar.
 --
 -- A bar's features depend on the bars of its trailing windows, so an incremental run rebuilds from its
 -- window's start to the newest bar (window_to_newest), reading its inputs from the longest trailing
@@ -21,7 +22,7 @@
 {%- set after_context = (" and bar_time > timestamp '" ~ context ~ "'") if context is not none else '' %}
 
 with bars as (
-    select * from {{ ref('int_bars_consolidated') }}
+    select *, {{ bar_index() }} as bar_index from {{ ref('int_bars_consolidated') }}
     where true {{ after_context }}
 ),
 
@@ -87,6 +88,7 @@ joined as (
     select
         b.asset,
         b.bar_time,
+        b.bar_index,
         b.log_close,
         b.close,
         b.volume,
@@ -130,8 +132,7 @@ windowed as (
         *,
         {%- for k in var('return_lags') %}
         first_value(log_close) over (
-            partition by asset order by bar_time
-            range between {{ bars_interval(k) }} preceding and {{ bars_interval(k) }} preceding
+            partition by asset order by bar_index range between {{ k }} preceding and {{ k }} preceding
         ) as log_close_lag_{{ k }},
         {%- endfor %}
         count(*) over last_vol as bars_in_vol_window,
@@ -143,8 +144,8 @@ windowed as (
         stddev_samp(net_exchange_flow) over last_z as net_exchange_flow_std
     from joined
     window
-        last_vol as (partition by asset order by bar_time range between {{ bars_interval(vol_n - 1) }} preceding and current row),
-        last_z as (partition by asset order by bar_time range between {{ bars_interval(z_n - 1) }} preceding and current row)
+        last_vol as (partition by asset order by bar_index range between {{ vol_n - 1 }} preceding and current row),
+        last_z as (partition by asset order by bar_index range between {{ z_n - 1 }} preceding and current row)
 ),
 
 features as (

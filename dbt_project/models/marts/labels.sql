@@ -15,7 +15,7 @@
 -- A new bar completes the labels of the bars up to the longest horizon before it: an incremental run
 -- starts that many bars before its window (window_widen_bars) and runs to the newest bar.
 with bars as (
-    select asset, bar_time, log_close from {{ ref('int_bars_consolidated') }}
+    select asset, bar_time, log_close, {{ bar_index() }} as bar_index from {{ ref('int_bars_consolidated') }}
     where true
         {{- bar_window_filter() }}
 ),
@@ -27,8 +27,7 @@ ahead as (
         log_close,
         {%- for h in var('horizons') %}
         first_value(log_close) over (
-            partition by asset order by bar_time
-            range between {{ bars_interval(h) }} following and {{ bars_interval(h) }} following
+            partition by asset order by bar_index range between {{ h }} following and {{ h }} following
         ) as log_close_ahead_{{ h }}{{ ',' if not loop.last }}
         {%- endfor %}
     from bars

@@ -50,8 +50,11 @@ class DemoContext:
             self._instance = DagsterInstance.get()
         return self._instance
 
-    def run_job(self, job_name: str, title: str, partitioned: bool = True) -> RunOutcome:
-        """Run a job of the code location (over the demo window if ``partitioned``), with a bar per step.
+    def run_job(
+        self, job_name: str, title: str, partitioned: bool = True, partition: str | None = None
+    ) -> RunOutcome:
+        """Run a job of the code location (over the demo window if ``partitioned``, or the one
+        ``partition`` named), with a bar per step.
 
         Step bars move with the ``pipelines.progress`` lines the steps log; raises
         :class:`DemoFailed` naming the failed step and its error.
@@ -89,9 +92,15 @@ class DemoContext:
             elif event.event_type == DagsterEventType.STEP_FAILURE:
                 self.progress.update(task, description=f"  {step.replace('__', '.')} [red](failed)")
 
-        window = (self.start, self.end) if partitioned else None
+        window = (self.start, self.end) if partitioned and partition is None else None
         outcome = run_job(
-            job_name, self.instance, window=window, on_event=on_event, defs=defs, console_log_level="CRITICAL"
+            job_name,
+            self.instance,
+            window=window,
+            on_event=on_event,
+            defs=defs,
+            console_log_level="CRITICAL",
+            partition=partition,
         )
         if outcome.interrupted:
             raise KeyboardInterrupt

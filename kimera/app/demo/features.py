@@ -12,16 +12,26 @@ from kimera.app.demo.context import DemoContext
 
 def features_stage(ctx: DemoContext) -> list[str]:
     """Run the ``features_rebuild`` job over ``[ctx.start, ctx.end)`` as one run; summarise the marts."""
+    # loads Dagster and dbt: kept off `kimera --help`
+    from pipelines.features.definitions import REBUILD_JOB
+
+    return build_features(ctx, REBUILD_JOB)
+
+
+def build_features(ctx: DemoContext, job: str) -> list[str]:
+    """Run ``job`` (features or features_rebuild) over ``[ctx.start, ctx.end)``; summarise the marts
+    and say which feature families were built from the raw tables present (``kimera features``)."""
     import duckdb
 
     # loads Dagster and dbt: kept off `kimera --help`
     from pipelines.features.dbt_cli import log_dir
-    from pipelines.features.definitions import REBUILD_JOB
+    from pipelines.features.families import family_presence
 
     hours = int((ctx.end - ctx.start).total_seconds() // 3600)
-    outcome = ctx.run_job(REBUILD_JOB, f"raw checks and dbt build, {hours} hourly partitions")
+    outcome = ctx.run_job(job, f"raw checks and dbt build, {hours} hourly partitions")
     log = log_dir(ctx.settings.home_dir) / "dbt.log"
     with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
+        presence = family_presence(con)
         assets, bars, first, last = con.execute(
             "select count(distinct asset), count(*), min(bar_time), max(bar_time) from marts.features"
         ).fetchall()[0]
@@ -31,8 +41,13 @@ def features_stage(ctx: DemoContext) -> list[str]:
         ).fetchall()[0][0]
         horizon = ctx.config.features.horizons[0]
         labelled = con.execute(f"select count(fwd_ret_{horizon}) from marts.labels").fetchall()[0][0]
+    families = [
+        f"  families: {', '.join(p.family.name for p in presence if p.present)} built; "
+        + (", ".join(p.describe() for p in presence if not p.present) or "none NULL")
+    ]
     return [
         f"features: marts.features {bars} rows ({assets} assets, bars closing {first:%Y-%m-%d %H:%M} to "
         f"{last:%Y-%m-%d %H:%M}, {columns} feature columns), marts.labels {labelled} rows with a {horizon}-bar "
-        f"label; raw checks passed (run {outcome.run_id[:8]}, dbt log {log})"
+        f"label; raw checks passed (run {outcome.run_id[:8]}, dbt log {log})",
+        *families,
     ]

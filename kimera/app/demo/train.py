@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from kimera.app.demo.context import DemoContext, DemoFailed
+from kimera.app.demo.context import DemoContext
 
 PAPER_DAYS = 1  # the newest day of the demo is kept from training: the served model paper-trades it
 
@@ -27,14 +27,20 @@ def paper_start(end: datetime) -> datetime:
 
 def train_stage(ctx: DemoContext) -> list[str]:
     """Materialise the ``ml_training`` job for the demo's last whole day; one summary line per model."""
+    return train_partition(ctx, training_partition(ctx.end), days_hint=PAPER_DAYS)
+
+
+def train_partition(ctx: DemoContext, partition: str, days_hint: int = 0) -> list[str]:
+    """Materialise ``ml_training`` for ``partition`` (``kimera train``); one summary line per model.
+
+    With too few labelled bars it trains nothing and says how many the walk-forward needs.
+    """
     # the domains load Dagster and torch: imported when the stage runs, so `kimera --help` stays fast
     import duckdb
 
     from models.walk_forward import walk_forward
     from pipelines.ml.jobs import TRAIN_JOB
-    from pipelines.runner import code_location
 
-    partition = training_partition(ctx.end)
     needed = walk_forward(ctx.config.models).fold_bars
     with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
         column = f"fwd_ret_{ctx.config.models.horizon}"
@@ -46,20 +52,16 @@ def train_stage(ctx: DemoContext) -> list[str]:
         # a short demo (e.g. --days 1) is a smoke run of the data stages: say why nothing is trained
         return [
             f"train: not run: {have} labelled bars before {partition} + 1 day, the walk-forward needs "
-            f"{needed} (models.train_bars + purge + test_bars); use --days {ctx.config.models.train_bars // 24 + 15 + PAPER_DAYS} or more"
+            f"{needed} (models.train_bars + purge + test_bars)"
+            + (
+                f"; use --days {ctx.config.models.train_bars // 24 + 15 + days_hint} or more"
+                if days_hint
+                else "; bring more data or lower models.train_bars and models.test_bars"
+            )
         ]
-    task = ctx.progress.add_task(f"  ml_training, partition {partition}", total=None)
-    job = code_location().resolve_job_def(TRAIN_JOB)
-    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # the event log keeps all
-    result = job.execute_in_process(
-        run_config=quiet, partition_key=partition, instance=ctx.instance, raise_on_error=False
+    result = ctx.run_job(
+        TRAIN_JOB, f"train, evaluate and register the models, partition {partition}", partition=partition
     )
-    if not result.success:
-        failed = [e for e in result.all_events if e.is_step_failure]
-        step = failed[0].step_key if failed else "the run"
-        error = failed[0].event_specific_data.error.message.strip() if failed else "unknown error"
-        raise DemoFailed(f"train: {step} failed (run {result.run_id}): {error}")
-    ctx.progress.update(task, total=1, completed=1)
     with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
         rows = con.execute(
             """
@@ -74,6 +76,9 @@ def train_stage(ctx: DemoContext) -> list[str]:
     lines = [
         f"train: partition {partition} (run {result.run_id[:8]}); walk-forward test scores, mean over seeds:"
     ]
+    left_out = _features_left_out(ctx, partition)
+    if left_out:
+        lines.append(f"  {left_out}")
     lines += [
         f"  {model:<12} accuracy {acc:.4f} ± {sd or 0:.4f}  Sharpe after fees {sharpe:+.2f}  ({int(n)} bars)"
         + (_oracle_phrase(oracle[model]) if model in oracle else "")
@@ -111,3 +116,18 @@ def _oracle_phrase(scores: tuple[float, ...]) -> str:
         f"  Bayes A* {bayes:.4f} (oracle hit {oracle_hit:.4f})  recovery {recovery:.2f} ± {se:.2f}"
         f" (calls {expected:.2f})"
     )
+
+
+def _features_left_out(ctx: DemoContext, partition: str) -> str:
+    """The ``ml/dataset`` run's note of feature columns left out (absent sources), if any."""
+    from dagster import AssetKey
+
+    from models.columns import describe_dropped
+
+    event = ctx.instance.get_latest_materialization_event(AssetKey(["ml", "dataset"]))
+    if event is None or event.asset_materialization is None:
+        return ""
+    if event.asset_materialization.partition != partition:
+        return ""
+    left_out = event.asset_materialization.metadata.get("features_left_out")
+    return describe_dropped(left_out.value) if left_out is not None else ""
