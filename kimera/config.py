@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from kimera.chains import chain_views, check_pool_chains, primary_chain
 from kimera.settings import Settings, get_settings
 
 TIMEFRAME_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400}
@@ -215,6 +216,13 @@ class ChainConfig(_Section):
         description="Name of a secret holding the URL instead (URLs with an API key are secrets).",
     )
     confirmations: Annotated[int, Field(ge=0, le=1000)] = 12
+    chain_id: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="EIP-155 chain id (1 ethereum, 56 bsc, 137 polygon, 43114 avalanche); the RPC must report it.",
+    )
+    block_time_s: PositiveFloat = Field(
+        default=12.0, description="Average seconds per block (ethereum 12, bsc 3, polygon 2, avalanche 2)."
+    )
     tokens: list[Token] = Field(default_factory=list)
     exchange_wallets: list[WalletLabel] = Field(default_factory=list)
     log_chunk_blocks: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
@@ -245,6 +253,9 @@ class Pool(_Section):
     token0: str = Field(description="Label of the pool's token0 (checked against the chain).")
     token1: str = Field(description="Label of the pool's token1 (checked against the chain).")
     fee_bps: NonNegativeFloat = 30.0
+    chain: str | None = Field(
+        default=None, description="The chain (a name in chains:) it lives on; default the first."
+    )
 
 
 class DexConfig(_Section):
@@ -803,6 +814,10 @@ class KimeraConfig(_Section):
     assets: list[Asset]
     exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
     chain: ChainConfig = Field(default_factory=ChainConfig)
+    chains: list[ChainConfig] = Field(
+        default_factory=list,
+        description="Several EVM chains instead of one chain:; the first is the primary.",
+    )
     dex: DexConfig = Field(default_factory=DexConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
@@ -820,6 +835,21 @@ class KimeraConfig(_Section):
         if len(set(symbols)) != len(symbols):
             raise ValueError(f"asset symbols must be unique, got {symbols}")
         return assets
+
+    @model_validator(mode="before")
+    @classmethod
+    def _primary_chain(cls, data: Any) -> Any:
+        return primary_chain(data)
+
+    @model_validator(mode="after")
+    def _pools_on_known_chains(self) -> KimeraConfig:
+        check_pool_chains(self)
+        return self
+
+    def chain_views(self) -> list[KimeraConfig]:
+        """One config per chain of ``chains:`` (``chain`` set to it, ``dex.pools`` cut to its pools);
+        ``[self]`` for a single-chain config."""
+        return chain_views(self)
 
     @property
     def start_time(self) -> datetime:
