@@ -706,13 +706,15 @@ class CcxtVenueRef(_Section):
 
 
 class UniswapVenueRef(_Section):
-    """A Uniswap V2 pool traded through Router02 with a local key (secret ``<name>_private_key``)."""
+    """A Uniswap pool traded with a local key (secret ``<name>_private_key``): a V2 pool (or fork) through
+    Router02, a V3 pool (``dex: uniswap_v3`` in dex.pools) through the SwapRouter."""
 
     name: VenueName
     type: Literal["uniswap"]
     pool: Address = Field(description="A pool of dex.pools whose tokens are in chain.tokens.")
     router: Address = Field(
-        description="UniswapV2Router02 (mainnet 0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D)."
+        description="UniswapV2Router02 (mainnet 0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D) for a V2 pool; "
+        "SwapRouter (mainnet 0xE592427A0AEce92De3Edee1F18E0157C05861564) for a V3 pool."
     )
     rpc_url: str | None = Field(default=None, description="JSON-RPC URL; default: chain.rpc_url.")
     rpc_url_secret: str | None = Field(default=None, description="Name of a secret holding the RPC URL.")

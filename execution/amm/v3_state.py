@@ -46,31 +46,47 @@ def pool_contract(w3: Web3, address: str) -> Any:
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=V3_POOL_ABI)
 
 
+def _known(centre: int, words: int, spacing: int) -> tuple[int, int]:
+    return (
+        max(MIN_TICK, ((centre - words) << 8) * spacing),
+        min(MAX_TICK, (((centre + words + 1) << 8) - 1) * spacing),
+    )
+
+
+def _set_ticks(word: int, bits: int, spacing: int) -> list[int]:
+    """The initialised ticks a bitmap word marks."""
+    ticks = []
+    while bits:
+        low = bits & -bits
+        ticks.append(((word << 8) + low.bit_length() - 1) * spacing)
+        bits ^= low
+    return ticks
+
+
 def read_pool(w3: Web3, address: str, words: int = 2, block: int | str = "latest") -> V3Pool:
     """The pool's swap state at ``block``, with the initialised ticks of ``2 * words + 1`` bitmap words."""
-    pool = pool_contract(w3, address)
-    fn = pool.functions
+    fn = pool_contract(w3, address).functions
     sqrt_price_x96, tick, *_ = fn.slot0().call(block_identifier=block)
     spacing = fn.tickSpacing().call(block_identifier=block)
     centre = (tick // spacing) >> 8
     ticks: dict[int, int] = {}
     for word in range(centre - words, centre + words + 1):
-        bits = fn.tickBitmap(word).call(block_identifier=block)
-        while bits:
-            low = bits & -bits
-            t = ((word << 8) + low.bit_length() - 1) * spacing
+        for t in _set_ticks(word, fn.tickBitmap(word).call(block_identifier=block), spacing):
             ticks[t] = fn.ticks(t).call(block_identifier=block)[1]
-            bits ^= low
-    known = (
-        max(MIN_TICK, ((centre - words) << 8) * spacing),
-        min(MAX_TICK, (((centre + words + 1) << 8) - 1) * spacing),
-    )
-    return V3Pool(
-        sqrt_price_x96=sqrt_price_x96,
-        tick=tick,
-        liquidity=fn.liquidity().call(block_identifier=block),
-        fee=fn.fee().call(block_identifier=block),
-        tick_spacing=spacing,
-        ticks=ticks,
-        known=known,
-    )
+    return V3Pool(sqrt_price_x96, tick, fn.liquidity().call(block_identifier=block),
+                  fn.fee().call(block_identifier=block), spacing, ticks, _known(centre, words, spacing))  # fmt: skip
+
+
+async def read_pool_async(contract: Any, words: int = 2, block: int | str = "latest") -> V3Pool:
+    """:func:`read_pool` through an ``AsyncWeb3`` contract of :data:`V3_POOL_ABI` (the venue's)."""
+    fn = contract.functions
+    sqrt_price_x96, tick, *_ = await fn.slot0().call(block_identifier=block)
+    spacing = await fn.tickSpacing().call(block_identifier=block)
+    centre = (tick // spacing) >> 8
+    ticks: dict[int, int] = {}
+    for word in range(centre - words, centre + words + 1):
+        for t in _set_ticks(word, await fn.tickBitmap(word).call(block_identifier=block), spacing):
+            ticks[t] = (await fn.ticks(t).call(block_identifier=block))[1]
+    liquidity = await fn.liquidity().call(block_identifier=block)
+    fee = await fn.fee().call(block_identifier=block)
+    return V3Pool(sqrt_price_x96, tick, liquidity, fee, spacing, ticks, _known(centre, words, spacing))

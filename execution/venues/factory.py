@@ -40,10 +40,12 @@ async def uniswap_venue(ref: UniswapVenueRef, config: KimeraConfig, settings: Se
     pool = next((p for p in config.dex.pools if p.address.lower() == ref.pool.lower()), None)
     if pool is None:
         raise ConfigError(f"execution.venues: {ref.name}: pool {ref.pool} is not in dex.pools")
-    if pool.dex != "uniswap_v2":
+    if pool.dex not in ("uniswap_v2", "uniswap_v3"):
         raise ConfigError(
-            f"execution.venues: {ref.name}: pool {ref.pool} is {pool.dex}; only uniswap_v2 is traded"
+            f"execution.venues: {ref.name}: pool {ref.pool} is {pool.dex}; uniswap_v2 and uniswap_v3 are traded"
         )
+    if pool.dex == "uniswap_v3":  # the same venue, the SwapRouter's calls and the pool's exact math
+        from execution.venues.uniswap_v3 import UniswapV3Venue as UniswapVenue
     tokens = {t.symbol: t for t in config.chain.tokens}
     for label in (pool.token0, pool.token1):
         if label not in tokens:
