@@ -30,6 +30,7 @@ class RawTable:
     time_column: str
     doc: str
     partitioned: bool = True
+    simulated: bool = True  # the simulator makes its rows (False: only live chains have them)
 
     @property
     def qualified(self) -> str:
@@ -232,6 +233,33 @@ DEX_POOL_RESERVES = RawTable(
 )
 
 # Reference tables: small, unpartitioned, rewritten whole from the config (and the chain, for pools).
+DEX_LIQUIDITY = RawTable(
+    "dex_liquidity",
+    pa.schema(
+        [
+            _f("chain", pa.string()),
+            _f("dex", pa.string(), doc="uniswap_v3"),
+            _f("pool", pa.string(), doc="pool address"),
+            _f("block_number", pa.int64()),
+            _f("block_hash", pa.string()),
+            _f("log_index", pa.int32()),
+            _f("ts", TS),
+            _f("tx_hash", pa.string()),
+            _f("event", pa.string(), doc="mint (liquidity added) or burn (removed)"),
+            _f("owner", pa.string(), doc="position owner (the position manager for NFT positions)"),
+            _f("tick_lower", pa.int32()),
+            _f("tick_upper", pa.int32()),
+            _f("liquidity", pa.string(), doc="liquidity added or removed, exact uint128"),
+            _f("amount0", pa.float64(), doc="token0 paid in (mint) or owed out (burn), decimal-adjusted"),
+            _f("amount1", pa.float64(), doc="token1 paid in (mint) or owed out (burn), decimal-adjusted"),
+        ]
+    ),
+    key=("chain", "dex", "pool", "block_number", "log_index"),
+    time_column="ts",
+    doc="Liquidity added to and removed from tick ranges of V3 pools (Mint and Burn events).",
+    simulated=False,  # the simulated pools are constant-product
+)
+
 DEX_POOLS = RawTable(
     "dex_pools",
     pa.schema(
@@ -351,6 +379,7 @@ PARTITIONED_TABLES: tuple[RawTable, ...] = (
     TOKEN_TRANSFERS,
     DEX_SWAPS,
     DEX_POOL_RESERVES,
+    DEX_LIQUIDITY,
 )
 REFERENCE_TABLES: tuple[RawTable, ...] = (DEX_POOLS, TOKENS, WALLET_LABELS)
 RAW_TABLES: dict[str, RawTable] = {t.name: t for t in PARTITIONED_TABLES + REFERENCE_TABLES}

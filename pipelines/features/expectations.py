@@ -103,6 +103,13 @@ RULES: dict[str, RawRules] = {
         ordered_by=("block_number", "log_index"),
         hex_columns=("pool",),
     ),
+    "dex_liquidity": RawRules(
+        non_negative=("amount0", "amount1"),
+        accepted={"event": ("mint", "burn")},
+        series=("chain", "dex", "pool"),
+        ordered_by=("block_number", "log_index"),
+        hex_columns=("pool", "owner"),
+    ),
     "dex_pools": RawRules(
         non_negative=("fee_bps", "decimals0", "decimals1"),
         hex_columns=("pool", "token0_address", "token1_address"),

@@ -61,6 +61,7 @@ FEEDS: dict[str, Feed] = {
         Feed(schema.TOKEN_TRANSFERS, "chain", lambda s, a, b: s.chain.transfers(a, b)),
         Feed(schema.DEX_SWAPS, "dex", lambda s, a, b: s.dex.swaps(a, b)),
         Feed(schema.DEX_POOL_RESERVES, "dex", lambda s, a, b: s.dex.reserves(a, b)),
+        Feed(schema.DEX_LIQUIDITY, "dex", lambda s, a, b: s.dex.liquidity(a, b)),
     )
 }
 assert set(FEEDS) == {t.name for t in schema.PARTITIONED_TABLES}, "every partitioned raw table needs a feed"

@@ -58,6 +58,9 @@ class DexSource(Protocol):
     def reserves(self, start: datetime, end: datetime) -> pa.Table:  # raw.dex_pool_reserves
         ...
 
+    def liquidity(self, start: datetime, end: datetime) -> pa.Table:  # raw.dex_liquidity
+        """V3 Mint and Burn events of the configured pools (none for V2 pools)."""
+
 
 @runtime_checkable
 class ReorgAwareSource(Protocol):

@@ -13,6 +13,7 @@ import pyarrow as pa
 from kimera.config import KimeraConfig
 from kimera.schema import (
     CHAIN_BLOCKS,
+    DEX_LIQUIDITY,
     DEX_POOL_RESERVES,
     DEX_POOLS,
     DEX_SWAPS,
@@ -80,3 +81,6 @@ class SimDexSource(_SimSource):
 
     def reserves(self, start: datetime, end: datetime) -> pa.Table:
         return self._rows(DEX_POOL_RESERVES, start, end)
+
+    def liquidity(self, start: datetime, end: datetime) -> pa.Table:
+        return DEX_LIQUIDITY.empty()  # the simulated pools are constant-product: no tick ranges

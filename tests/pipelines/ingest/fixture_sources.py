@@ -213,6 +213,30 @@ class FixtureDex:
             },
         )
 
+    def liquidity(self, start: datetime, end: datetime) -> pa.Table:
+        events = self._events(start, end)
+        n = len(events)
+        return _table(
+            schema.DEX_LIQUIDITY,
+            {
+                "chain": [self._chain] * n,
+                "dex": ["uniswap_v3"] * n,
+                "pool": [self.POOL] * n,
+                "block_number": [b for b, _ in events],
+                "block_hash": [f"0x{b:064x}" for b, _ in events],
+                "log_index": [5] * n,
+                "ts": [t for _, t in events],
+                "tx_hash": [f"0x{b + 11:064x}" for b, _ in events],
+                "event": ["mint"] * n,
+                "owner": ["0x" + "5" * 40] * n,
+                "tick_lower": [-600] * n,
+                "tick_upper": [600] * n,
+                "liquidity": [str(10**21 + self.version)] * n,
+                "amount0": [1000.0] * n,
+                "amount1": [0.5 + self.version] * n,
+            },
+        )
+
 
 def fixture_sources(
     venues: tuple[str, ...] = ("alpha", "bravo"), symbols: tuple[str, ...] = ("BTC/USDT",), version: int = 0
