@@ -778,6 +778,29 @@ class ExecutionAuth(_Section):
         return self
 
 
+class BridgeModel(_Section):
+    """What moving inventory between two chains costs and takes: it nets cross-chain arbitrage (the
+    inventory a trade moves must come back some day) and plans rebalancing; no trade waits for it."""
+
+    fixed_quote: NonNegativeFloat = Field(
+        default=5.0, description="Quote currency per transfer (gas on both ends)."
+    )
+    fee_bps: NonNegativeFloat = Field(default=5.0, description="Bridge fee on the notional moved.")
+    latency_s: PositiveFloat = Field(
+        default=900.0, description="Seconds from sending to funds usable on the other chain."
+    )
+
+
+class ArbitrageConfig(_Section):
+    """Cross-chain arbitrage: both legs traded at once from inventory held on each chain."""
+
+    min_net_quote: NonNegativeFloat = Field(
+        default=1.0, description="Act only above this profit, net of everything."
+    )
+    max_amount: PositiveFloat = Field(default=10.0, description="Largest base amount one opportunity trades.")
+    bridge: BridgeModel = Field(default_factory=BridgeModel)
+
+
 class ExecutionConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8700
@@ -793,6 +816,7 @@ class ExecutionConfig(_Section):
         description="Empty: every paper venue and pool of the paper server; else each {name, type: paper | ccxt | uniswap, ...}.",
     )
     paper: PaperVenues = Field(default_factory=PaperVenues)
+    arbitrage: ArbitrageConfig = Field(default_factory=ArbitrageConfig)
     auth: ExecutionAuth = Field(default_factory=ExecutionAuth)
     sizing: ExecutionSizing = Field(default_factory=ExecutionSizing)
     risk: ExecutionRisk = Field(default_factory=ExecutionRisk)
