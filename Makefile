@@ -12,7 +12,7 @@ export DAGSTER_DISABLE_TELEMETRY := true
 .PHONY: setup demo test lint ui bench clean
 
 ## setup: create .venv with pip (if missing), install the project, its npm test artefacts and dbt manifest
-setup: $(VENV)/.installed evm/node_modules/.installed dbt_project/target/manifest.json .tools/uv/bin/uv
+setup: $(VENV)/.installed evm/node_modules/.installed evm/build/sushiswap.json dbt_project/target/manifest.json .tools/uv/bin/uv
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --target .tools/uv uv==0.13.9
 	@touch $@
 
-# Real Uniswap V2 contract artefacts (ABI + bytecode) for the offline EVM tests.
+# Real Uniswap V2/V3, SushiSwap and solc-js artefacts for the offline EVM tests.
 evm/node_modules/.installed: evm/package.json evm/package-lock.json
 	cd evm && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# SushiSwap's V2 fork ships sources, not bytecode: compiled with solc-js, its own init code hash written in.
+evm/build/sushiswap.json: evm/node_modules/.installed evm/compile_sushiswap.js
+	cd evm && node compile_sushiswap.js
 
 # dagster-dbt needs dbt's manifest at import time (DbtProject.prepare_if_dev only acts under `dagster dev`).
 dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) -print 2>/dev/null)

@@ -247,9 +247,16 @@ class ChainConfig(_Section):
         return self
 
 
+# Forks of Uniswap V2 (same pair, events and router; their own factory, init code hash and fee_bps).
+V2_SHAPED = ("uniswap_v2", "sushiswap", "pancakeswap")
+
+
 class Pool(_Section):
     address: Address
-    dex: Literal["uniswap_v2", "uniswap_v3"] = "uniswap_v2"
+    dex: Literal["uniswap_v2", "uniswap_v3", "sushiswap", "pancakeswap"] = Field(
+        default="uniswap_v2",
+        description="The protocol: uniswap_v3, or uniswap_v2 or a V2 fork (sushiswap, pancakeswap).",
+    )
     token0: str = Field(description="Label of the pool's token0 (checked against the chain).")
     token1: str = Field(description="Label of the pool's token1 (checked against the chain).")
     fee_bps: NonNegativeFloat = 30.0

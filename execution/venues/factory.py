@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pydantic import SecretStr
 
 from execution.venues.base import Venue
-from kimera.config import CcxtVenueRef, ConfigError, KimeraConfig, PaperVenueRef, UniswapVenueRef
+from kimera.config import V2_SHAPED, CcxtVenueRef, ConfigError, KimeraConfig, PaperVenueRef, UniswapVenueRef
 from kimera.settings import Settings
 
 
@@ -43,9 +43,9 @@ async def uniswap_venue(ref: UniswapVenueRef, config: KimeraConfig, settings: Se
     pool = next((p for p in config.dex.pools if p.address.lower() == ref.pool.lower()), None)
     if pool is None:
         raise ConfigError(f"execution.venues: {ref.name}: pool {ref.pool} is not in dex.pools")
-    if pool.dex not in ("uniswap_v2", "uniswap_v3"):
+    if pool.dex not in (*V2_SHAPED, "uniswap_v3"):
         raise ConfigError(
-            f"execution.venues: {ref.name}: pool {ref.pool} is {pool.dex}; uniswap_v2 and uniswap_v3 are traded"
+            f"execution.venues: {ref.name}: pool {ref.pool} is {pool.dex}; traded are uniswap_v3 and {V2_SHAPED}"
         )
     if pool.dex == "uniswap_v3":  # the same venue, the SwapRouter's calls and the pool's exact math
         from execution.venues.uniswap_v3 import UniswapV3Venue as UniswapVenue

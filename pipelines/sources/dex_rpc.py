@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 from web3 import Web3
 
-from kimera.config import ConfigError, KimeraConfig, Pool
+from kimera.config import V2_SHAPED, ConfigError, KimeraConfig, Pool
 from kimera.schema import DEX_LIQUIDITY, DEX_POOL_RESERVES, DEX_POOLS, DEX_SWAPS
 from kimera.settings import Settings, get_settings
 from pipelines.sources.chain_rpc import BlockWindows, make_client, ts_of
@@ -232,7 +232,7 @@ class RpcDexSource(BlockWindows):
                 last_sync[ref.address] = (ref.tx_hash, r0, r1)
                 reserves.append({**common, "reserve0": scaled(r0, f.decimals0), "reserve1": scaled(r1, f.decimals1),
                                  "price": reserves_price(r0, r1, f.decimals0, f.decimals1)})  # fmt: skip
-            elif kind == V2_SWAP.lower() and pool.dex == "uniswap_v2":
+            elif kind == V2_SWAP.lower() and pool.dex in V2_SHAPED:
                 swap = decode_v2_swap(entry)
                 sync = last_sync.get(ref.address)
                 if sync is None or sync[0] != ref.tx_hash:
