@@ -37,11 +37,12 @@ def check_pool_chains(config: KimeraConfig) -> None:
     ids = [c.chain_id for c in chains if c.chain_id is not None]
     if len(set(ids)) != len(ids):
         raise ValueError(f"chains: chain_id values must be unique, got {ids}")
-    for pool in config.dex.pools:
-        if pool.chain is not None and pool.chain not in names:
-            raise ValueError(
-                f"dex.pools: pool {pool.address} names chain {pool.chain!r}; configured chains are {names}"
-            )
+    for where, items in (("dex.pools", config.dex.pools), ("lending.markets", config.lending.markets)):
+        for item in items:
+            if item.chain is not None and item.chain not in names:
+                raise ValueError(
+                    f"{where}: {item.address} names chain {item.chain!r}; configured chains are {names}"
+                )
 
 
 def chain_views(config: KimeraConfig) -> list[KimeraConfig]:
@@ -53,5 +54,7 @@ def chain_views(config: KimeraConfig) -> list[KimeraConfig]:
     for chain in config.chains:
         pools = [p for p in config.dex.pools if (p.chain or primary) == chain.name]
         dex = config.dex.model_copy(update={"pools": pools})
-        views.append(config.model_copy(update={"chain": chain, "chains": [], "dex": dex}))
+        markets = [m for m in config.lending.markets if (m.chain or primary) == chain.name]
+        lending = config.lending.model_copy(update={"markets": markets})
+        views.append(config.model_copy(update={"chain": chain, "chains": [], "dex": dex, "lending": lending}))
     return views

@@ -272,6 +272,23 @@ class DexConfig(_Section):
     pools: list[Pool] = Field(default_factory=list)
 
 
+class LendingMarket(_Section):
+    address: Address = Field(
+        description="The lending pool (Aave V3: the Pool proxy, from PoolAddressesProvider.getPool())."
+    )
+    protocol: Literal["aave_v3"] = "aave_v3"
+    chain: str | None = Field(
+        default=None, description="The chain (a name in chains:) it lives on; default the first."
+    )
+
+
+class LendingConfig(_Section):
+    """Lending markets; ``source: rpc`` reads their events through their chain's RPC URL."""
+
+    source: Literal["sim", "rpc"] = "sim"
+    markets: list[LendingMarket] = Field(default_factory=list)
+
+
 # --- the simulator --------------------------------------------------------------------------------
 class SimAsset(_Section):
     """The simulated fair price of one asset (see docs/simulator.md)."""
@@ -852,6 +869,7 @@ class KimeraConfig(_Section):
         description="Several EVM chains instead of one chain:; the first is the primary.",
     )
     dex: DexConfig = Field(default_factory=DexConfig)
+    lending: LendingConfig = Field(default_factory=LendingConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)

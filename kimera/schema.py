@@ -260,6 +260,70 @@ DEX_LIQUIDITY = RawTable(
     simulated=False,  # the simulated pools are constant-product
 )
 
+LENDING_EVENTS = RawTable(
+    "lending_events",
+    pa.schema(
+        [
+            _f("chain", pa.string()),
+            _f("protocol", pa.string(), doc="aave_v3 (compound_v3: decoded from its ABI)"),
+            _f("market", pa.string(), doc="the lending pool's address"),
+            _f("block_number", pa.int64()),
+            _f("block_hash", pa.string()),
+            _f("log_index", pa.int32()),
+            _f("ts", TS),
+            _f("tx_hash", pa.string()),
+            _f("event", pa.string(), doc="supply, withdraw, borrow, repay or liquidation"),
+            _f(
+                "reserve",
+                pa.string(),
+                doc="the asset supplied, withdrawn, borrowed or repaid (liquidation: the debt)",
+            ),
+            _f("user", pa.string(), doc="whose position changed (liquidation: the borrower liquidated)"),
+            _f("caller", pa.string(), doc="who sent it (repayer, liquidator, supplier)"),
+            _f("amount", pa.float64(), doc="reserve units, decimal-adjusted (liquidation: debt covered)"),
+            _f("collateral_reserve", pa.string(), nullable=True, doc="liquidation only: collateral seized"),
+            _f("collateral_amount", pa.float64(), nullable=True, doc="liquidation only, decimal-adjusted"),
+            _f(
+                "borrow_rate",
+                pa.float64(),
+                nullable=True,
+                doc="borrow only: the rate it was taken at, a fraction per year",
+            ),
+        ]
+    ),
+    key=("chain", "protocol", "market", "block_number", "log_index"),
+    time_column="ts",
+    doc="Supplies, withdrawals, borrows, repayments and liquidations of the configured lending markets.",
+    simulated=False,
+)
+
+LENDING_RESERVES = RawTable(
+    "lending_reserves",
+    pa.schema(
+        [
+            _f("chain", pa.string()),
+            _f("protocol", pa.string()),
+            _f("market", pa.string()),
+            _f("block_number", pa.int64()),
+            _f("block_hash", pa.string()),
+            _f("log_index", pa.int32()),
+            _f("ts", TS),
+            _f("reserve", pa.string()),
+            _f("supply_rate", pa.float64(), doc="what suppliers earn, a fraction per year"),
+            _f("variable_borrow_rate", pa.float64(), doc="a fraction per year"),
+            _f("stable_borrow_rate", pa.float64(), doc="a fraction per year"),
+            _f("liquidity_index", pa.float64(), doc="supply interest accrued since listing (1 at listing)"),
+            _f("variable_borrow_index", pa.float64(), doc="borrow interest accrued since listing"),
+            _f("total_supplied", pa.float64(), doc="aToken supply at the end of the block, decimal-adjusted"),
+            _f("total_borrowed", pa.float64(), doc="stable + variable debt at the end of the block"),
+        ]
+    ),
+    key=("chain", "protocol", "market", "block_number", "log_index"),
+    time_column="ts",
+    doc="A reserve's rates and indexes after every action on it (Aave ReserveDataUpdated).",
+    simulated=False,
+)
+
 DEX_POOLS = RawTable(
     "dex_pools",
     pa.schema(

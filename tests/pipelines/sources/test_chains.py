@@ -174,7 +174,7 @@ def test_an_rpc_url_serving_another_chain_is_refused_naming_both_ids(
 def test_chains_config_errors_name_the_problem() -> None:
     with pytest.raises(ConfigError, match="names must be unique"):
         config_with(chain=None, chains=[{"name": "bsc"}, {"name": "bsc"}])
-    with pytest.raises(ConfigError, match="names chain 'polygon'"):
+    with pytest.raises(ConfigError, match="names chain .polygon."):
         config_with(chain=None, chains=[{"name": "bsc"}],
                     dex={"pools": [{"address": "0x" + "1" * 40, "token0": "A", "token1": "B", "chain": "polygon"}]})  # fmt: skip
     with pytest.raises(ConfigError, match="not both"):
