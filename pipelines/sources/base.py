@@ -63,6 +63,21 @@ class DexSource(Protocol):
 
 
 @runtime_checkable
+class LendingSource(Protocol):
+    """Events and reserve states of the configured lending markets."""
+
+    def chain(self) -> str: ...
+
+    def markets(self) -> list[str]: ...
+
+    def events(self, start: datetime, end: datetime) -> pa.Table:  # raw.lending_events
+        ...
+
+    def reserves(self, start: datetime, end: datetime) -> pa.Table:  # raw.lending_reserves
+        ...
+
+
+@runtime_checkable
 class ReorgAwareSource(Protocol):
     """A chain-backed source whose stored rows can be checked against the chain and healed.
 

@@ -66,9 +66,12 @@ class RpcLendingSource(BlockWindows):
         self.reorg_lookback = config.chain.reorg_lookback_blocks
         self.settings = settings or get_settings()
         self.client = client or make_client(config, self.settings, label=f"{config.chain.name} rpc (lending)")
-        self.markets = {m.address.lower(): m for m in config.lending.markets}
+        self.markets_by_address = {m.address.lower(): m for m in config.lending.markets}
         self._decimals: dict[str, int] = {}
         self._tokens: dict[str, tuple[str, str, str]] = {}  # reserve -> (aToken, stable debt, variable debt)
+
+    def markets(self) -> list[str]:
+        return sorted(self.markets_by_address)
 
     def events(self, start: datetime, end: datetime) -> pa.Table:
         return self.window_rows("lending_events", start, end)
@@ -77,7 +80,7 @@ class RpcLendingSource(BlockWindows):
         return self.window_rows("lending_reserves", start, end)
 
     def heal_scope(self, table: str) -> dict[str, list[str]]:
-        return {"market": sorted(self.markets)}
+        return {"market": sorted(self.markets_by_address)}
 
     def rows_between(self, table: str, first: int, last: int) -> pa.Table:
         if table not in self.tables:
@@ -109,10 +112,10 @@ class RpcLendingSource(BlockWindows):
     def _decode(self, first: int, last: int) -> dict[str, pa.Table]:
         events: list[dict] = []
         reserves: list[dict] = []
-        if first > last or not self.markets:
+        if first > last or not self.markets_by_address:
             return {"lending_events": table_from_records(LENDING_EVENTS, events),
                     "lending_reserves": table_from_records(LENDING_RESERVES, reserves)}  # fmt: skip
-        query = {"address": [Web3.to_checksum_address(a) for a in self.markets],
+        query = {"address": [Web3.to_checksum_address(a) for a in self.markets_by_address],
                  "topics": [[SUPPLY, WITHDRAW, BORROW, REPAY, LIQUIDATION, RESERVE_UPDATED]]}  # fmt: skip
         logs = sorted(
             self.client.get_logs(query, first, last),
@@ -121,7 +124,7 @@ class RpcLendingSource(BlockWindows):
         headers = self.client.headers({int(e["blockNumber"]) for e in logs})
         for entry in logs:
             ref = LogRef.of(entry)
-            market = self.markets.get(ref.address)
+            market = self.markets_by_address.get(ref.address)
             if market is None:
                 continue
             t = entry["topics"]

@@ -19,6 +19,8 @@ from kimera.schema import (
     DEX_SWAPS,
     EXCHANGE_OHLCV,
     EXCHANGE_TRADES,
+    LENDING_EVENTS,
+    LENDING_RESERVES,
     ORDER_BOOK_SNAPSHOTS,
     TOKEN_TRANSFERS,
     RawTable,
@@ -68,6 +70,22 @@ class SimChainSource(_SimSource):
 
     def transfers(self, start: datetime, end: datetime) -> pa.Table:
         return self._rows(TOKEN_TRANSFERS, start, end)
+
+
+class SimLendingSource(_SimSource):
+    """Lending markets of the simulated chain: none yet (``lending.markets`` is for live chains)."""
+
+    def chain(self) -> str:
+        return self.config.chain.name
+
+    def markets(self) -> list[str]:
+        return []
+
+    def events(self, start: datetime, end: datetime) -> pa.Table:
+        return LENDING_EVENTS.empty()
+
+    def reserves(self, start: datetime, end: datetime) -> pa.Table:
+        return LENDING_RESERVES.empty()
 
 
 class SimDexSource(_SimSource):

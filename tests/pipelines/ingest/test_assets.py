@@ -67,7 +67,9 @@ def test_a_source_failing_after_some_tables_leaves_the_failed_partition_as_it_wa
         raise ConnectionError("node went away")
 
     chain = Faulty(newer.chain, transfers=node_down)
-    result = run_ingest(ALL, HOUR, sources=Sources(newer.exchange, chain, newer.dex), raise_on_error=False)
+    result = run_ingest(
+        ALL, HOUR, sources=Sources(newer.exchange, chain, newer.dex, newer.lending), raise_on_error=False
+    )
     assert not result.success
     after = _snapshot(read_rows)
     assert after["token_transfers"] == before["token_transfers"]
