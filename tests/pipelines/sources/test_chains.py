@@ -3,6 +3,7 @@ swaps land in the same raw tables keyed by chain, each read with its own RPC and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,7 +36,8 @@ class Chain:
     rpc: Any
 
     def section(self, **extra: Any) -> dict[str, Any]:
-        tokens = [{"symbol": n, "address": c.address, "decimals": 18, "whale_threshold": 1000}
+        assets = {"TKA": "ETH", "TKB": "USD"}  # TKB prices TKA in the DEX features
+        tokens = [{"symbol": n, "address": c.address, "decimals": 18, "whale_threshold": 1000, "asset": assets[n]}
                   for n, c in self.uni.tokens.items()]  # fmt: skip
         return {"source": "rpc", "name": self.name, "chain_id": self.chain_id, "rpc_url": self.rpc.url,
                 "confirmations": 0, "tokens": tokens, "retry": FAST_RETRY, **extra}  # fmt: skip
@@ -179,3 +181,38 @@ def test_chains_config_errors_name_the_problem() -> None:
                     dex={"pools": [{"address": "0x" + "1" * 40, "token0": "A", "token1": "B", "chain": "polygon"}]})  # fmt: skip
     with pytest.raises(ConfigError, match="not both"):
         config_with(chain={"name": "ethereum"}, chains=[{"name": "bsc"}])
+
+
+def test_the_cross_chain_basis_is_the_gap_between_the_chains_last_prices(
+    two_chains, kimera_home, tmp_path
+) -> None:
+    from pipelines.features.dbt_cli import run_dbt
+    from pipelines.features.project import dbt_vars
+    from pipelines.warehouse import ensure_raw_schema
+
+    for chain in two_chains:  # a swap on each chain, so both price ETH in the same bar
+        uni = chain.uni
+        chain.evm.send(uni.tokens["TKA"].functions.transfer(chain.evm.accounts[2], ONE))
+        uni.swap_exact_in(uni.tokens["TKA"], uni.tokens["TKB"], ONE // 2, chain.evm.accounts[2])
+    config = _config(two_chains)
+    sources = make_sources(config)
+    window = _window(two_chains)
+    home = tmp_path / "home"
+    home.mkdir()
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        ensure_raw_schema(con)
+        ingest_each_chain(con, FEEDS["dex_swaps"], sources, *window)
+        for table in ("dex_pools", "tokens"):
+            ingest_reference_each_chain(con, REFERENCE_FEEDS[table], config, sources)
+    run_dbt(["build", "--select", "+cross_chain_basis"], home=home, dbt_vars=dbt_vars(config))
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        basis = con.execute(
+            "select bar_time, basis_bps from marts.cross_chain_basis"
+            " where asset = 'ETH' and chain = 'ethereum' and other_chain = 'bsc' order by bar_time desc limit 1"
+        ).fetchone()
+        last = dict(con.execute(
+            "select chain, max_by(price, block_number * 1000000 + log_index) from raw.dex_swaps"
+            " where ts < ? group by chain", [basis[0]]
+        ).fetchall())  # fmt: skip
+    assert basis[1] == pytest.approx(math.log(last["bsc"] / last["ethereum"]) * 1e4, rel=1e-9)
+    assert basis[1] > 3000  # TKB per TKA: about 3 on bsc against 2 on ethereum
