@@ -15,10 +15,11 @@ from tests.execution.amm.conftest import V3World
 ONE = 10**18
 
 
-@pytest.fixture
-def v3_pools(v3_world: V3World):
-    """The three fee tiers' states as read from the chain (token0 is the base, token1 the quote)."""
-    return {fee: read_pool(v3_world.evm.w3, pool.address, words=4) for fee, pool in v3_world.pools.items()}
+@pytest.fixture(scope="module")
+def v3_pools(_v3_chain: V3World):
+    """The three fee tiers' minted states as read from the chain (token0 is the base, token1 the quote);
+    read once: these tests only quote, and every other test reverts what it trades."""
+    return {fee: read_pool(_v3_chain.evm.w3, pool.address, words=4) for fee, pool in _v3_chain.pools.items()}
 
 
 @pytest.mark.parametrize("fee", [500, 3000, 10000])

@@ -183,6 +183,7 @@ def test_chains_config_errors_name_the_problem() -> None:
         config_with(chain={"name": "ethereum"}, chains=[{"name": "bsc"}])
 
 
+@pytest.mark.slow  # a dbt build
 def test_the_cross_chain_basis_is_the_gap_between_the_chains_last_prices(
     two_chains, kimera_home, tmp_path
 ) -> None:

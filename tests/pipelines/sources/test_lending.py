@@ -112,6 +112,7 @@ def test_supply_borrow_repay_and_a_liquidation_land_as_the_chain_has_them(
     assert 0 < last_usdc["total_borrowed"] / last_usdc["total_supplied"] < 0.02  # utilisation: ~10k of ~1M
 
 
+@pytest.mark.slow  # a dbt build
 def test_lending_features_from_the_landed_rows(aave_chain, history, tmp_path, kimera_home) -> None:
     """Ingest (the lending feeds, as the Dagster assets call them), then dbt: marts.lending."""
     from pipelines.features.dbt_cli import run_dbt
