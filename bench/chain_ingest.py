@@ -33,9 +33,12 @@ def _best(fn, repeat: int = 3) -> float:
 
 
 def run(quick: bool = False) -> list[Measure]:
+    import tempfile
+
     import httpx
     from web3 import Web3
 
+    from kimera.settings import Settings
     from pipelines.sources.dex_rpc import RpcDexSource
     from pipelines.sources.evm import V2_SWAP, V2_SYNC, V3_SWAP
     from pipelines.sources.uniswap_v3 import V3_BURN, V3_MINT
@@ -44,6 +47,8 @@ def run(quick: bool = False) -> list[Measure]:
     from tests.support.rpc_server import JsonRpcServer
 
     blocks = 40 if quick else 200
+    scratch = tempfile.TemporaryDirectory()  # the pool-facts cache goes here, not into the user's home
+    settings = Settings(home=Path(scratch.name))
     evm = Evm()
     uni = deploy_uniswap_v2(evm)
     a, b = uni.tokens["TKA"], uni.tokens["TKB"]
@@ -65,7 +70,7 @@ def run(quick: bool = False) -> list[Measure]:
 
         def ours() -> None:
             nonlocal rows
-            source = RpcDexSource(config)  # nothing cached between runs but the pool facts file
+            source = RpcDexSource(config, settings)  # nothing cached between runs but the pool facts file
             rows = source.rows_between("dex_swaps", first, last).num_rows
 
         ours()  # warm: pool facts read and cached, as after a first ingest
@@ -82,6 +87,7 @@ def run(quick: bool = False) -> list[Measure]:
 
             raw()
             raw_s = _best(raw)
+    scratch.cleanup()
     if rows != blocks:
         raise RuntimeError(f"the source read {rows} swaps of the {blocks} in the range")
     value, baseline = blocks / ours_s, blocks / raw_s
