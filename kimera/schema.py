@@ -30,7 +30,7 @@ class RawTable:
     time_column: str
     doc: str
     partitioned: bool = True
-    simulated: bool = True  # the simulator makes its rows (False: only live chains have them)
+    simulated: bool = True  # marketsim declares and makes it (False: the sources make it, or live chains only)
 
     @property
     def qualified(self) -> str:

@@ -19,8 +19,6 @@ from kimera.schema import (
     DEX_SWAPS,
     EXCHANGE_OHLCV,
     EXCHANGE_TRADES,
-    LENDING_EVENTS,
-    LENDING_RESERVES,
     ORDER_BOOK_SNAPSHOTS,
     TOKEN_TRANSFERS,
     RawTable,
@@ -28,6 +26,7 @@ from kimera.schema import (
 )
 from kimera.simulation import simulator_from_config
 from marketsim import MarketSimulator
+from pipelines.sources.sim_lending import MARKET, lending_rows
 
 
 class _SimSource:
@@ -73,19 +72,25 @@ class SimChainSource(_SimSource):
 
 
 class SimLendingSource(_SimSource):
-    """Lending markets of the simulated chain: none yet (``lending.markets`` is for live chains)."""
+    """The simulated chain's lending pool (:mod:`pipelines.sources.sim_lending`), over its tokens."""
 
     def chain(self) -> str:
         return self.config.chain.name
 
     def markets(self) -> list[str]:
-        return []
+        return [MARKET]
+
+    def _tables(self, start: datetime, end: datetime) -> tuple[pa.Table, pa.Table]:
+        reference = self.simulator.reference_tables()
+        tokens = [t for t in reference["tokens"].to_pylist() if t["chain"] == self.chain()]
+        labelled = sorted(w["address"] for w in reference["wallet_labels"].to_pylist())
+        return lending_rows(self.simulator, tokens, labelled, self.chain(), self.config.sim.seed, start, end)
 
     def events(self, start: datetime, end: datetime) -> pa.Table:
-        return LENDING_EVENTS.empty()
+        return self._tables(start, end)[0]
 
     def reserves(self, start: datetime, end: datetime) -> pa.Table:
-        return LENDING_RESERVES.empty()
+        return self._tables(start, end)[1]
 
 
 class SimDexSource(_SimSource):
