@@ -84,7 +84,10 @@ class SimLendingSource(_SimSource):
         reference = self.simulator.reference_tables()
         tokens = [t for t in reference["tokens"].to_pylist() if t["chain"] == self.chain()]
         labelled = sorted(w["address"] for w in reference["wallet_labels"].to_pylist())
-        return lending_rows(self.simulator, tokens, labelled, self.chain(), self.config.sim.seed, start, end)
+        config = self.config
+        return lending_rows(
+            self.simulator, tokens, labelled, self.chain(), config.sim.seed, config.start_time, start, end
+        )
 
     def events(self, start: datetime, end: datetime) -> pa.Table:
         return self._tables(start, end)[0]

@@ -36,9 +36,10 @@ def _address(*parts: object) -> str:
     return "0x" + hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:40]
 
 
-def lending_rows(simulator, tokens: list[dict], labelled: list[str], chain: str, seed: int,
+def lending_rows(simulator, tokens: list[dict], labelled: list[str], chain: str, seed: int, sim_start: datetime,
                  start: datetime, end: datetime) -> tuple[pa.Table, pa.Table]:  # fmt: skip
-    """(``raw.lending_events``, ``raw.lending_reserves``) rows with ``ts`` in ``[start, end)``."""
+    """(``raw.lending_events``, ``raw.lending_reserves``) rows with ``ts`` in ``[start, end)``; the
+    simulated world begins at ``sim_start`` (no liquidation looks back before it)."""
     first = math.ceil((start - EPOCH).total_seconds() / STEP_S)
     last = math.ceil((end - EPOCH).total_seconds() / STEP_S)
     tokens = sorted(tokens, key=lambda t: t["token_address"])
@@ -82,6 +83,7 @@ def lending_rows(simulator, tokens: list[dict], labelled: list[str], chain: str,
             if (
                 usd is not None
                 and token is not usd
+                and ts - timedelta(hours=1) >= sim_start
                 and p < 0.985 * price(token["asset"], ts - timedelta(hours=1))
             ):
                 debt = float(rng.uniform(1e4, 2e5))

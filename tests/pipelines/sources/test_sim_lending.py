@@ -55,6 +55,11 @@ def test_liquidations_follow_a_fall_of_the_collaterals_fair_price(lending) -> No
         assert fell < 0.985 and tokens[e["reserve"]] == "USD"
 
 
+def test_the_first_hour_of_the_simulated_world_has_rows_too(lending) -> None:
+    start = lending.config.start_time  # no liquidation may look back before the world began
+    assert lending.events(start, start + timedelta(hours=1)).num_rows > 0
+
+
 def test_the_simulated_rows_pass_the_raw_quality_suite(lending, tmp_path) -> None:
     from pipelines.features.expectations import validate_raw
 
