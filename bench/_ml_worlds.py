@@ -19,8 +19,8 @@ from models.synthetic import World
 
 def simulated_world(days: int = 90, strength: float | None = None, seed: int | None = None) -> World:
     """A world of ``days`` hourly bars from the repository's config (``sim.*`` overridable)."""
+    from connect.sim import simulator_from_config
     from kimera.config import load_config
-    from kimera.simulation import simulator_from_config
 
     config = load_config()
     sim_section = config.sim.model_copy(
@@ -83,8 +83,8 @@ def marts_world(
 
     import duckdb
 
+    from connect.sim import simulator_from_config
     from kimera.config import load_config
-    from kimera.simulation import simulator_from_config
 
     # the features domain (dbt) by name: this module must import where it is not installed yet
     dbt_cli = importlib.import_module("pipelines.features.dbt_cli")

@@ -39,8 +39,8 @@ def _best(fn, repeat: int = 3) -> float:
 def _dump_measures(folder: Path, quick: bool) -> list[Measure]:
     import duckdb
 
+    from marketsim.binance_dumps import kline_lines, trade_lines, write_csv
     from pipelines.sources.files import read_dump
-    from tests.support.binance_dumps import kline_lines, trade_lines, write_csv
 
     bars = 7 * 1440 if quick else 31 * 1440
     trades = 100_000 if quick else 1_000_000
@@ -76,15 +76,18 @@ def _dump_measures(folder: Path, quick: bool) -> list[Measure]:
 
 def _ccxt_measure(quick: bool) -> Measure:
     import httpx
+    import yaml
 
     from kimera.config import parse_config
+    from kimera.settings import get_settings
+    from marketsim.exchange_server import ExchangeServer
     from pipelines.sources.ccxt_exchange import CcxtExchangeSource
-    from tests.support.config import shipped_config_data
-    from tests.support.exchange import ExchangeServer
 
     hours = 6 if quick else 24
     with ExchangeServer() as server:
-        data = shipped_config_data()
+        data = yaml.safe_load(
+            get_settings().config.read_text()
+        )  # the config the user runs, one section replaced
         data["exchange"] = {"source": "ccxt", "ccxt_venues": [server.venue("binance")]}
         source = CcxtExchangeSource(parse_config(data))
         end = datetime.utcnow().replace(second=0, microsecond=0) - timedelta(hours=1)

@@ -22,8 +22,8 @@ GOAL_SECONDS_PER_YEAR = 10.0
 
 
 def _simulator():
+    from connect.sim import spec_from_config
     from kimera.config import load_config
-    from kimera.simulation import spec_from_config
     from marketsim import MarketSimulator
 
     return MarketSimulator(spec_from_config(load_config(CONFIG)))  # cold: no shared caches

@@ -15,6 +15,7 @@ chain and compares the journal's orders and fills with their last audited state.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -29,6 +30,7 @@ import orjson
 
 from execution.journal import Journal, Statement
 from execution.orders import ChildOrder, OrderEvent
+from execution.slicing import ParentOrder
 from execution.venues.base import VenueFill
 
 GENESIS = "0" * 64
@@ -198,8 +200,8 @@ class AuditedJournal(Journal):
         decision = {"signal_id": signal_id, "outcome": outcome, "parent_id": parent_id, "detail": detail}
         return self._audited(inner, ("signal", signal_id, dict(body)), ("decision", signal_id, decision))
 
-    def parent(self, p: dict[str, Any]) -> Statement:
-        return self._audited(super().parent(p), ("parent", p["parent_id"], dict(p)))
+    def parent(self, p: ParentOrder) -> Statement:
+        return self._audited(super().parent(p), ("parent", p.parent_id, dataclasses.asdict(p)))
 
     def refusal(self, reason, detail, asset, signal_id, parent_id=None, venue=None) -> Statement:
         inner = super().refusal(reason, detail, asset, signal_id, parent_id, venue)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from execution.orders import LIVE, ChildOrder, OrderEvent, OrderState, restore
+from execution.slicing import ParentOrder
 from execution.venues.base import Side, TimeInForce, VenueFill
 
 Statement = tuple[str, tuple[Any, ...]]
@@ -126,7 +127,7 @@ class JournalState:
     orders: dict[str, ChildOrder] = field(default_factory=dict)
     fills: list[VenueFill] = field(default_factory=list)
     signals: dict[str, dict[str, Any]] = field(default_factory=dict)
-    parents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parents: dict[str, ParentOrder] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
     refusals_by_reason: dict[str, int] = field(default_factory=dict)
 
@@ -404,15 +405,15 @@ class Journal:
             ),
         )
 
-    def parent(self, p: dict[str, Any]) -> Statement:
+    def parent(self, p: ParentOrder) -> Statement:
         d = self.dialect
         return (
             PARENT_SQL,
             (
-                p["parent_id"], p.get("signal_id"), p["asset"], p["side"], _money(p["quantity"], d),
-                _money(p.get("target"), d), _money(p.get("reference_price"), d), p["created_at"],
-                p.get("slice_mode"), json.dumps([str(q) for q in p["slices"]]), p["next_slice"],
-                p.get("next_slice_at"), p["status"], p.get("model_tag"), p.get("prediction_id"),
+                p.parent_id, p.signal_id, p.asset, p.side, _money(p.quantity, d),
+                _money(p.target, d), _money(p.reference_price, d), p.created_at,
+                p.slice_mode, json.dumps([str(q) for q in p.slices]), p.next_slice,
+                p.next_slice_at, p.status, p.model_tag, p.prediction_id,
             ),
         )  # fmt: skip
 
@@ -454,13 +455,13 @@ class Journal:
                 slices, next_slice, next_slice_at, status, model_tag, prediction_id FROM parents"""
         )
         for r in cur.fetchall():
-            state.parents[r[0]] = {
-                "parent_id": r[0], "signal_id": r[1], "asset": r[2], "side": r[3], "quantity": _dec(r[4]),
-                "target": None if r[5] is None else _dec(r[5]),
-                "reference_price": None if r[6] is None else _dec(r[6]), "created_at": r[7],
-                "slice_mode": r[8], "slices": [Decimal(q) for q in json.loads(r[9])], "next_slice": r[10],
-                "next_slice_at": r[11], "status": r[12], "model_tag": r[13], "prediction_id": r[14],
-            }  # fmt: skip
+            state.parents[r[0]] = ParentOrder(
+                parent_id=r[0], signal_id=r[1], asset=r[2], side=r[3], quantity=_dec(r[4]),
+                target=None if r[5] is None else _dec(r[5]),
+                reference_price=None if r[6] is None else _dec(r[6]), created_at=r[7],
+                slice_mode=r[8], slices=[Decimal(q) for q in json.loads(r[9])], next_slice=r[10],
+                next_slice_at=r[11], status=r[12], model_tag=r[13], prediction_id=r[14],
+            )  # fmt: skip
         cur.execute("SELECT key, value FROM settings")
         state.settings = dict(cur.fetchall())
         cur.execute("SELECT reason, COUNT(*) FROM refusals GROUP BY reason")

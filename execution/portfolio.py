@@ -47,9 +47,12 @@ class Portfolio:
         self.positions = {a: Position(a) for a in assets}
         self.symbol_asset: dict[str, str] = {}
 
+    def position(self, asset: str) -> Position:
+        """The position in ``asset`` (a flat one when it never traded)."""
+        return self.positions.setdefault(asset, Position(asset))
+
     def apply(self, asset: str, fill: VenueFill) -> None:
-        pos = self.positions.setdefault(asset, Position(asset))
-        pos.apply(fill.side, fill.price, fill.amount, fill.fee)
+        self.position(asset).apply(fill.side, fill.price, fill.amount, fill.fee)
 
     def quantity(self, asset: str) -> Decimal:
         return self.positions[asset].quantity if asset in self.positions else ZERO

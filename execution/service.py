@@ -33,6 +33,7 @@ from execution.orders import ChildOrder
 from execution.portfolio import Portfolio
 from execution.risk import PreTradeRisk, Refusal
 from execution.router import CexInput, PoolInput, route
+from execution.slicing import ParentOrder, new_parent
 from execution.venues.base import MarketRules, Side, TimeInForce, Venue, VenueFill
 from execution.venues.http import LoopbackHttpClient
 from kimera.config import KimeraConfig
@@ -83,8 +84,8 @@ class ExecutionService:
         self.oms = OrderManager(self.journal, {}, self.cfg.oms, self.killswitch, self.metrics, self._on_fill)
         self.signals: dict[str, dict[str, Any]] = {}
         self.pending_signals: dict[str, asyncio.Future] = {}
-        self.parents: dict[str, dict[str, Any]] = {}
-        self.working: dict[str, dict[str, Any]] = {}  # parents with slices still to send
+        self.parents: dict[str, ParentOrder] = {}
+        self.working: dict[str, ParentOrder] = {}  # parents with slices still to send
         self.day_marks: dict[str, Decimal] = {}
         self.refusal_counts: dict[str, int] = {}
         self._background: list[asyncio.Task] = []
@@ -100,7 +101,7 @@ class ExecutionService:
         for v in self.signals.values():
             v["hash"] = _body_hash(json.loads(v.pop("body"))) if v.get("body") else None
         self.parents = state.parents
-        self.working = {pid: p for pid, p in self.parents.items() if p["status"] == "working"}
+        self.working = {pid: p for pid, p in self.parents.items() if p.status == "working"}
         self.oms.restore(state)
         for fill in state.fills:
             order = state.orders.get(fill.client_order_id)
@@ -204,9 +205,8 @@ class ExecutionService:
         """Position plus what live orders and unsent slices may still add (signed, base units)."""
         total = float(self.portfolio.quantity(asset) + self.oms.open_exposure(asset))
         for p in self.working.values():
-            if p["asset"] == asset:
-                sign = 1 if p["side"] == "buy" else -1
-                total += sign * float(sum(p["slices"][p["next_slice"] :], Decimal(0)))
+            if p.asset == asset:
+                total += p.sign * float(p.unsent())
         return total
 
     def marks(self) -> dict[str, Decimal | None]:
@@ -355,11 +355,11 @@ class ExecutionService:
         if not children:
             detail = refusals[0].detail if refusals else "nothing to route"
             return Decision("refused", detail, refusals=refusals, target=target, exposure=exposure)
-        parent["next_slice"] = 1
-        self.parents[parent["parent_id"]] = parent
-        self._set_status(parent, "working" if len(parent["slices"]) > 1 else "done")
+        parent.next_slice = 1
+        self.parents[parent.parent_id] = parent
+        self._set_status(parent, "working" if len(parent.slices) > 1 else "done")
         return Decision(
-            "orders", f"{side.value} {qty:.8g} {asset} in {len(parent['slices'])} slice(s)", parent["parent_id"],
+            "orders", f"{side.value} {qty:.8g} {asset} in {len(parent.slices)} slice(s)", parent.parent_id,
             children, refusals, target, exposure,
         )  # fmt: skip
 
@@ -367,46 +367,19 @@ class ExecutionService:
         incs = [r[symbol].amount_increment for r in self.rules.values() if symbol in r]
         return float(max(incs)) if incs else 1e-8
 
-    def _new_parent(self, body, asset, side, qty, target, ref, lot) -> dict[str, Any]:
-        routing = self.cfg.routing
-        notional = qty * ref
-        slices = [qty]
-        # a slice never exceeds what pre-trade risk lets one venue order be
-        threshold = min(routing.slice_threshold_notional, self.cfg.risk.max_order_notional)
-        if notional > threshold:
-            n = math.ceil(notional / min(routing.slice_notional, self.cfg.risk.max_order_notional))
-            # on the lot grid in Decimal: float steps would journal sizes like 0.09355000000000001
-            q, step = _dec(qty), _dec(lot)
-            each = (q / n / step).to_integral_value(rounding=ROUND_FLOOR) * step
-            slices = [each] * (n - 1) + [q - each * (n - 1)]
-        now = time.time()
-        return {
-            "parent_id": f"P{sm.new_client_order_id()}",
-            "signal_id": body.get("signal_id"),
-            "asset": asset,
-            "side": side.value,
-            "quantity": _dec(qty),
-            "target": _dec(target),
-            "reference_price": _dec(ref),
-            "created_at": now,
-            "slice_mode": routing.slice_mode if len(slices) > 1 else None,
-            "slices": [_dec(q) for q in slices],
-            "next_slice": 0,
-            "next_slice_at": now + routing.twap_interval_s if len(slices) > 1 else None,
-            "status": "working",
-            "model_tag": body.get("model_tag"),
-            "prediction_id": body.get("prediction_id"),
-        }
+    def _new_parent(self, body, asset, side, qty, target, ref, lot) -> ParentOrder:
+        return new_parent(
+            f"P{sm.new_client_order_id()}", body, asset, side.value, qty, target, ref, lot, self.cfg.routing,
+            self.cfg.risk.max_order_notional, time.time(),
+        )  # fmt: skip
 
-    def _route_slice(
-        self, parent: dict[str, Any], k: int, ref: float
-    ) -> tuple[list[ChildOrder], list[Refusal]]:
+    def _route_slice(self, parent: ParentOrder, k: int, ref: float) -> tuple[list[ChildOrder], list[Refusal]]:
         """Route slice ``k`` of ``parent`` into child orders (not yet registered or journaled)."""
         t0 = time.perf_counter()
-        asset = parent["asset"]
+        asset = parent.asset
         symbol = self.assets[asset].pair
-        side = Side(parent["side"])
-        qty = float(parent["slices"][k])
+        side = Side(parent.side)
+        qty = float(parent.slices[k])
         trading = [n for n, rules in self.rules.items() if symbol in rules]
         venues = self.risk.venues_with_capacity(trading)
         if not venues:
@@ -457,64 +430,60 @@ class ExecutionService:
                 continue
             self.risk.spend(leg.venue)
             order, _ = sm.create(
-                client_order_id=sm.new_client_order_id(), parent_id=parent["parent_id"],
-                intent_key=f"{parent['parent_id']}:{k}:{leg.venue}", venue=leg.venue, symbol=symbol, asset=asset,
+                client_order_id=sm.new_client_order_id(), parent_id=parent.parent_id,
+                intent_key=f"{parent.parent_id}:{k}:{leg.venue}", venue=leg.venue, symbol=symbol, asset=asset,
                 side=side, amount=amount, limit_price=limit_px, time_in_force=TimeInForce.IOC,
-                signal_id=parent.get("signal_id"), model_tag=parent.get("model_tag"),
-                prediction_id=parent.get("prediction_id"),
+                signal_id=parent.signal_id, model_tag=parent.model_tag,
+                prediction_id=parent.prediction_id,
             )  # fmt: skip
             children.append(order)
         return children, refusals
 
-    def _set_status(self, parent: dict[str, Any], status: str) -> None:
-        parent["status"] = status
+    def _set_status(self, parent: ParentOrder, status: str) -> None:
+        parent.status = status
         if status == "working":
-            self.working[parent["parent_id"]] = parent
+            self.working[parent.parent_id] = parent
         else:
-            self.working.pop(parent["parent_id"], None)
+            self.working.pop(parent.parent_id, None)
 
     # --- slices ----------------------------------------------------------------------------------
     async def _slice_loop(self) -> None:
         while True:
             await asyncio.sleep(0.1)
             for parent in list(self.working.values()):
-                if parent["status"] == "working":
+                if parent.status == "working":
                     try:
                         await self._next_slice(parent)
                     except Exception:
-                        log.exception("slice of %s failed", parent["parent_id"])
+                        log.exception("slice of %s failed", parent.parent_id)
 
-    async def _next_slice(self, parent: dict[str, Any]) -> None:
-        k = parent["next_slice"]
-        if k >= len(parent["slices"]):
+    async def _next_slice(self, parent: ParentOrder) -> None:
+        k = parent.next_slice
+        if parent.finished():
             self._set_status(parent, "done")
             await self.journal.write([self.journal.parent(parent)])
             return
-        mine = self.oms.by_parent.get(parent["parent_id"], [])
-        if parent["slice_mode"] == "iceberg":
-            if any(o.live for o in mine):
-                return  # the next piece shows only once the last one is done
-        elif time.time() < (parent["next_slice_at"] or 0):
-            return
-        symbol = self.assets[parent["asset"]].pair
+        mine = self.oms.by_parent.get(parent.parent_id, [])
+        if not parent.due(time.time(), any(o.live for o in mine)):
+            return  # an iceberg shows its next piece once the last one is done; a TWAP waits its turn
+        symbol = self.assets[parent.asset].pair
         ref = self.market.reference_price(symbol)
         statements = []
-        exposure = self.exposure(parent["asset"])
-        sign = 1 if parent["side"] == "buy" else -1
+        exposure = self.exposure(parent.asset)
+        sign = parent.sign
         refusal = None
         if ref is not None:
             # the slice is already counted in the exposure; check the position it leads to
-            refusal = self.risk.check_parent(self.killswitch, exposure - sign * float(parent["slices"][k]),
-                                             sign * float(parent["slices"][k]), ref, self.daily_pnl())  # fmt: skip
+            refusal = self.risk.check_parent(self.killswitch, exposure - sign * float(parent.slices[k]),
+                                             sign * float(parent.slices[k]), ref, self.daily_pnl())  # fmt: skip
         children, refusals = ([], [refusal]) if refusal else self._route_slice(parent, k, ref) if ref else ([], [Refusal("no_reference_price", symbol)])  # fmt: skip
-        parent["next_slice"] = k + 1
-        parent["next_slice_at"] = time.time() + self.cfg.routing.twap_interval_s
+        parent.advance(time.time(), self.cfg.routing.twap_interval_s)
         if refusal is not None and refusal.reason == "kill_switch":
             self._set_status(parent, "cancelled")
-        elif parent["next_slice"] >= len(parent["slices"]):
+        elif parent.finished():
             self._set_status(parent, "done")
         for r in refusals:
-            statements.append(self.journal.refusal(r.reason, r.detail, parent["asset"], parent.get("signal_id"), parent["parent_id"]))  # fmt: skip
+            statements.append(self.journal.refusal(r.reason, r.detail, parent.asset, parent.signal_id, parent.parent_id))  # fmt: skip
             self._refuse(r)
         statements.append(self.journal.parent(parent))
         for order in children:
@@ -539,7 +508,7 @@ class ExecutionService:
         ]
         if state is SwitchState.HALTED:
             for parent in list(self.working.values()):
-                if parent["status"] == "working":
+                if parent.status == "working":
                     self._set_status(parent, "cancelled")
                     statements.append(self.journal.parent(parent))
         await self.journal.write(statements)

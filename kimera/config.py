@@ -99,8 +99,8 @@ def known_ccxt_exchange(exchange: str) -> str:
     return exchange
 
 
-class CcxtVenue(_Section):
-    """A live exchange reached through ccxt; ``exchange`` is any ccxt exchange id (binance, kraken, ...).
+class CcxtMarketData(_Section):
+    """Market data from a live exchange reached through ccxt (``exchange.ccxt_venues``); ``exchange`` is any ccxt exchange id (binance, kraken, ...).
 
     API keys are never written here: public market data needs none, and when given they come from
     the secrets ``<venue>_api_key``, ``<venue>_secret`` and ``<venue>_password``
@@ -168,7 +168,7 @@ class FileDump(_Section):
 class ExchangeConfig(_Section):
     source: Literal["sim", "ccxt", "file"] = "sim"
     timeframe: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"] = "1m"
-    ccxt_venues: list[CcxtVenue] = Field(default_factory=list)
+    ccxt_venues: list[CcxtMarketData] = Field(default_factory=list)
     book_depth: Annotated[int, Field(ge=1, le=500)] = 10
     book_interval: Literal["1m", "5m", "15m", "30m", "1h"] = "5m"
     backfill_gaps: bool = Field(
@@ -689,8 +689,8 @@ class PaperVenueRef(_Section):
     type: Literal["paper"] = "paper"
 
 
-class CcxtVenueRef(_Section):
-    """A live exchange through ccxt. Keys only as secrets ``<name>_api_key``, ``<name>_secret``,
+class CcxtTradingVenue(_Section):
+    """Trading on a live exchange through ccxt (``execution.venues``, ``type: ccxt``). Keys only as secrets ``<name>_api_key``, ``<name>_secret``,
     ``<name>_password`` (``KIMERA_SECRET_<NAME>_API_KEY`` ... or files in ``KIMERA_SECRETS_DIR``)."""
 
     name: VenueName
@@ -771,7 +771,7 @@ class UniswapVenueRef(_Section):
     auto_approve: bool = Field(default=True, description="Approve the router for both tokens when needed.")
 
 
-VenueRef = Annotated[PaperVenueRef | CcxtVenueRef | UniswapVenueRef, Field(discriminator="type")]
+VenueRef = Annotated[PaperVenueRef | CcxtTradingVenue | UniswapVenueRef, Field(discriminator="type")]
 
 
 class ExecutionAuth(_Section):

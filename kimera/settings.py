@@ -48,7 +48,7 @@ concurrency:
     default_limit: 1
 # The stock SQLite event log, writing batches of events in one transaction (see the module).
 event_log_storage:
-  module: kimera.dagster_storage
+  module: pipelines.dagster_storage
   class: BatchingSqliteEventLogStorage
   config:
     dagster_home: {{env: DAGSTER_HOME}}

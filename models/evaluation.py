@@ -11,13 +11,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from kimera.schema.ml import EVALUATION_METRICS
 from models.metrics import forecast_metrics
 from models.strategy import backtest
 
-METRICS = [
-    "n", "accuracy", "accuracy_se", "ic", "rank_ic", "log_loss", "brier", "coverage", "interval_width", "rmse",
-    "sharpe", "sharpe_se", "max_drawdown", "win_rate", "turnover", "total_return", "exposure",
-]  # fmt: skip
+METRICS = EVALUATION_METRICS  # the columns of ml.evaluations (kimera.schema.ml)
 
 
 def score(rows: pd.DataFrame, horizon: int, fee_bps: float, bar_hours: float) -> dict[str, float]:

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from kimera.config import PromotionConfig
+from kimera.schema.ml import PROMOTION_FIGURES
 from models.base import Model
 from models.windows import Windows
 
 _EPS = 1e-6
-FIGURES = ("log_loss", "accuracy", "ic", "sharpe", "coverage")
+FIGURES = PROMOTION_FIGURES  # columns of ml.promotions (kimera.schema.ml)
 
 
 @dataclass(frozen=True)

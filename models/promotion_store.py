@@ -9,29 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from kimera.config import PromotionConfig
+from kimera.schema.ml import PROMOTIONS_DDL
 from models.promotion import FIGURES, Decision
-
-PROMOTIONS_DDL = f"""
-CREATE TABLE IF NOT EXISTS ml.promotions (
-  promotion_id VARCHAR PRIMARY KEY,
-  decided_at TIMESTAMP NOT NULL,
-  candidate_tag VARCHAR NOT NULL,
-  candidate_data_end TIMESTAMP NOT NULL,
-  incumbent_tag VARCHAR,
-  decision VARCHAR NOT NULL,
-  reason VARCHAR NOT NULL,
-  horizon INTEGER NOT NULL,
-  window_start TIMESTAMP,
-  window_end TIMESTAMP,
-  bars INTEGER NOT NULL,
-  improvement DOUBLE,
-  improvement_se DOUBLE,
-  {", ".join(f"candidate_{f} DOUBLE, incumbent_{f} DOUBLE" for f in FIGURES)},
-  min_improvement DOUBLE NOT NULL,
-  z DOUBLE NOT NULL,
-  min_bars INTEGER NOT NULL,
-  code_version VARCHAR
-)"""
 
 
 def ensure_promotions(con) -> None:

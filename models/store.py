@@ -10,46 +10,10 @@ from datetime import datetime
 
 import pandas as pd
 
-from models.evaluation import METRICS
+from kimera.schema.ml import EVALUATIONS_DDL
+from kimera.schema.ml import WALK_FORWARD_PREDICTIONS_DDL as PREDICTIONS_DDL
 
 _KEY_TYPES = {"training_end": "TIMESTAMP", "horizon": "INTEGER"}
-
-EVALUATIONS_DDL = f"""
-CREATE TABLE IF NOT EXISTS ml.evaluations (
-  run_id VARCHAR NOT NULL,
-  training_end TIMESTAMP NOT NULL,
-  horizon INTEGER NOT NULL,
-  model VARCHAR NOT NULL,
-  "window" INTEGER NOT NULL,
-  seed INTEGER NOT NULL,
-  train_start TIMESTAMP,
-  train_end TIMESTAMP,
-  test_start TIMESTAMP,
-  test_end TIMESTAMP,
-  {", ".join(f'"{m}" {"BIGINT" if m == "n" else "DOUBLE"}' for m in METRICS)},
-  fee_bps DOUBLE,
-  code_version VARCHAR,
-  created_at TIMESTAMP NOT NULL,
-  PRIMARY KEY (training_end, horizon, model, "window", seed)
-)"""
-
-PREDICTIONS_DDL = """
-CREATE TABLE IF NOT EXISTS ml.walk_forward_predictions (
-  training_end TIMESTAMP NOT NULL,
-  horizon INTEGER NOT NULL,
-  model VARCHAR NOT NULL,
-  seed INTEGER NOT NULL,
-  "window" INTEGER NOT NULL,
-  asset VARCHAR NOT NULL,
-  bar_time TIMESTAMP NOT NULL,
-  forecast DOUBLE,
-  lower DOUBLE,
-  upper DOUBLE,
-  p_up DOUBLE,
-  position DOUBLE,
-  fwd_ret DOUBLE,
-  PRIMARY KEY (training_end, horizon, model, seed, "window", asset, bar_time)
-)"""
 
 
 def ensure_ml_schema(con) -> None:

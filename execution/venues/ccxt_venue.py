@@ -35,14 +35,13 @@ import time
 from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import ccxt
-import ccxt.async_support as ccxt_async
 import numpy as np
 from pydantic import SecretStr
 
+from connect.ccxt import build_trading_exchange, retry_after
 from execution import redact
 from execution.venues.base import (
     MarketRules,
@@ -61,8 +60,7 @@ from execution.venues.base import (
     VenueUnavailable,
     VenueUpdates,
 )
-from execution.venues.client import retry_after_seconds
-from kimera.config import CcxtVenueRef, ConfigError
+from kimera.config import CcxtTradingVenue, ConfigError
 
 log = logging.getLogger("kimera.execution.ccxt")
 logging.getLogger("ccxt").setLevel(logging.INFO)  # ccxt's DEBUG lines carry request headers (the API key)
@@ -70,70 +68,6 @@ logging.getLogger("ccxt").setLevel(logging.INFO)  # ccxt's DEBUG lines carry req
 _STATUS = {"open": VenueStatus.OPEN, "closed": VenueStatus.CLOSED, "canceled": VenueStatus.CANCELED,
            "cancelled": VenueStatus.CANCELED, "expired": VenueStatus.CANCELED, "rejected": VenueStatus.REJECTED}  # fmt: skip
 _BINANCE_DEPTHS = (5, 10, 20, 50, 100, 500, 1000, 5000)
-
-
-# --- building the exchange ---------------------------------------------------------------------------
-def _rewrite_url(url: str, base: str) -> str:
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        return url
-    target = urlsplit(base.rstrip("/"))
-    rebuilt = f"{target.scheme}://{target.netloc}{target.path}/{parts.hostname}{parts.path}"
-    return rebuilt + (f"?{parts.query}" if parts.query else "")
-
-
-def rewrite_api_hosts(api: Any, base: str) -> Any:
-    """``urls['api']`` with every URL sent to ``<base>/<original host><original path>``."""
-    if isinstance(api, str):
-        return _rewrite_url(api, base)
-    if isinstance(api, Mapping):
-        return {k: rewrite_api_hosts(v, base) for k, v in api.items()}
-    if isinstance(api, list):
-        return [rewrite_api_hosts(v, base) for v in api]
-    return api
-
-
-def credentials_of(name: str, settings) -> dict[str, SecretStr]:
-    """apiKey / secret / password of venue ``name`` from the secrets ``<name>_api_key`` etc."""
-    found = {}
-    for field, suffix in (("apiKey", "api_key"), ("secret", "secret"), ("password", "password")):
-        value = settings.secret(f"{name}_{suffix}")
-        if value is not None:
-            found[field] = value
-    return found
-
-
-def build_exchange(ref: CcxtVenueRef, credentials: Mapping[str, SecretStr]) -> Any:
-    """The ccxt asyncio exchange for ``ref``: sandbox unless told otherwise, spot markets only."""
-    cls = getattr(ccxt_async, ref.exchange)
-    options = dict(ref.options)
-    defaults = getattr(ccxt, ref.exchange)().options
-    current = defaults.get("fetchMarkets")
-    if "fetchMarkets" not in options and isinstance(current, Mapping) and "types" in current:
-        options["fetchMarkets"] = {**current, "types": ["spot"]}  # no futures hosts: faster, not geo-blocked
-    secrets = {k: v.get_secret_value() for k, v in credentials.items()}
-    redact.register(*secrets.values())
-    exchange = cls(
-        {
-            "enableRateLimit": ref.rate_limit,
-            "timeout": int(ref.timeout_s * 1000),
-            "options": options,
-            **secrets,
-        }
-    )
-    if ref.sandbox:
-        try:
-            if not exchange.urls.get("test"):  # ccxt leaves None where an exchange has no test network
-                raise ccxt.NotSupported(ref.exchange)
-            exchange.set_sandbox_mode(True)
-        except ccxt.NotSupported:
-            raise ConfigError(
-                f"execution.venues: {ref.name}: {ref.exchange} has no sandbox in ccxt; set sandbox: false "
-                "to trade on the live exchange (real money)"
-            ) from None
-    if ref.api_base:
-        exchange.urls["api"] = rewrite_api_hosts(exchange.urls["api"], ref.api_base)
-    return exchange
 
 
 def _increment(value: Any, mode: int) -> Decimal:
@@ -154,9 +88,10 @@ class CcxtVenue(Venue):
 
     kind = "cex"
 
-    def __init__(self, ref: CcxtVenueRef, symbols: dict[str, str], credentials: Mapping[str, SecretStr]):
+    def __init__(self, ref: CcxtTradingVenue, symbols: dict[str, str], credentials: Mapping[str, SecretStr]):
         self.name, self.ref = ref.name, ref
-        self.exchange = build_exchange(ref, credentials)
+        redact.register(*(v.get_secret_value() for v in credentials.values()))
+        self.exchange = build_trading_exchange(ref, credentials)
         self.symbols = dict(symbols)  # ours -> the exchange's
         self.ours = {v: k for k, v in self.symbols.items()}
         self.rules: dict[str, MarketRules] = {}
@@ -171,9 +106,8 @@ class CcxtVenue(Venue):
 
     # --- errors ----------------------------------------------------------------------------------
     def _retry_after(self) -> float:
-        headers = getattr(self.exchange, "last_response_headers", None) or {}
-        value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-        return retry_after_seconds(value, default=1.0)
+        seconds = retry_after(self.exchange)
+        return 1.0 if seconds is None else seconds
 
     def _map(self, exc: Exception, write: bool) -> VenueError:
         text = f"{self.name}: {type(exc).__name__}: {redact.redact(str(exc))[:300]}"

@@ -11,7 +11,14 @@ from collections.abc import Awaitable, Callable
 from pydantic import SecretStr
 
 from execution.venues.base import Venue
-from kimera.config import V2_SHAPED, CcxtVenueRef, ConfigError, KimeraConfig, PaperVenueRef, UniswapVenueRef
+from kimera.config import (
+    V2_SHAPED,
+    CcxtTradingVenue,
+    ConfigError,
+    KimeraConfig,
+    PaperVenueRef,
+    UniswapVenueRef,
+)
 from kimera.settings import Settings
 
 
@@ -22,10 +29,11 @@ def _missing_secret(venue: str, name: str, what: str) -> ConfigError:
     )
 
 
-def ccxt_venue(ref: CcxtVenueRef, config: KimeraConfig, settings: Settings) -> Venue:
-    from execution.venues.ccxt_venue import CcxtVenue, credentials_of
+def ccxt_venue(ref: CcxtTradingVenue, config: KimeraConfig, settings: Settings) -> Venue:
+    from connect.ccxt import credentials as venue_credentials
+    from execution.venues.ccxt_venue import CcxtVenue
 
-    credentials = credentials_of(ref.name, settings)
+    credentials = venue_credentials(ref.name, settings)
     for field, suffix, what in (("apiKey", "api_key", "API key"), ("secret", "secret", "API secret")):
         if field not in credentials:
             raise _missing_secret(ref.name, f"{ref.name}_{suffix}", what)
@@ -102,7 +110,7 @@ async def connect_venues(
         venues.update({n: offered[n] for n in wanted})
     try:
         for ref in refs:
-            if isinstance(ref, CcxtVenueRef):
+            if isinstance(ref, CcxtTradingVenue):
                 venues[ref.name] = ccxt_venue(ref, config, settings)
             elif isinstance(ref, UniswapVenueRef):
                 venues[ref.name] = await uniswap_venue(ref, config, settings)

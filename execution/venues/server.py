@@ -36,7 +36,7 @@ from execution.venues.base import (
     VenueFill,
     VenueOrder,
 )
-from execution.venues.paper import PaperExchange
+from execution.venues.matching import PaperExchange
 
 
 class MarketClock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from execution.venues.books import BookSource, SimulatorMarket
-from execution.venues.paper import PaperVenueSpec
+from execution.venues.matching import PaperVenueSpec
 from kimera.config import KimeraConfig
 
 
@@ -73,8 +73,8 @@ def paper_specs(config: KimeraConfig) -> list[PaperVenueSpec]:
 
 
 def paper_market(config: KimeraConfig) -> BookSource:
-    """The market paper venues fill against: the simulator of this config (``kimera.simulation``)."""
-    from kimera.simulation import simulator_from_config
+    """The market paper venues fill against: the simulator of this config (``connect.sim``)."""
+    from connect.sim import simulator_from_config
 
     token_asset = {t.symbol: t.asset for t in config.chain.tokens}
     base_tokens = {}

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import sqlite3
 import time
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
@@ -35,9 +34,10 @@ from typing import Any
 import aiohttp
 from eth_account import Account
 from pydantic import SecretStr
-from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
+from web3 import AsyncWeb3, Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
+from connect.evm import V2_SWAP, http_provider, rate_limited
 from execution import redact
 from execution.venues.base import (
     MarketRules,
@@ -63,7 +63,7 @@ ABI = json.loads((Path(__file__).with_name("uniswap_abi.json")).read_text())
 MAX_UINT = 2**256 - 1
 GWEI = 10**9
 PRICE_QUANTUM = Decimal("1e-10")
-SWAP_TOPIC = Web3.to_hex(Web3.keccak(text="Swap(address,uint256,uint256,uint256,uint256,address)"))
+SWAP_TOPIC = V2_SWAP
 
 
 class SwapStore:
@@ -123,23 +123,6 @@ def _raw(amount: Decimal, decimals: int, rounding: str = ROUND_DOWN) -> int:
     return int(amount.scaleb(decimals).to_integral_value(rounding=rounding))
 
 
-# A node or gateway refusing for rate: HTTP 429, "rate limit", "too many requests", or the JSON-RPC
-# code providers use for it. Matched as words: a transaction hash may well contain "429".
-_RATE_LIMIT_TEXT = re.compile(r"\b429\b|rate[ _-]?limit|too many requests|request limit", re.IGNORECASE)
-_RATE_LIMIT_CODES = {429, -32005}
-
-
-def rate_limited(exc: Web3RPCError) -> bool:
-    """Whether an RPC error says "slow down" (retry later) rather than anything about the request."""
-    if isinstance(exc, TransactionNotFound):
-        return False
-    response = exc.rpc_response if isinstance(exc.rpc_response, dict) else {}
-    error = response.get("error")
-    if isinstance(error, dict) and error.get("code") in _RATE_LIMIT_CODES:
-        return True
-    return bool(_RATE_LIMIT_TEXT.search(str(exc)))
-
-
 class UniswapVenue(Venue):
     """Router02 swaps on one pair. ``symbol`` is the service's symbol (e.g. ETH/USDT, quote at par)."""
 
@@ -154,12 +137,8 @@ class UniswapVenue(Venue):
         if rpc_url_is_secret:  # a provider URL with an API key in it
             redact.register(rpc_url.get_secret_value())
         self.account = Account.from_key(private_key.get_secret_value()).address
-        provider = AsyncHTTPProvider(
-            rpc_url.get_secret_value(),
-            request_kwargs={"timeout": aiohttp.ClientTimeout(total=10)},
-            exception_retry_configuration=None,  # our own semantics: a lost send is unknown, not retried
-        )
-        self.w3 = AsyncWeb3(provider)
+        # our own semantics: a lost send is unknown, not retried
+        self.w3 = AsyncWeb3(http_provider(rpc_url.get_secret_value(), 10.0, asynchronous=True))
         self.router = self.w3.eth.contract(address=Web3.to_checksum_address(ref.router), abi=ABI["router"])
         self.pair = self.w3.eth.contract(address=Web3.to_checksum_address(ref.pool), abi=ABI["pair"])
         self.base = self.w3.eth.contract(address=Web3.to_checksum_address(base_token), abi=ABI["erc20"])

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from connect.sim import simulator_from_config
 from kimera.config import KimeraConfig
 from kimera.schema import (
     CHAIN_BLOCKS,
@@ -22,7 +23,6 @@ from kimera.schema import (
     RAW_TABLES,
     TOKEN_TRANSFERS,
 )
-from kimera.simulation import simulator_from_config
 from pipelines.sources import make_sources
 from pipelines.warehouse import ensure_raw_schema, replace_reference, replace_window
 

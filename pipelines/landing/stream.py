@@ -24,11 +24,11 @@ from typing import Any
 
 import ccxt
 
-from kimera.config import CcxtVenue, ConfigError, KimeraConfig, load_config
+from connect.ccxt import build_exchange, check_symbol, venue_symbol
+from kimera.config import CcxtMarketData, ConfigError, KimeraConfig, load_config
 from kimera.schema import EXCHANGE_GAPS, EXCHANGE_TRADES, ORDER_BOOK_SNAPSHOTS
 from kimera.settings import Settings, get_settings, prepare_home
 from pipelines.landing.files import land
-from pipelines.sources.ccxt_client import build_exchange, check_symbol, venue_symbol
 from pipelines.sources.ccxt_exchange import VenueClient, book_records, page_trades, trade_record
 from pipelines.sources.gaps import Gap, gap_rows
 from pipelines.sources.retry import SourceUnavailable
@@ -58,7 +58,7 @@ class _Buffers:
 class _Venue:
     """One exchange: a ccxt.pro client for the streams, a REST client for backfills, the buffers."""
 
-    def __init__(self, venue: CcxtVenue, config: KimeraConfig, settings: Settings) -> None:
+    def __init__(self, venue: CcxtMarketData, config: KimeraConfig, settings: Settings) -> None:
         self.venue = venue
         self.name = venue.venue
         self.pro = build_exchange(venue, config.exchange.retry, pro=True, settings=settings)

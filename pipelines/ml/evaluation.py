@@ -14,6 +14,8 @@ from pipelines.ml.common import (
     run_of,
 )
 
+PLOTTED = ["ensemble", "lstm", "transformer", "linear", "lightgbm"]  # calibration curves drawn
+
 
 def _embedded(path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
@@ -57,14 +59,16 @@ def evaluations(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg
         write_predictions(con, predictions, training_end=run.end, horizon=cfg.horizon)
     report = run.settings.report_dir / "ml" / run.partition
     seed = cfg.seeds[0]
+    # the walk-forward test rows with a realised return, as the report draws them (one panel per model)
+    test = predictions[predictions["part"] == "test"].dropna(subset=["fwd_ret"]).assign(source="test")
     pngs = [
         plots.equity_curves(
             predictions, cfg.horizon, cfg.fee_bps, report / "equity.png", seed, run.bar_hours
         ),
-        plots.predicted_vs_realised(predictions, "ensemble", report / "predicted_vs_realised.png"),
-        plots.calibration(
-            predictions, ["ensemble", "lstm", "transformer", "linear", "lightgbm"], report / "calibration.png"
+        plots.predicted_vs_realised(
+            test[test["model"] == "ensemble"], report / "predicted_vs_realised.png", max_panels=1
         ),
+        plots.calibration(test[test["model"].isin(PLOTTED)], report / "calibration.png"),
     ]
     table = format_summary(summary, list(ALL_MODELS))
     (report / "summary.md").write_text(table + "\n")

@@ -12,32 +12,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-PREDICTIONS_DDL = """
-CREATE TABLE IF NOT EXISTS ml.predictions (
-  prediction_id VARCHAR NOT NULL UNIQUE,
-  model_tag VARCHAR NOT NULL,
-  asset VARCHAR NOT NULL,
-  feature_time TIMESTAMP NOT NULL,
-  horizon INTEGER NOT NULL,
-  forecast DOUBLE NOT NULL,
-  lower DOUBLE NOT NULL,
-  upper DOUBLE NOT NULL,
-  p_up DOUBLE NOT NULL,
-  created_at TIMESTAMP NOT NULL,
-  PRIMARY KEY (model_tag, asset, feature_time, horizon)
-)"""
-
-PUSHES_DDL = """
-CREATE TABLE IF NOT EXISTS ml.signal_pushes (
-  prediction_id VARCHAR PRIMARY KEY,
-  signal_id VARCHAR NOT NULL,
-  url VARCHAR NOT NULL,
-  status VARCHAR NOT NULL,
-  http_status INTEGER,
-  detail VARCHAR,
-  sent_at TIMESTAMP NOT NULL,
-  answered_at TIMESTAMP
-)"""
+from kimera.schema.ml import PREDICTIONS_DDL
+from kimera.schema.ml import SIGNAL_PUSHES_DDL as PUSHES_DDL
 
 PREDICTION_COLUMNS = [
     "prediction_id", "model_tag", "asset", "feature_time", "horizon", "forecast", "lower", "upper", "p_up", "created_at",

@@ -21,11 +21,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from kimera.config import CcxtVenue, KimeraConfig
-from kimera.schema import EXCHANGE_GAPS, EXCHANGE_OHLCV, EXCHANGE_TRADES, ORDER_BOOK_SNAPSHOTS
-from kimera.settings import Settings, get_settings
-from pipelines.landing.files import read_landed
-from pipelines.sources.ccxt_client import (
+from connect.ccxt import (
     build_exchange,
     check_symbol,
     is_transient,
@@ -33,6 +29,10 @@ from pipelines.sources.ccxt_client import (
     secrets_of,
     venue_symbol,
 )
+from kimera.config import CcxtMarketData, KimeraConfig
+from kimera.schema import EXCHANGE_GAPS, EXCHANGE_OHLCV, EXCHANGE_TRADES, ORDER_BOOK_SNAPSHOTS
+from kimera.settings import Settings, get_settings
+from pipelines.landing.files import read_landed
 from pipelines.sources.gaps import expected_opens, gap_rows, missing_runs
 from pipelines.sources.retry import call_with_retries
 from pipelines.sources.rows import dedupe, ms_to_ts, table_from_records, ts_to_ms
@@ -80,7 +80,7 @@ def book_records(venue: str, symbol: str, book: dict[str, Any], ts: datetime, de
 class VenueClient:
     """One configured exchange: its ccxt client (built lazily), symbols and retried calls."""
 
-    def __init__(self, venue: CcxtVenue, config: KimeraConfig, settings: Settings) -> None:
+    def __init__(self, venue: CcxtMarketData, config: KimeraConfig, settings: Settings) -> None:
         self.venue = venue
         self.config = config
         self.retry = config.exchange.retry

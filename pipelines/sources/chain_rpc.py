@@ -21,10 +21,10 @@ from eth_abi.exceptions import DecodingError
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
+from connect.evm import ERC20_ABI, TRANSFER, LogRef, decode_transfer, scaled
 from kimera.config import ChainConfig, ConfigError, KimeraConfig, Token
 from kimera.schema import BLOCK_COVERAGE, CHAIN_BLOCKS, TOKEN_TRANSFERS
 from kimera.settings import Settings, get_settings
-from pipelines.sources.evm import ERC20_ABI, TRANSFER, LogRef, decode_transfer, scaled
 from pipelines.sources.rows import EPOCH, table_from_records
 from pipelines.sources.rpc import Header, ReorgDuringFetch, RpcClient
 

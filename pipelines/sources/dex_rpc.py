@@ -21,11 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 from web3 import Web3
 
-from kimera.config import V2_SHAPED, ConfigError, KimeraConfig, Pool
-from kimera.schema import DEX_LIQUIDITY, DEX_POOL_RESERVES, DEX_POOLS, DEX_SWAPS
-from kimera.settings import Settings, get_settings
-from pipelines.sources.chain_rpc import BlockWindows, make_client, ts_of
-from pipelines.sources.evm import (
+from connect.evm import (
     ERC20_ABI,
     POOL_ABI,
     V2_SWAP,
@@ -41,6 +37,10 @@ from pipelines.sources.evm import (
     scaled,
     sqrt_price_x96_price,
 )
+from kimera.config import V2_SHAPED, ConfigError, KimeraConfig, Pool
+from kimera.schema import DEX_LIQUIDITY, DEX_POOL_RESERVES, DEX_POOLS, DEX_SWAPS
+from kimera.settings import Settings, get_settings
+from pipelines.sources.chain_rpc import BlockWindows, make_client, ts_of
 from pipelines.sources.rows import table_from_records
 from pipelines.sources.rpc import ReorgDuringFetch, RpcClient
 from pipelines.sources.uniswap_v3 import (

@@ -18,11 +18,11 @@ import pyarrow as pa
 from eth_abi import decode
 from web3 import Web3
 
+from connect.evm import ERC20_ABI, LogRef, _data, first_topic, scaled, topic, topic_address
 from kimera.config import KimeraConfig
 from kimera.schema import LENDING_EVENTS, LENDING_RESERVES
 from kimera.settings import Settings, get_settings
 from pipelines.sources.chain_rpc import BlockWindows, make_client, ts_of
-from pipelines.sources.evm import ERC20_ABI, LogRef, _data, first_topic, scaled, topic, topic_address
 from pipelines.sources.rows import table_from_records
 from pipelines.sources.rpc import RpcClient
 

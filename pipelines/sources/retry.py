@@ -10,11 +10,9 @@ is raised naming the call, the tries and the last cause, with secrets masked.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from tenacity import (
@@ -42,34 +40,6 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
-
-
-def retry_after_seconds(headers: Mapping[str, Any] | None, now: datetime | None = None) -> float | None:
-    """Seconds a ``Retry-After`` header asks to wait (delta-seconds or an HTTP date), or None."""
-    if not headers:
-        return None
-    value = None
-    for key in ("Retry-After", "retry-after"):
-        try:
-            value = headers.get(key)
-        except AttributeError:
-            value = None
-        if value is not None:
-            break
-    if value is None:
-        return None
-    value = str(value).strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class _Policy:

@@ -19,11 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import requests
-from web3 import HTTPProvider, IPCProvider, Web3
+from web3 import IPCProvider, Web3
 from web3.exceptions import ProviderConnectionError, TimeExhausted, TooManyRequests, Web3RPCError
 
+from connect.evm import http_provider
+from connect.http import retry_after_seconds
 from kimera.config import RetryConfig
-from pipelines.sources.retry import SourceUnavailable, call_with_retries, retry_after_seconds
+from pipelines.sources.retry import SourceUnavailable, call_with_retries
 from pipelines.sources.rows import EPOCH
 
 log = logging.getLogger(__name__)
@@ -117,9 +119,7 @@ class RpcClient:
         self.label = label
         self._secret = url
         if url.startswith(("http://", "https://")):
-            provider = HTTPProvider(
-                url, request_kwargs={"timeout": retry.timeout_s}, exception_retry_configuration=None
-            )
+            provider = http_provider(url, retry.timeout_s)
         else:
             provider = IPCProvider(url, timeout=retry.timeout_s)
         self.w3 = Web3(provider)

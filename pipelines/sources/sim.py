@@ -1,6 +1,6 @@
 """Simulator-backed sources: the default, offline implementations of the three source families.
 
-Each reads the process-wide simulator of its config (``kimera.simulation``), so the exchange,
+Each reads the process-wide simulator of its config (``connect.sim``), so the exchange,
 chain and DEX sources of one config see one world, and conforms the rows to ``kimera.schema``.
 """
 
@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from connect.sim import simulator_from_config
 from kimera.config import KimeraConfig
 from kimera.schema import (
     CHAIN_BLOCKS,
@@ -24,7 +25,6 @@ from kimera.schema import (
     RawTable,
     conform,
 )
-from kimera.simulation import simulator_from_config
 from marketsim import MarketSimulator
 from pipelines.sources.sim_lending import MARKET, lending_rows
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from eth_abi import decode
 
-from pipelines.sources.evm import _data, scaled, topic, topic_address
+from connect.evm import _data, scaled, topic, topic_address
 
 V3_MINT = topic("Mint(address,address,int24,int24,uint128,uint256,uint256)")
 V3_BURN = topic("Burn(address,int24,int24,uint128,uint256,uint256)")

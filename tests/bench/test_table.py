@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import bench
-from kimera.cli import main
+from kimera.app.cli import main
 
 # Two of the project's real benchmarks that take a second each with --quick.
 FAST = ["router", "journal"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from kimera.cli import main
+from kimera.app.cli import main
 
 
 def test_serve_without_a_promoted_model_says_how_to_get_one(kimera_home) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kimera.simulation import simulator_from_config
+from connect.sim import simulator_from_config
 
 
 def test_net_exchange_flow_equals_the_planted_net_inflow(warehouse, sim_config, sim_window):

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from execution.audit import GENESIS, AuditedJournal, canonical, entries, entry_hash, verify
 from execution.orders import OrderState
 from execution.venues.base import Side, VenueFill
-from kimera.cli import main
+from kimera.app.cli import main
 from tests.execution.conftest import signal
 
 

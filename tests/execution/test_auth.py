@@ -163,7 +163,7 @@ def test_kimera_execute_refuses_to_start_without_a_key_and_keys_new_makes_one(
 
     from click.testing import CliRunner
 
-    from kimera.cli import main
+    from kimera.app.cli import main
     from kimera.settings import get_settings
 
     runner = CliRunner()

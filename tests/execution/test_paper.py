@@ -8,7 +8,7 @@ import pytest
 
 from execution.venues.base import OrderRejected, OrderRequest, RateLimited, Side, TimeInForce, VenueStatus
 from execution.venues.books import SyntheticMarket, VenueShape
-from execution.venues.paper import PaperExchange, PaperVenueSpec
+from execution.venues.matching import PaperExchange, PaperVenueSpec
 
 T0 = 1_780_000_000.0
 

@@ -15,8 +15,9 @@ from execution.app import create_app
 from execution.audit import AuditedJournal
 from execution.reports.costs import cost_table, format_table
 from execution.reports.plot import write_cost_report
+from execution.slicing import ParentOrder
 from execution.venues.base import Side, TimeInForce, VenueFill
-from kimera.cli import main
+from kimera.app.cli import main
 from tests.execution.conftest import signal
 
 
@@ -80,10 +81,10 @@ def _order(cid: str, parent: str, venue: str, side: Side, amount: str, limit: st
     return order
 
 
-def _parent(pid: str, side: str, reference: str) -> dict:
-    return {"parent_id": pid, "signal_id": None, "asset": "BTC", "side": side, "quantity": Decimal(1),
-            "reference_price": Decimal(reference), "created_at": time.time(), "slices": [Decimal(1)], "next_slice": 1,
-            "status": "done"}  # fmt: skip
+def _parent(pid: str, side: str, reference: str) -> ParentOrder:
+    return ParentOrder(parent_id=pid, signal_id=None, asset="BTC", side=side, quantity=Decimal(1), target=None,
+                       reference_price=Decimal(reference), created_at=time.time(), slice_mode=None,
+                       slices=[Decimal(1)], next_slice=1, next_slice_at=None, status="done")  # fmt: skip
 
 
 def _fill(venue: str, fid: str, cid: str, side: Side, price: str, amount: str, fee: str) -> VenueFill:

@@ -45,7 +45,7 @@ def _signal(i: int, forecast: float) -> dict:
 async def _wait_done(svc, parent_id: str, timeout: float = 20.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if svc.parents[parent_id]["status"] != "working" and not any(
+        if svc.parents[parent_id].status != "working" and not any(
             o.live for o in svc.oms.by_parent.get(parent_id, [])
         ):
             return
@@ -57,10 +57,10 @@ async def _wait_done(svc, parent_id: str, timeout: float = 20.0) -> None:
 async def test_twap_sends_one_slice_per_interval(sliced):
     answer = await sliced.handle_signal(_signal(1, 0.004))
     parent = sliced.parents[answer["parent_id"]]
-    n = len(parent["slices"])
-    assert n > 2 and all(q * parent["reference_price"] <= 4_000 * 1.0001 for q in parent["slices"])
+    n = len(parent.slices)
+    assert n > 2 and all(q * parent.reference_price <= 4_000 * 1.0001 for q in parent.slices)
     # exact sizes on the lot grid, summing to the order: no float residue like 0.09355000000000001
-    assert all(len(str(q).rstrip("0").partition(".")[2]) <= 8 for q in parent["slices"])
+    assert all(len(str(q).rstrip("0").partition(".")[2]) <= 8 for q in parent.slices)
     await _wait_done(sliced, answer["parent_id"])
     orders = sliced.oms.by_parent[answer["parent_id"]]
     firsts = sorted(
@@ -88,6 +88,6 @@ async def test_halt_stops_the_slices_still_to_come(sliced):
     await sliced.set_kill_switch(SwitchState.HALTED, "stop", cancel_open=False)
     await asyncio.sleep(1.5)
     parent = sliced.parents[answer["parent_id"]]
-    assert parent["status"] == "cancelled"
+    assert parent.status == "cancelled"
     sent = {o.intent_key.split(":")[1] for o in sliced.oms.by_parent[answer["parent_id"]]}
     assert sent == {"0"}

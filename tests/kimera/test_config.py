@@ -8,7 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from kimera.cli import main
+from kimera.app.cli import main
 from kimera.config import ConfigError, load_config, parse_config
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "kimera.yaml"

@@ -1,5 +1,5 @@
 """``kimera ui`` (dagster dev) on a free loopback port, started, waited for and stopped, for the UI
-tests (GraphQL in tests/kimera/test_ui.py, headless Chromium in tests/browser)."""
+tests (GraphQL in tests/app/test_ui.py, headless Chromium in tests/browser)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Binance spot trading endpoints for the local test exchange, as the real ccxt client uses them.
 
-``BinanceOrders(server).attach()`` adds to an :class:`~tests.support.exchange.ExchangeServer`:
+``BinanceOrders(server).attach()`` adds to an :class:`~marketsim.exchange_server.ExchangeServer`:
 ``POST/DELETE/GET /api/v3/order``, ``GET /api/v3/openOrders``, ``GET /api/v3/myTrades`` and
 ``GET /api/v3/account`` on the live host, and every route (public ones included) on the sandbox
 host ``testnet.binance.vision`` too. Requests are checked like Binance checks them: the
@@ -27,8 +27,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.support.exchange import ExchangeServer, json_response
-from tests.support.exchange.binance import REST
+from marketsim.exchange_server import ExchangeServer, json_response
+from marketsim.exchange_server.binance import REST
 
 SANDBOX = "testnet.binance.vision"
 TICK = Decimal("0.01")

@@ -15,8 +15,8 @@ from eth_account import Account
 
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import get_settings
+from marketsim.exchange_server import ExchangeServer
 from tests.execution.conftest import FAST, REPO_ROOT
-from tests.support.exchange import ExchangeServer
 from tests.support.exchange_orders import BinanceOrders
 
 API_KEY = "vk3J8sQmZr2LwX9pNc4TbE7yHa1UdG6f"

@@ -154,7 +154,7 @@ def test_only_a_node_that_says_slow_down_counts_as_rate_limited() -> None:
     """A receipt not found yet, whose hash happens to contain "429", is not a rate limit."""
     from web3.exceptions import TransactionNotFound, Web3RPCError
 
-    from execution.venues.uniswap import rate_limited
+    from connect.evm import rate_limited
 
     tx = "0x51f8e70f5c684c71a125e7899f9150922f65bf8e3bff00578429b6d237bdca51"
     assert not rate_limited(TransactionNotFound(f"Transaction with hash: '{tx}' not found."))

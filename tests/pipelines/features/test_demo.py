@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from dagster import AssetKey, DagsterInstance
 
-from kimera.cli import main
+from kimera.app.cli import main
 
 
 @pytest.mark.slow

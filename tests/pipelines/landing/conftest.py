@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from kimera.config import KimeraConfig
+from marketsim.exchange_server import ExchangeServer, Market
 from tests.support.config import config_with
-from tests.support.exchange import ExchangeServer, Market
 
 FAST_RETRY = {"attempts": 4, "backoff_s": 0.05, "max_backoff_s": 0.2, "timeout_s": 2.0}
 

@@ -10,11 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from kimera.settings import Settings
+from marketsim.exchange_server import ExchangeServer
 from pipelines.landing.files import pending
 from pipelines.landing.stream import Streamer
 from pipelines.sources.rows import ms_to_ts
 from tests.pipelines.landing.conftest import stream_config
-from tests.support.exchange import ExchangeServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -96,7 +96,7 @@ def test_kimera_stream_command(
 ) -> None:
     from click.testing import CliRunner
 
-    from kimera.cli import main
+    from kimera.app.cli import main
     from kimera.settings import get_settings
     from tests.support.config import write_config
 

@@ -176,7 +176,7 @@ def test_the_code_location_carries_the_ml_group_with_its_warehouse(kimera_home) 
 def test_training_partition_is_the_last_whole_day_before_the_demo_end() -> None:
     from datetime import datetime
 
-    from pipelines.ml.demo import paper_start, training_partition
+    from kimera.app.demo.train import paper_start, training_partition
 
     assert training_partition(datetime(2026, 4, 1)) == "2026-03-30"  # its last day is kept for paper trading
     assert training_partition(datetime(2026, 4, 1, 13)) == "2026-03-30"
@@ -190,10 +190,10 @@ def test_the_demo_train_stage_runs_the_job_on_the_home_instance(ml_home) -> None
     from rich.console import Console
     from rich.progress import Progress
 
+    from kimera.app.demo.context import DemoContext
+    from kimera.app.demo.train import train_stage
     from kimera.config import load_config
-    from kimera.demo import DemoContext
     from kimera.settings import prepare_home
-    from pipelines.ml.demo import train_stage
 
     prepare_home(ml_home)
     console = Console(quiet=True)
@@ -221,9 +221,9 @@ def test_a_demo_too_short_to_train_says_so_and_how_many_days_it_needs(ml_home) -
     from rich.console import Console
     from rich.progress import Progress
 
+    from kimera.app.demo.context import DemoContext
+    from kimera.app.demo.train import train_stage
     from kimera.config import load_config
-    from kimera.demo import DemoContext
-    from pipelines.ml.demo import train_stage
 
     console = Console(quiet=True)
     with Progress(console=console) as progress:

@@ -19,11 +19,11 @@ def test_serve_stage_promotes_packages_and_predicts_the_newest_bars(gate_home, t
     from rich.progress import Progress
 
     from bentos.build import bento_store
+    from kimera.app.demo.context import DemoContext
+    from kimera.app.demo.serve import serve_stage
     from kimera.config import load_config
-    from kimera.demo import DemoContext
     from kimera.settings import get_settings, prepare_home
     from pipelines.resources import location_config
-    from pipelines.serving.demo import serve_stage
 
     config_path = write_config(
         tmp_path / "demo.yaml", serving={**SERVING, "port": free_port()}, execution={"port": free_port()}
@@ -66,8 +66,8 @@ def test_serve_stage_promotes_packages_and_predicts_the_newest_bars(gate_home, t
 def test_serve_stage_says_it_has_nothing_to_serve_before_a_model_is_trained(kimera_home) -> None:
     from types import SimpleNamespace
 
+    from kimera.app.demo.serve import serve_stage
     from kimera.config import load_config
-    from pipelines.serving.demo import serve_stage
 
     ctx = SimpleNamespace(settings=kimera_home, config=load_config(settings=kimera_home))
     assert serve_stage(ctx) == [

@@ -6,16 +6,16 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from connect.ccxt import UnknownSymbol
 from kimera.config import ConfigError
 from kimera.schema import EXCHANGE_GAPS, EXCHANGE_OHLCV, EXCHANGE_TRADES, ORDER_BOOK_SNAPSHOTS, conform
+from marketsim.exchange_server import ExchangeServer
 from pipelines.sources import make_sources
-from pipelines.sources.ccxt_client import UnknownSymbol
 from pipelines.sources.ccxt_exchange import CcxtExchangeSource
 from pipelines.sources.retry import SourceUnavailable
 from pipelines.sources.rows import ms_to_ts, ts_to_ms
 from tests.pipelines.sources.conftest import ccxt_config
 from tests.support.config import config_with
-from tests.support.exchange import ExchangeServer
 
 MINUTE = 60_000
 

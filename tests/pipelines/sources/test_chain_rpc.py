@@ -7,11 +7,11 @@ import time
 import pytest
 from web3 import Web3
 
+from connect.evm import TRANSFER
 from kimera.config import ConfigError
 from kimera.schema import CHAIN_BLOCKS, TOKEN_TRANSFERS, conform
 from pipelines.sources import make_sources
 from pipelines.sources.chain_rpc import RpcChainSource
-from pipelines.sources.evm import TRANSFER
 from pipelines.sources.retry import SourceUnavailable
 from pipelines.sources.rpc import WindowNotConfirmed
 from tests.pipelines.sources.conftest import ChainWorld

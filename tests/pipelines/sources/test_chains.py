@@ -13,11 +13,11 @@ import duckdb
 import pytest
 from web3 import Web3
 
+from connect.evm import scaled
 from kimera.config import ConfigError
 from pipelines.ingest.chains import ingest_each_chain, ingest_reference_each_chain, per_chain
 from pipelines.ingest.feeds import FEEDS, REFERENCE_FEEDS
 from pipelines.sources import make_sources
-from pipelines.sources.evm import scaled
 from pipelines.sources.rows import EPOCH
 from tests.pipelines.sources.conftest import FAST_RETRY
 from tests.support.config import config_with

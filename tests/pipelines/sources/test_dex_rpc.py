@@ -8,11 +8,7 @@ import pytest
 from eth_abi import encode
 from web3 import Web3
 
-from kimera.config import ConfigError
-from kimera.schema import DEX_POOL_RESERVES, DEX_SWAPS, conform
-from pipelines.sources import make_sources
-from pipelines.sources.dex_rpc import RpcDexSource
-from pipelines.sources.evm import (
+from connect.evm import (
     V3_SWAP,
     decode_v3_swap,
     reserves_price,
@@ -20,6 +16,10 @@ from pipelines.sources.evm import (
     sqrt_price_x96_price,
     tick_price,
 )
+from kimera.config import ConfigError
+from kimera.schema import DEX_POOL_RESERVES, DEX_SWAPS, conform
+from pipelines.sources import make_sources
+from pipelines.sources.dex_rpc import RpcDexSource
 from tests.pipelines.sources.conftest import ChainWorld
 from tests.support.config import config_with
 from tests.support.evm import deploy_log_emitter, emit_log, get_amount_out

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from web3 import Web3
 
+from connect.evm import scaled, sqrt_price_x96_price
 from execution.amm.v3 import sqrt_ratio_at_tick
 from kimera.schema import DEX_LIQUIDITY, DEX_POOL_RESERVES, DEX_SWAPS, conform
 from pipelines.sources import make_sources
-from pipelines.sources.evm import scaled, sqrt_price_x96_price
 from pipelines.sources.rows import EPOCH
 from tests.pipelines.sources.conftest import FAST_RETRY
 from tests.support.config import config_with

@@ -11,10 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from kimera.cli import main
-from pipelines.sources import make_sources
-from pipelines.sources.files import DumpError, FileExchangeSource, export_binance_csv, import_dump, read_dump
-from tests.support.binance_dumps import (
+from kimera.app.cli import main
+from marketsim.binance_dumps import (
     KLINE_HEADER,
     agg_trade_lines,
     kline_lines,
@@ -22,6 +20,8 @@ from tests.support.binance_dumps import (
     write_csv,
     write_zip,
 )
+from pipelines.sources import make_sources
+from pipelines.sources.files import DumpError, FileExchangeSource, export_binance_csv, import_dump, read_dump
 from tests.support.config import config_with
 
 DAY_2024 = 1_704_067_200_000  # 2024-01-01 00:00 UTC in ms

@@ -13,6 +13,7 @@ from dagster import AssetKey, materialize
 
 from kimera.config import load_config
 from kimera.settings import Settings, get_settings
+from marketsim.exchange_server import ExchangeServer
 from pipelines.ingest.assets import build_ingest_assets
 from pipelines.ingest.feeds import FEEDS
 from pipelines.ingest.partitions import partition_key
@@ -22,7 +23,6 @@ from pipelines.sources import make_sources
 from pipelines.sources.rows import ts_to_ms
 from tests.pipelines.sources.conftest import FAST_RETRY, ChainWorld
 from tests.support.config import write_config
-from tests.support.exchange import ExchangeServer
 
 NO_DAGSTER_RETRY = {"max_retries": 0, "retry_delay_s": 0}
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
+from connect.http import retry_after_seconds
 from kimera.config import ConfigError, RetryConfig
-from pipelines.sources.retry import SourceUnavailable, call_with_retries, redact, retry_after_seconds
+from pipelines.sources.retry import SourceUnavailable, call_with_retries, redact
 from tests.support.config import REPO_CONFIG, config_with
 
 

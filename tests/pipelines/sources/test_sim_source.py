@@ -9,9 +9,9 @@ import pyarrow as pa
 import pytest
 
 import marketsim
+from connect.sim import simulator_from_config, spec_from_config
 from kimera.config import ConfigError, load_config, parse_config
 from kimera.schema import PARTITIONED_TABLES, RAW_TABLES
-from kimera.simulation import simulator_from_config, spec_from_config
 from pipelines.sources import make_sources
 from pipelines.sources.base import ChainSource, DexSource, ExchangeSource
 from pipelines.sources.sim import SimChainSource, SimDexSource, SimExchangeSource

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from web3 import Web3
 
+from connect.evm import scaled
 from kimera.schema import DEX_SWAPS, conform
 from pipelines.sources import make_sources
-from pipelines.sources.evm import scaled
 from pipelines.sources.rows import EPOCH
 from tests.pipelines.sources.conftest import FAST_RETRY
 from tests.support.config import config_with

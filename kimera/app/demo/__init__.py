@@ -1,0 +1,1 @@
+"""``kimera demo``: the stages (one module each) and the runner that composes them (:mod:`.run`)."""

@@ -1,0 +1,1 @@
+"""The pipelines' uses of frameworks' private APIs, one module per framework (see ``kimera.fences``)."""
