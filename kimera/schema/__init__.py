@@ -30,7 +30,8 @@ class RawTable:
     time_column: str
     doc: str
     partitioned: bool = True
-    simulated: bool = True  # marketsim declares and makes it (False: the sources make it, or live chains only)
+    # marketsim declares and makes it (False: the sources make it, or live chains only)
+    simulated: bool = True
 
     @property
     def qualified(self) -> str:
