@@ -12,7 +12,7 @@ export DAGSTER_DISABLE_TELEMETRY := true
 .PHONY: setup demo test lint ui bench clean servers cluster
 
 ## setup: create .venv with pip (if missing), install the project, its npm test artefacts and dbt manifest
-setup: $(VENV)/.installed evm/node_modules/.installed dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium zk/build/.done servers
+setup: $(VENV)/.installed evm/node_modules/.installed evm/build/sushiswap.json dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium zk/build/.done servers
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 .tools/chromium: $(VENV)/.installed
 	@mkdir -p .tools && scripts/ensure-chromium.sh $(PY) > $@ || { rm -f $@; echo "setup goes on without Chromium" >&2; }
 
-# Real Uniswap V2 contract artefacts (ABI + bytecode) for the offline EVM tests.
+# Real Uniswap V2/V3, SushiSwap and solc-js artefacts for the offline EVM tests.
 evm/node_modules/.installed: evm/package.json evm/package-lock.json
 	cd evm && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -43,6 +43,10 @@ zk/node_modules/.installed: zk/package.json zk/package-lock.json
 
 zk/build/.done: zk/node_modules/.installed zk/circuits/compliant_order.circom zk/setup.sh
 	zk/setup.sh
+
+# SushiSwap's V2 fork ships sources, not bytecode: compiled with solc-js, its own init code hash written in.
+evm/build/sushiswap.json: evm/node_modules/.installed evm/compile_sushiswap.js
+	cd evm && node compile_sushiswap.js
 
 # dagster-dbt needs dbt's manifest at import time (DbtProject.prepare_if_dev only acts under `dagster dev`).
 dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) -print 2>/dev/null)

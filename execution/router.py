@@ -29,6 +29,7 @@ from itertools import combinations
 
 import numpy as np
 
+from execution.amm.concentrated import ConcentratedPoolInput
 from execution.venues.base import Side
 
 _EPS = 1e-12
@@ -219,6 +220,8 @@ class _Book:
 
 def _pool_start(p: PoolInput, side: Side) -> float:
     """Marginal cost of a pool's first unit: below it the pool gives nothing."""
+    if type(p) is ConcentratedPoolInput:
+        return p.start(side)
     if side is Side.BUY:
         return p.quote_reserve / (p.base_reserve * (1 - p.fee))
     return -p.quote_reserve * (1 - p.fee) / p.base_reserve
@@ -226,6 +229,8 @@ def _pool_start(p: PoolInput, side: Side) -> float:
 
 def _pool_amount(p: PoolInput, side: Side, lam: float) -> float:
     """A pool's amount when its marginal cost is ``lam`` (0 below its starting price), capped."""
+    if type(p) is ConcentratedPoolInput:
+        return p.amount(side, lam)
     y, x, f = p.base_reserve, p.quote_reserve, p.fee
     cap = p.max_fraction * y
     if side is Side.BUY:
@@ -241,6 +246,8 @@ def pool_cost(p: PoolInput, side: Side, q: float) -> float:
     """Quote paid for ``q`` base (buy), or minus the quote received (sell); without gas."""
     if q <= 0:
         return 0.0
+    if type(p) is ConcentratedPoolInput:
+        return p.cost(side, q)
     y, x, f = p.base_reserve, p.quote_reserve, p.fee
     if q > p.max_fraction * y + 1e-9:
         return _INF
@@ -251,6 +258,8 @@ def pool_cost(p: PoolInput, side: Side, q: float) -> float:
 
 def _pool_bounds(p: PoolInput, side: Side) -> tuple[float, float]:
     """(marginal cost of the first unit, marginal cost where the pool hits its cap)."""
+    if type(p) is ConcentratedPoolInput:
+        return p.bounds(side)
     y, x, f = p.base_reserve, p.quote_reserve, p.fee
     cap = p.max_fraction * y
     if side is Side.BUY:
@@ -258,18 +267,35 @@ def _pool_bounds(p: PoolInput, side: Side) -> tuple[float, float]:
     return -x * (1 - f) / y, -x * y * (1 - f) / (y + (1 - f) * cap) ** 2
 
 
-def _closed_form(active: list[PoolInput], side: Side, rest: float) -> float:
-    """Marginal cost at which the uncapped ``active`` pools give ``rest`` together."""
+def _state(p: PoolInput | ConcentratedPoolInput, side: Side, lam: float, bounds: tuple[float, float]):
+    """(curve index, 0) when ``lam`` is on one of the pool's curves, else (-1, its fixed amount there)."""
+    if type(p) is ConcentratedPoolInput:
+        return p.state(side, lam)
+    start, cap_lam = bounds
+    if lam >= cap_lam:
+        return -1, p.max_fraction * p.base_reserve
+    return (0, 0.0) if lam > start else (-1, 0.0)
+
+
+def _curve(p: PoolInput | ConcentratedPoolInput, side: Side, k: int) -> tuple[float, float, float]:
+    """(quote reserve, base reserve, amount given before this curve) of curve ``k``."""
+    if type(p) is ConcentratedPoolInput:
+        return p.curve(side, k)
+    return p.quote_reserve, p.base_reserve, 0.0
+
+
+def _closed_form(active: list[tuple[float, float, float, float]], side: Side, rest: float) -> float:
+    """Marginal cost at which constant-product curves (x, y, fee, amount before) give ``rest`` together."""
     if side is Side.BUY:
-        s = sum(math.sqrt(p.quote_reserve * p.base_reserve / (1 - p.fee)) for p in active)
-        denom = sum(p.base_reserve for p in active) - rest
+        s = sum(math.sqrt(x * y / (1 - f)) for x, y, f, _ in active)
+        denom = sum(y + before for _, y, _, before in active) - rest
         return (s / denom) ** 2 if denom > 0 else _INF
-    s = sum(math.sqrt(p.quote_reserve * p.base_reserve * (1 - p.fee)) / (1 - p.fee) for p in active)
-    denom = rest + sum(p.base_reserve / (1 - p.fee) for p in active)
-    return -((s / denom) ** 2)
+    s = sum(math.sqrt(x * y * (1 - f)) / (1 - f) for x, y, f, _ in active)
+    denom = rest + sum(y / (1 - f) - before for _, y, f, before in active)
+    return -((s / denom) ** 2) if denom > 0 else -_INF
 
 
-def _solve_pools(pools: list[PoolInput], side: Side, need: float, lo: float, hi: float) -> float:
+def _solve_pools(pools: list, side: Side, need: float, lo: float, hi: float) -> float:
     """The marginal cost in [lo, hi] at which the pools together give ``need`` (hi if they cannot)."""
     if not pools or need <= 0:
         return lo
@@ -279,18 +305,16 @@ def _solve_pools(pools: list[PoolInput], side: Side, need: float, lo: float, hi:
     a = max(lo, min(b[0] for b in bounds))
     b = min(hi, max(b[1] for b in bounds))
 
-    def states(lam: float) -> list[int]:  # 0 unused, 1 on its curve, 2 at its cap
-        return [2 if lam >= cap_lam else 1 if lam > start else 0 for start, cap_lam in bounds]
+    def states(lam: float) -> list[tuple[int, float]]:
+        return [_state(p, side, lam, bd) for p, bd in zip(pools, bounds, strict=True)]
 
     for _ in range(80):
         mid = 0.5 * (a + b)
         st = states(mid)
-        active = [p for p, s in zip(pools, st, strict=True) if s == 1]
+        active = [(*_curve(p, side, k)[:2], p.fee, _curve(p, side, k)[2])
+                  for p, (k, _) in zip(pools, st, strict=True) if k >= 0]  # fmt: skip
         if active:
-            rest = need - sum(
-                p.max_fraction * p.base_reserve for p, s in zip(pools, st, strict=True) if s == 2
-            )
-            lam = _closed_form(active, side, rest)
+            lam = _closed_form(active, side, need - sum(fixed for _, fixed in st))
             if a <= lam <= b and states(lam) == st:
                 return lam
         if sum(_pool_amount(p, side, mid) for p in pools) < need:
@@ -383,14 +407,14 @@ def _discrete(book: _Book, pools: list[PoolInput], side: Side, lots: int, lot: f
         down[j] = cur[j] - cost(j, units[j] - 1) if units[j] > 0 else -_INF
 
     short = lots - total
-    while short > 0:
+    while short > 0 and up:  # no venue at all (pools only, none chosen yet): nothing to fill with
         j = up.index(min(up))
         if not math.isfinite(up[j]):
             break
         units[j] += 1
         short -= 1
         refresh(j)
-    for _ in range(4 * len(units) + 8):
+    for _ in range(4 * len(units) + 8 if units else 0):
         j = up.index(min(up))
         i = down.index(max(down))
         if i == j or not down[i] > up[j] + 1e-9 * max(1.0, abs(up[j])):

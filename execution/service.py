@@ -395,7 +395,9 @@ class ExecutionService:
             fee = float(self.rules[name][symbol].taker_fee)
             if self.venues[name].kind == "amm":
                 p = self.market.pool(name, symbol)
-                if p is not None:
+                if p is not None and p.concentrated is not None:  # a V3 pool: priced across its ticks
+                    pools.append(p.concentrated)
+                elif p is not None:
                     pools.append(PoolInput(name, p.base_reserve, p.quote_reserve, p.fee, p.gas_quote,
                                            self.cfg.routing.max_pool_fraction))  # fmt: skip
             else:

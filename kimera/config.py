@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from kimera.chains import chain_views, check_pool_chains, primary_chain
 from kimera.settings import Settings, get_settings
 
 TIMEFRAME_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400}
@@ -222,6 +223,13 @@ class ChainConfig(_Section):
         description="Name of a secret holding the URL instead (URLs with an API key are secrets).",
     )
     confirmations: Annotated[int, Field(ge=0, le=1000)] = 12
+    chain_id: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="EIP-155 chain id (1 ethereum, 56 bsc, 137 polygon, 43114 avalanche); the RPC must report it.",
+    )
+    block_time_s: PositiveFloat = Field(
+        default=12.0, description="Average seconds per block (ethereum 12, bsc 3, polygon 2, avalanche 2)."
+    )
     tokens: list[Token] = Field(default_factory=list)
     exchange_wallets: list[WalletLabel] = Field(default_factory=list)
     log_chunk_blocks: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
@@ -246,12 +254,22 @@ class ChainConfig(_Section):
         return self
 
 
+# Forks of Uniswap V2 (same pair, events and router; their own factory, init code hash and fee_bps).
+V2_SHAPED = ("uniswap_v2", "sushiswap", "pancakeswap")
+
+
 class Pool(_Section):
     address: Address
-    dex: Literal["uniswap_v2", "uniswap_v3"] = "uniswap_v2"
+    dex: Literal["uniswap_v2", "uniswap_v3", "sushiswap", "pancakeswap"] = Field(
+        default="uniswap_v2",
+        description="The protocol: uniswap_v3, or uniswap_v2 or a V2 fork (sushiswap, pancakeswap).",
+    )
     token0: str = Field(description="Label of the pool's token0 (checked against the chain).")
     token1: str = Field(description="Label of the pool's token1 (checked against the chain).")
     fee_bps: NonNegativeFloat = 30.0
+    chain: str | None = Field(
+        default=None, description="The chain (a name in chains:) it lives on; default the first."
+    )
 
 
 class DexConfig(_Section):
@@ -259,6 +277,23 @@ class DexConfig(_Section):
 
     source: Literal["sim", "rpc"] = "sim"
     pools: list[Pool] = Field(default_factory=list)
+
+
+class LendingMarket(_Section):
+    address: Address = Field(
+        description="The lending pool (Aave V3: the Pool proxy, from PoolAddressesProvider.getPool())."
+    )
+    protocol: Literal["aave_v3"] = "aave_v3"
+    chain: str | None = Field(
+        default=None, description="The chain (a name in chains:) it lives on; default the first."
+    )
+
+
+class LendingConfig(_Section):
+    """Lending markets; ``source: rpc`` reads their events through their chain's RPC URL."""
+
+    source: Literal["sim", "rpc"] = "sim"
+    markets: list[LendingMarket] = Field(default_factory=list)
 
 
 # --- the simulator --------------------------------------------------------------------------------
@@ -714,13 +749,15 @@ class CcxtTradingVenue(_Section):
 
 
 class UniswapVenueRef(_Section):
-    """A Uniswap V2 pool traded through Router02 with a local key (secret ``<name>_private_key``)."""
+    """A Uniswap pool traded with a local key (secret ``<name>_private_key``): a V2 pool (or fork) through
+    Router02, a V3 pool (``dex: uniswap_v3`` in dex.pools) through the SwapRouter."""
 
     name: VenueName
     type: Literal["uniswap"]
     pool: Address = Field(description="A pool of dex.pools whose tokens are in chain.tokens.")
     router: Address = Field(
-        description="UniswapV2Router02 (mainnet 0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D)."
+        description="UniswapV2Router02 (mainnet 0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D) for a V2 pool; "
+        "SwapRouter (mainnet 0xE592427A0AEce92De3Edee1F18E0157C05861564) for a V3 pool."
     )
     rpc_url: str | None = Field(default=None, description="JSON-RPC URL; default: chain.rpc_url.")
     rpc_url_secret: str | None = Field(default=None, description="Name of a secret holding the RPC URL.")
@@ -809,6 +846,29 @@ class ExecutionAudit(_Section):
     )
 
 
+class BridgeModel(_Section):
+    """What moving inventory between two chains costs and takes: it nets cross-chain arbitrage (the
+    inventory a trade moves must come back some day) and plans rebalancing; no trade waits for it."""
+
+    fixed_quote: NonNegativeFloat = Field(
+        default=5.0, description="Quote currency per transfer (gas on both ends)."
+    )
+    fee_bps: NonNegativeFloat = Field(default=5.0, description="Bridge fee on the notional moved.")
+    latency_s: PositiveFloat = Field(
+        default=900.0, description="Seconds from sending to funds usable on the other chain."
+    )
+
+
+class ArbitrageConfig(_Section):
+    """Cross-chain arbitrage: both legs traded at once from inventory held on each chain."""
+
+    min_net_quote: NonNegativeFloat = Field(
+        default=1.0, description="Act only above this profit, net of everything."
+    )
+    max_amount: PositiveFloat = Field(default=10.0, description="Largest base amount one opportunity trades.")
+    bridge: BridgeModel = Field(default_factory=BridgeModel)
+
+
 class ExecutionConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8700
@@ -824,6 +884,7 @@ class ExecutionConfig(_Section):
         description="Empty: every paper venue and pool of the paper server; else each {name, type: paper | ccxt | uniswap, ...}.",
     )
     paper: PaperVenues = Field(default_factory=PaperVenues)
+    arbitrage: ArbitrageConfig = Field(default_factory=ArbitrageConfig)
     auth: ExecutionAuth = Field(default_factory=ExecutionAuth)
     audit: ExecutionAudit = Field(default_factory=ExecutionAudit)
     sizing: ExecutionSizing = Field(default_factory=ExecutionSizing)
@@ -871,7 +932,12 @@ class KimeraConfig(_Section):
     assets: list[Asset]
     exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
     chain: ChainConfig = Field(default_factory=ChainConfig)
+    chains: list[ChainConfig] = Field(
+        default_factory=list,
+        description="Several EVM chains instead of one chain:; the first is the primary.",
+    )
     dex: DexConfig = Field(default_factory=DexConfig)
+    lending: LendingConfig = Field(default_factory=LendingConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
@@ -889,6 +955,21 @@ class KimeraConfig(_Section):
         if len(set(symbols)) != len(symbols):
             raise ValueError(f"asset symbols must be unique, got {symbols}")
         return assets
+
+    @model_validator(mode="before")
+    @classmethod
+    def _primary_chain(cls, data: Any) -> Any:
+        return primary_chain(data)
+
+    @model_validator(mode="after")
+    def _pools_on_known_chains(self) -> KimeraConfig:
+        check_pool_chains(self)
+        return self
+
+    def chain_views(self) -> list[KimeraConfig]:
+        """One config per chain of ``chains:`` (``chain`` set to it, ``dex.pools`` cut to its pools);
+        ``[self]`` for a single-chain config."""
+        return chain_views(self)
 
     @property
     def start_time(self) -> datetime:

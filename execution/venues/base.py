@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -140,6 +140,9 @@ class PoolState:
     fee: float
     gas_quote: float
     timestamp: float
+    # a V3 pool's tick ranges (execution.amm.concentrated.ConcentratedPoolInput); the reserves are
+    # then the in-range virtual ones, and the router prices the pool from this instead
+    concentrated: Any = None
 
     @property
     def mid(self) -> float:

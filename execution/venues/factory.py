@@ -11,7 +11,14 @@ from collections.abc import Awaitable, Callable
 from pydantic import SecretStr
 
 from execution.venues.base import Venue
-from kimera.config import CcxtTradingVenue, ConfigError, KimeraConfig, PaperVenueRef, UniswapVenueRef
+from kimera.config import (
+    V2_SHAPED,
+    CcxtTradingVenue,
+    ConfigError,
+    KimeraConfig,
+    PaperVenueRef,
+    UniswapVenueRef,
+)
 from kimera.settings import Settings
 
 
@@ -38,13 +45,18 @@ async def uniswap_venue(ref: UniswapVenueRef, config: KimeraConfig, settings: Se
     from execution.venues.specs import pool_refs
     from execution.venues.uniswap import UniswapVenue
 
+    # the chain the pool lives on (chains:): its tokens and RPC URL
+    config = next((v for v in config.chain_views() if any(p.address.lower() == ref.pool.lower() for p in v.dex.pools)),
+                  config)  # fmt: skip
     pool = next((p for p in config.dex.pools if p.address.lower() == ref.pool.lower()), None)
     if pool is None:
         raise ConfigError(f"execution.venues: {ref.name}: pool {ref.pool} is not in dex.pools")
-    if pool.dex != "uniswap_v2":
+    if pool.dex not in (*V2_SHAPED, "uniswap_v3"):
         raise ConfigError(
-            f"execution.venues: {ref.name}: pool {ref.pool} is {pool.dex}; only uniswap_v2 is traded"
+            f"execution.venues: {ref.name}: pool {ref.pool} is {pool.dex}; traded are uniswap_v3 and {V2_SHAPED}"
         )
+    if pool.dex == "uniswap_v3":  # the same venue, the SwapRouter's calls and the pool's exact math
+        from execution.venues.uniswap_v3 import UniswapV3Venue as UniswapVenue
     tokens = {t.symbol: t for t in config.chain.tokens}
     for label in (pool.token0, pool.token1):
         if label not in tokens:

@@ -127,6 +127,7 @@ class UniswapVenue(Venue):
     """Router02 swaps on one pair. ``symbol`` is the service's symbol (e.g. ETH/USDT, quote at par)."""
 
     kind = "amm"
+    swap_topic = SWAP_TOPIC  # the pool event a fill is read from
 
     def __init__(self, ref: UniswapVenueRef, symbol: str, fee: float, base_token: str, quote_token: str,
                  rpc_url: SecretStr, private_key: SecretStr, store_path: Path, rpc_url_is_secret: bool = False):  # fmt: skip
@@ -185,7 +186,7 @@ class UniswapVenue(Venue):
         self.base_is_token0 = token0.lower() == self.base.address.lower()
         self.base_decimals = await self._rpc(self.base.functions.decimals().call())
         self.quote_decimals = await self._rpc(self.quote.functions.decimals().call())
-        self.weth = (await self._rpc(self.router.functions.WETH().call())).lower()
+        self.weth = (await self._weth()).lower()
         if self.ref.native_price is None and self.weth not in pair_tokens:
             raise VenueError(
                 f"{self.name}: the pool holds no WETH; set native_price (quote per ETH) for gas costs"
@@ -199,6 +200,9 @@ class UniswapVenue(Venue):
                 if allowance < MAX_UINT // 2:
                     await self._approve(token)
         return self
+
+    async def _weth(self) -> str:
+        return await self._rpc(self.router.functions.WETH().call())
 
     async def _approve(self, token) -> None:
         async with self._nonce_lock:
@@ -454,7 +458,7 @@ class UniswapVenue(Venue):
         for entry in receipt["logs"]:
             if (
                 entry["address"].lower() != self.pair.address.lower()
-                or Web3.to_hex(entry["topics"][0]) != SWAP_TOPIC
+                or Web3.to_hex(entry["topics"][0]) != self.swap_topic
             ):
                 continue
             to = "0x" + Web3.to_hex(entry["topics"][2])[-40:]
@@ -499,7 +503,7 @@ class UniswapVenue(Venue):
         last = min(last, first + 2000)  # a page; the manager asks again while there are new fills
         topic_to = "0x" + "0" * 24 + self.account.lower().removeprefix("0x")
         logs = await self._rpc(self.w3.eth.get_logs({"address": self.pair.address, "fromBlock": first,
-                                                     "toBlock": last, "topics": [SWAP_TOPIC, None, topic_to]}))  # fmt: skip
+                                                     "toBlock": last, "topics": [self.swap_topic, None, topic_to]}))  # fmt: skip
         fills: list[VenueFill] = []
         for tx_hash in dict.fromkeys(Web3.to_hex(e["transactionHash"]) for e in logs):
             receipt = await self._rpc(self.w3.eth.get_transaction_receipt(tx_hash))

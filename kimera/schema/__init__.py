@@ -30,6 +30,8 @@ class RawTable:
     time_column: str
     doc: str
     partitioned: bool = True
+    # marketsim declares and makes it (False: the sources make it, or live chains only)
+    simulated: bool = True
 
     @property
     def qualified(self) -> str:
@@ -232,6 +234,97 @@ DEX_POOL_RESERVES = RawTable(
 )
 
 # Reference tables: small, unpartitioned, rewritten whole from the config (and the chain, for pools).
+DEX_LIQUIDITY = RawTable(
+    "dex_liquidity",
+    pa.schema(
+        [
+            _f("chain", pa.string()),
+            _f("dex", pa.string(), doc="uniswap_v3"),
+            _f("pool", pa.string(), doc="pool address"),
+            _f("block_number", pa.int64()),
+            _f("block_hash", pa.string()),
+            _f("log_index", pa.int32()),
+            _f("ts", TS),
+            _f("tx_hash", pa.string()),
+            _f("event", pa.string(), doc="mint (liquidity added) or burn (removed)"),
+            _f("owner", pa.string(), doc="position owner (the position manager for NFT positions)"),
+            _f("tick_lower", pa.int32()),
+            _f("tick_upper", pa.int32()),
+            _f("liquidity", pa.string(), doc="liquidity added or removed, exact uint128"),
+            _f("amount0", pa.float64(), doc="token0 paid in (mint) or owed out (burn), decimal-adjusted"),
+            _f("amount1", pa.float64(), doc="token1 paid in (mint) or owed out (burn), decimal-adjusted"),
+        ]
+    ),
+    key=("chain", "dex", "pool", "block_number", "log_index"),
+    time_column="ts",
+    doc="Liquidity added to and removed from tick ranges of V3 pools (Mint and Burn events).",
+    simulated=False,  # the simulated pools are constant-product
+)
+
+LENDING_EVENTS = RawTable(
+    "lending_events",
+    pa.schema(
+        [
+            _f("chain", pa.string()),
+            _f("protocol", pa.string(), doc="aave_v3 (compound_v3: decoded from its ABI)"),
+            _f("market", pa.string(), doc="the lending pool's address"),
+            _f("block_number", pa.int64()),
+            _f("block_hash", pa.string()),
+            _f("log_index", pa.int32()),
+            _f("ts", TS),
+            _f("tx_hash", pa.string()),
+            _f("event", pa.string(), doc="supply, withdraw, borrow, repay or liquidation"),
+            _f(
+                "reserve",
+                pa.string(),
+                doc="the asset supplied, withdrawn, borrowed or repaid (liquidation: the debt)",
+            ),
+            _f("user", pa.string(), doc="whose position changed (liquidation: the borrower liquidated)"),
+            _f("caller", pa.string(), doc="who sent it (repayer, liquidator, supplier)"),
+            _f("amount", pa.float64(), doc="reserve units, decimal-adjusted (liquidation: debt covered)"),
+            _f("collateral_reserve", pa.string(), nullable=True, doc="liquidation only: collateral seized"),
+            _f("collateral_amount", pa.float64(), nullable=True, doc="liquidation only, decimal-adjusted"),
+            _f(
+                "borrow_rate",
+                pa.float64(),
+                nullable=True,
+                doc="borrow only: the rate it was taken at, a fraction per year",
+            ),
+        ]
+    ),
+    key=("chain", "protocol", "market", "block_number", "log_index"),
+    time_column="ts",
+    doc="Supplies, withdrawals, borrows, repayments and liquidations of the configured lending markets.",
+    simulated=False,
+)
+
+LENDING_RESERVES = RawTable(
+    "lending_reserves",
+    pa.schema(
+        [
+            _f("chain", pa.string()),
+            _f("protocol", pa.string()),
+            _f("market", pa.string()),
+            _f("block_number", pa.int64()),
+            _f("block_hash", pa.string()),
+            _f("log_index", pa.int32()),
+            _f("ts", TS),
+            _f("reserve", pa.string()),
+            _f("supply_rate", pa.float64(), doc="what suppliers earn, a fraction per year"),
+            _f("variable_borrow_rate", pa.float64(), doc="a fraction per year"),
+            _f("stable_borrow_rate", pa.float64(), doc="a fraction per year"),
+            _f("liquidity_index", pa.float64(), doc="supply interest accrued since listing (1 at listing)"),
+            _f("variable_borrow_index", pa.float64(), doc="borrow interest accrued since listing"),
+            _f("total_supplied", pa.float64(), doc="aToken supply at the end of the block, decimal-adjusted"),
+            _f("total_borrowed", pa.float64(), doc="stable + variable debt at the end of the block"),
+        ]
+    ),
+    key=("chain", "protocol", "market", "block_number", "log_index"),
+    time_column="ts",
+    doc="A reserve's rates and indexes after every action on it (Aave ReserveDataUpdated).",
+    simulated=False,
+)
+
 DEX_POOLS = RawTable(
     "dex_pools",
     pa.schema(
@@ -378,6 +471,9 @@ PARTITIONED_TABLES: tuple[RawTable, ...] = (
     TOKEN_TRANSFERS,
     DEX_SWAPS,
     DEX_POOL_RESERVES,
+    DEX_LIQUIDITY,
+    LENDING_EVENTS,
+    LENDING_RESERVES,
 )
 REFERENCE_TABLES: tuple[RawTable, ...] = (DEX_POOLS, TOKENS, WALLET_LABELS)
 RAW_TABLES: dict[str, RawTable] = {t.name: t for t in PARTITIONED_TABLES + REFERENCE_TABLES}

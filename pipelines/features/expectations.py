@@ -103,6 +103,32 @@ RULES: dict[str, RawRules] = {
         ordered_by=("block_number", "log_index"),
         hex_columns=("pool",),
     ),
+    "dex_liquidity": RawRules(
+        non_negative=("amount0", "amount1"),
+        accepted={"event": ("mint", "burn")},
+        series=("chain", "dex", "pool"),
+        ordered_by=("block_number", "log_index"),
+        hex_columns=("pool", "owner"),
+    ),
+    "lending_events": RawRules(
+        non_negative=("amount",),
+        accepted={"event": ("supply", "withdraw", "borrow", "repay", "liquidation")},
+        series=("chain", "protocol", "market"),
+        ordered_by=("block_number", "log_index"),
+        hex_columns=("market", "reserve", "user", "caller"),
+    ),
+    "lending_reserves": RawRules(
+        non_negative=(
+            "supply_rate",
+            "variable_borrow_rate",
+            "stable_borrow_rate",
+            "total_supplied",
+            "total_borrowed",
+        ),
+        series=("chain", "protocol", "market"),
+        ordered_by=("block_number", "log_index"),
+        hex_columns=("market", "reserve"),
+    ),
     "dex_pools": RawRules(
         non_negative=("fee_bps", "decimals0", "decimals1"),
         hex_columns=("pool", "token0_address", "token1_address"),

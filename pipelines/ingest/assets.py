@@ -32,9 +32,10 @@ from dagster_duckdb import DuckDBResource
 
 from kimera.config import IngestConfig, KimeraConfig
 from kimera.schema import RawTable, duckdb_type
+from pipelines.ingest.chains import ingest_each_chain, ingest_reference_each_chain
 from pipelines.ingest.feeds import FEEDS, REFERENCE_FEEDS, Feed, ReferenceFeed
 from pipelines.ingest.partitions import hourly_partitions, naive_window
-from pipelines.ingest.write import IngestReport, ingest_reference, ingest_window, preview_markdown, scope_text
+from pipelines.ingest.write import IngestReport, preview_markdown, scope_text
 from pipelines.progress import progress_message
 from pipelines.resources import KimeraResource
 from pipelines.sources import Sources
@@ -142,7 +143,7 @@ def _partitioned_asset(feed: Feed, config: KimeraConfig) -> AssetsDefinition:
 
         with warehouse.get_connection() as con:
             try:
-                report = ingest_window(
+                report = ingest_each_chain(
                     con,
                     feed,
                     sources,
@@ -179,7 +180,7 @@ def _reference_asset(feed: ReferenceFeed, config: KimeraConfig) -> AssetsDefinit
         run_config, sources = _config_and_sources(kimera)
         with warehouse.get_connection() as con:
             try:
-                report = ingest_reference(con, feed, run_config, sources)
+                report = ingest_reference_each_chain(con, feed, run_config, sources)
             except RowsRefused as exc:
                 raise _refused(exc) from exc
         context.log.info(report.summary())

@@ -20,7 +20,7 @@ from kimera.config import KimeraConfig
 from kimera.schema import RawTable
 from pipelines.sources import Sources
 
-Family = Literal["exchange", "chain", "dex"]
+Family = Literal["exchange", "chain", "dex", "lending"]
 Scope = dict[str, list[Any]]
 
 
@@ -49,6 +49,7 @@ SCOPES: dict[Family, Callable[[Sources], Scope]] = {
     "exchange": lambda s: {"venue": list(s.exchange.venues())},
     "chain": lambda s: {"chain": [s.chain.chain()]},
     "dex": _dex_scope,
+    "lending": lambda s: {"chain": [s.lending.chain()], "market": sorted(s.lending.markets())},
 }
 
 FEEDS: dict[str, Feed] = {
@@ -61,6 +62,9 @@ FEEDS: dict[str, Feed] = {
         Feed(schema.TOKEN_TRANSFERS, "chain", lambda s, a, b: s.chain.transfers(a, b)),
         Feed(schema.DEX_SWAPS, "dex", lambda s, a, b: s.dex.swaps(a, b)),
         Feed(schema.DEX_POOL_RESERVES, "dex", lambda s, a, b: s.dex.reserves(a, b)),
+        Feed(schema.DEX_LIQUIDITY, "dex", lambda s, a, b: s.dex.liquidity(a, b)),
+        Feed(schema.LENDING_EVENTS, "lending", lambda s, a, b: s.lending.events(a, b)),
+        Feed(schema.LENDING_RESERVES, "lending", lambda s, a, b: s.lending.reserves(a, b)),
     )
 }
 assert set(FEEDS) == {t.name for t in schema.PARTITIONED_TABLES}, "every partitioned raw table needs a feed"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kimera.config import KimeraConfig
-from pipelines.sources.base import ChainSource, DexSource, ExchangeSource
+from pipelines.sources.base import ChainSource, DexSource, ExchangeSource, LendingSource
 
 
 class Sources:
@@ -15,6 +15,7 @@ class Sources:
         exchange: ExchangeSource | None = None,
         chain: ChainSource | None = None,
         dex: DexSource | None = None,
+        lending: LendingSource | None = None,
         *,
         config: KimeraConfig | None = None,
     ) -> None:
@@ -25,6 +26,8 @@ class Sources:
             raise TypeError(
                 f"Sources needs exchange, chain and dex, or a config to build them; missing {missing}"
             )
+        # lending is optional when the families are given: no markets then (see NoLending)
+        self._given["lending"] = lending if lending is not None or config is not None else NoLending(chain)
 
     def _get(self, family: str, build):
         if self._given[family] is None:
@@ -42,6 +45,10 @@ class Sources:
     @property
     def dex(self) -> DexSource:
         return self._get("dex", _dex)
+
+    @property
+    def lending(self) -> LendingSource:
+        return self._get("lending", _lending)
 
 
 def make_sources(config: KimeraConfig) -> Sources:
@@ -91,3 +98,38 @@ def _dex(config: KimeraConfig) -> DexSource:
 
         return RpcDexSource(config)
     raise ValueError(f"dex.source {config.dex.source!r} has no adapter")
+
+
+class NoLending:
+    """No lending markets: empty tables (the given sources' chain names them)."""
+
+    def __init__(self, chain: ChainSource | None) -> None:
+        self._chain = chain
+
+    def chain(self) -> str:
+        return self._chain.chain() if self._chain is not None else ""
+
+    def markets(self) -> list[str]:
+        return []
+
+    def events(self, start, end):
+        from kimera.schema import LENDING_EVENTS
+
+        return LENDING_EVENTS.empty()
+
+    def reserves(self, start, end):
+        from kimera.schema import LENDING_RESERVES
+
+        return LENDING_RESERVES.empty()
+
+
+def _lending(config: KimeraConfig) -> LendingSource:
+    if config.lending.source == "sim":
+        from pipelines.sources.sim import SimLendingSource
+
+        return SimLendingSource(config)
+    if config.lending.source == "rpc":
+        from pipelines.sources.lending import RpcLendingSource
+
+        return RpcLendingSource(config)
+    raise ValueError(f"lending.source {config.lending.source!r} has no adapter")

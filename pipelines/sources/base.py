@@ -58,6 +58,24 @@ class DexSource(Protocol):
     def reserves(self, start: datetime, end: datetime) -> pa.Table:  # raw.dex_pool_reserves
         ...
 
+    def liquidity(self, start: datetime, end: datetime) -> pa.Table:  # raw.dex_liquidity
+        """V3 Mint and Burn events of the configured pools (none for V2 pools)."""
+
+
+@runtime_checkable
+class LendingSource(Protocol):
+    """Events and reserve states of the configured lending markets."""
+
+    def chain(self) -> str: ...
+
+    def markets(self) -> list[str]: ...
+
+    def events(self, start: datetime, end: datetime) -> pa.Table:  # raw.lending_events
+        ...
+
+    def reserves(self, start: datetime, end: datetime) -> pa.Table:  # raw.lending_reserves
+        ...
+
 
 @runtime_checkable
 class ReorgAwareSource(Protocol):

@@ -22,7 +22,7 @@ from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from connect.evm import ERC20_ABI, TRANSFER, LogRef, decode_transfer, scaled
-from kimera.config import ConfigError, KimeraConfig, Token
+from kimera.config import ChainConfig, ConfigError, KimeraConfig, Token
 from kimera.schema import BLOCK_COVERAGE, CHAIN_BLOCKS, TOKEN_TRANSFERS
 from kimera.settings import Settings, get_settings
 from pipelines.sources.rows import EPOCH, table_from_records
@@ -59,6 +59,18 @@ def make_client(
     )
 
 
+def check_chain_id(client: RpcClient, chain: ChainConfig) -> None:
+    """Refuse an RPC URL that serves another chain than ``chain.chain_id`` (asked once per client)."""
+    if chain.chain_id is None:
+        return
+    actual = int(client.call("eth_chainId", lambda: client.w3.eth.chain_id))
+    if actual != chain.chain_id:
+        raise ConfigError(
+            f"chain {chain.name!r}: its RPC reports chain id {actual}, but chain_id = {chain.chain_id} is "
+            "configured; point rpc_url at that chain's node, or fix chain_id"
+        )
+
+
 def ts_of(seconds: int) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
 
@@ -89,6 +101,7 @@ class BlockWindows(ABC):
     config: KimeraConfig
     client: RpcClient
     dataset: str
+    _chain_checked: bool = False  # eth_chainId agreed with chain.chain_id
 
     def chain(self) -> str:
         return self.config.chain.name
@@ -103,6 +116,9 @@ class BlockWindows(ABC):
         return self.rows_between(table, window.start, window.stop - 1)
 
     def window_blocks(self, start: datetime, end: datetime) -> range:
+        if not self._chain_checked:
+            check_chain_id(self.client, self.config.chain)
+            self._chain_checked = True
         return self.client.window_blocks(start, end, self.config.chain.confirmations)
 
     def coverage(self, start: datetime, end: datetime) -> pa.Table:

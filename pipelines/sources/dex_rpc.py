@@ -2,7 +2,8 @@
 
 * Uniswap V2 pairs: ``Swap`` (amounts in/out per token) and ``Sync`` (reserves after each update);
   a swap's price is the reserves ratio of the ``Sync`` its transaction emitted just before it;
-* Uniswap V3 pools: ``Swap`` (signed amounts, ``sqrtPriceX96``, tick); price from ``sqrtPriceX96``.
+* Uniswap V3 pools: ``Swap`` (signed amounts, ``sqrtPriceX96``, tick); price from ``sqrtPriceX96``;
+  the in-range state after it as virtual reserves; ``Mint``/``Burn`` into ``raw.dex_liquidity``.
 
 Token addresses, decimals and V3 fees are read from the chain once and cached under
 ``KIMERA_HOME/cache``; the config's token labels are checked against them (a swapped
@@ -36,12 +37,20 @@ from connect.evm import (
     scaled,
     sqrt_price_x96_price,
 )
-from kimera.config import ConfigError, KimeraConfig, Pool
-from kimera.schema import DEX_POOL_RESERVES, DEX_POOLS, DEX_SWAPS
+from kimera.config import V2_SHAPED, ConfigError, KimeraConfig, Pool
+from kimera.schema import DEX_LIQUIDITY, DEX_POOL_RESERVES, DEX_POOLS, DEX_SWAPS
 from kimera.settings import Settings, get_settings
 from pipelines.sources.chain_rpc import BlockWindows, make_client, ts_of
 from pipelines.sources.rows import table_from_records
 from pipelines.sources.rpc import ReorgDuringFetch, RpcClient
+from pipelines.sources.uniswap_v3 import (
+    V3_BURN,
+    V3_MINT,
+    decode_v3_burn,
+    decode_v3_mint,
+    liquidity_row,
+    virtual_reserves,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +73,7 @@ class RpcDexSource(BlockWindows):
     """:class:`~pipelines.sources.base.DexSource` over web3 logs of the configured pools."""
 
     dataset = "dex"
-    tables = ("dex_swaps", "dex_pool_reserves")
+    tables = ("dex_swaps", "dex_pool_reserves", "dex_liquidity")
 
     def __init__(
         self, config: KimeraConfig, settings: Settings | None = None, client: RpcClient | None = None
@@ -75,7 +84,7 @@ class RpcDexSource(BlockWindows):
         self.client = client or make_client(config, self.settings, label=f"{config.chain.name} rpc (dex)")
         self.pool_config: dict[str, Pool] = {p.address.lower(): p for p in config.dex.pools}
         self._facts: dict[str, PoolFacts] | None = None
-        self._decoded: dict[tuple[int, int], tuple[pa.Table, pa.Table]] = {}  # swaps and reserves share reads
+        self._decoded: dict[tuple[int, int], dict[str, pa.Table]] = {}  # the tables share their reads
 
     # --- pool facts ---------------------------------------------------------------------------------
     @property
@@ -167,6 +176,9 @@ class RpcDexSource(BlockWindows):
     def reserves(self, start: datetime, end: datetime) -> pa.Table:
         return self.window_rows("dex_pool_reserves", start, end)
 
+    def liquidity(self, start: datetime, end: datetime) -> pa.Table:
+        return self.window_rows("dex_liquidity", start, end)
+
     # --- reorg-aware (pipelines.sources.reorg; windows, coverage and hashes from BlockWindows) ------
     def canonical_hashes(self, numbers: list[int]) -> dict[int, str]:
         self._decoded.clear()  # a reorg check means earlier reads may be stale
@@ -182,15 +194,14 @@ class RpcDexSource(BlockWindows):
             if len(self._decoded) >= 4:
                 self._decoded.pop(next(iter(self._decoded)))
             self._decoded[(first, last)] = self._decode(first, last)
-        swaps, reserves = self._decoded[(first, last)]
-        return swaps if table == "dex_swaps" else reserves
+        return self._decoded[(first, last)][table]
 
     # --- logs -------------------------------------------------------------------------------------------
     def _read_logs(self, first: int, last: int) -> tuple[list[dict], dict]:
         if first > last or not self.pool_config:
             return [], {}
         query = {"address": [Web3.to_checksum_address(a) for a in self.pool_config],
-                 "topics": [[V2_SWAP, V2_SYNC, V3_SWAP]]}  # fmt: skip
+                 "topics": [[V2_SWAP, V2_SYNC, V3_SWAP, V3_MINT, V3_BURN]]}  # fmt: skip
         for _ in range(3):
             logs = self.client.get_logs(query, first, last)
             headers = self.client.headers({int(e["blockNumber"]) for e in logs})
@@ -200,11 +211,11 @@ class RpcDexSource(BlockWindows):
             log.warning("%s: logs and blocks disagree on hashes (a reorg); reading again", self.client.label)
         raise ReorgDuringFetch(f"{self.client.label}: pool logs of blocks {first}..{last} kept reorganising")
 
-    def _decode(self, first: int, last: int) -> tuple[pa.Table, pa.Table]:
+    def _decode(self, first: int, last: int) -> dict[str, pa.Table]:
         facts = self.facts()
         logs, headers = self._read_logs(first, last)
         logs.sort(key=lambda e: (int(e["blockNumber"]), int(e["logIndex"])))
-        swaps, reserves = [], []
+        swaps, reserves, liquidity = [], [], []
         last_sync: dict[str, tuple[str, int, int]] = {}  # pool -> (tx hash, reserve0, reserve1)
         for entry in logs:
             ref = LogRef.of(entry)
@@ -221,7 +232,7 @@ class RpcDexSource(BlockWindows):
                 last_sync[ref.address] = (ref.tx_hash, r0, r1)
                 reserves.append({**common, "reserve0": scaled(r0, f.decimals0), "reserve1": scaled(r1, f.decimals1),
                                  "price": reserves_price(r0, r1, f.decimals0, f.decimals1)})  # fmt: skip
-            elif kind == V2_SWAP.lower() and pool.dex == "uniswap_v2":
+            elif kind == V2_SWAP.lower() and pool.dex in V2_SHAPED:
                 swap = decode_v2_swap(entry)
                 sync = last_sync.get(ref.address)
                 if sync is None or sync[0] != ref.tx_hash:
@@ -238,4 +249,13 @@ class RpcDexSource(BlockWindows):
                               "amount0": scaled(swap.amount0, f.decimals0), "amount1": scaled(swap.amount1, f.decimals1),
                               "price": sqrt_price_x96_price(swap.sqrt_price_x96, f.decimals0, f.decimals1),
                               "sqrt_price_x96": str(swap.sqrt_price_x96), "tick": swap.tick})  # fmt: skip
-        return table_from_records(DEX_SWAPS, swaps), table_from_records(DEX_POOL_RESERVES, reserves)
+                r0, r1 = virtual_reserves(swap.sqrt_price_x96, swap.liquidity, f.decimals0, f.decimals1)
+                reserves.append({**common, "reserve0": r0, "reserve1": r1, "price": swaps[-1]["price"]})
+            elif kind in (V3_MINT.lower(), V3_BURN.lower()) and pool.dex == "uniswap_v3":
+                change = (decode_v3_mint if kind == V3_MINT.lower() else decode_v3_burn)(entry)
+                liquidity.append(
+                    {**common, "tx_hash": ref.tx_hash, **liquidity_row(change, f.decimals0, f.decimals1)}
+                )
+        return {"dex_swaps": table_from_records(DEX_SWAPS, swaps),
+                "dex_pool_reserves": table_from_records(DEX_POOL_RESERVES, reserves),
+                "dex_liquidity": table_from_records(DEX_LIQUIDITY, liquidity)}  # fmt: skip

@@ -14,6 +14,7 @@ from connect.sim import simulator_from_config
 from kimera.config import KimeraConfig
 from kimera.schema import (
     CHAIN_BLOCKS,
+    DEX_LIQUIDITY,
     DEX_POOL_RESERVES,
     DEX_POOLS,
     DEX_SWAPS,
@@ -25,6 +26,7 @@ from kimera.schema import (
     conform,
 )
 from marketsim import MarketSimulator
+from pipelines.sources.sim_lending import MARKET, lending_rows
 
 
 class _SimSource:
@@ -69,6 +71,31 @@ class SimChainSource(_SimSource):
         return self._rows(TOKEN_TRANSFERS, start, end)
 
 
+class SimLendingSource(_SimSource):
+    """The simulated chain's lending pool (:mod:`pipelines.sources.sim_lending`), over its tokens."""
+
+    def chain(self) -> str:
+        return self.config.chain.name
+
+    def markets(self) -> list[str]:
+        return [MARKET]
+
+    def _tables(self, start: datetime, end: datetime) -> tuple[pa.Table, pa.Table]:
+        reference = self.simulator.reference_tables()
+        tokens = [t for t in reference["tokens"].to_pylist() if t["chain"] == self.chain()]
+        labelled = sorted(w["address"] for w in reference["wallet_labels"].to_pylist())
+        config = self.config
+        return lending_rows(
+            self.simulator, tokens, labelled, self.chain(), config.sim.seed, config.start_time, start, end
+        )
+
+    def events(self, start: datetime, end: datetime) -> pa.Table:
+        return self._tables(start, end)[0]
+
+    def reserves(self, start: datetime, end: datetime) -> pa.Table:
+        return self._tables(start, end)[1]
+
+
 class SimDexSource(_SimSource):
     """Swaps and reserves of the configured pools (``dex.pools``) on the simulated chain."""
 
@@ -80,3 +107,6 @@ class SimDexSource(_SimSource):
 
     def reserves(self, start: datetime, end: datetime) -> pa.Table:
         return self._rows(DEX_POOL_RESERVES, start, end)
+
+    def liquidity(self, start: datetime, end: datetime) -> pa.Table:
+        return DEX_LIQUIDITY.empty()  # the simulated pools are constant-product: no tick ranges

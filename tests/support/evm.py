@@ -20,6 +20,7 @@ from typing import Any
 from eth_tester import EthereumTester, PyEVMBackend
 from web3 import EthereumTesterProvider, Web3
 from web3.contract import Contract
+from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
 
 BUILD = Path(__file__).resolve().parents[2] / "evm" / "node_modules" / "@uniswap"
 MAX_UINT = 2**256 - 1
@@ -39,9 +40,15 @@ def artefact(package: str, name: str) -> tuple[list[dict], str]:
 class Evm:
     """One chain, its Web3 (EthereumTesterProvider) and funded accounts."""
 
-    def __init__(self) -> None:
-        self.tester = EthereumTester(PyEVMBackend())
-        self.w3 = Web3(EthereumTesterProvider(self.tester))
+    def __init__(self, chain_id: int | None = None) -> None:
+        backend = PyEVMBackend()
+        endpoints = None
+        if chain_id is not None:  # a second chain: its transactions and eth_chainId say so
+            type(backend.chain).chain_id = chain_id  # the class is made per backend
+            endpoints = {ns: dict(calls) for ns, calls in API_ENDPOINTS.items()}
+            endpoints["eth"]["chainId"] = static_return(chain_id)
+        self.tester = EthereumTester(backend)
+        self.w3 = Web3(EthereumTesterProvider(self.tester, api_endpoints=endpoints))
         self.accounts = list(self.w3.eth.accounts)
         self.owner = self.accounts[0]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kimera.app.demo.context import DemoContext
+from kimera.schema import PARTITIONED_TABLES
 
 
 def ingest_stage(ctx: DemoContext) -> list[str]:
@@ -19,6 +20,6 @@ def ingest_stage(ctx: DemoContext) -> list[str]:
         f"exchange={ctx.config.exchange.source}, chain={ctx.config.chain.source}, dex={ctx.config.dex.source}"
     )
     return [
-        f"ingest: {hours} hourly partitions of 7 raw tables from {sources} (run {raw.run_id[:8]}), "
+        f"ingest: {hours} hourly partitions of {len(PARTITIONED_TABLES)} raw tables from {sources} (run {raw.run_id[:8]}), "
         f"reference tables (run {reference.run_id[:8]})"
     ]

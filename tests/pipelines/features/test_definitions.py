@@ -13,19 +13,27 @@ def test_dbt_models_are_assets_downstream_of_the_ingest_assets(defs):
     graph = defs.resolve_asset_graph()
     marts = {AssetKey(["marts", "features"]), AssetKey(["marts", "labels"])}
     assert marts <= graph.get_all_asset_keys()
+    lending = graph.upstream_key_iterator(AssetKey(["marts", "lending"]))
+    assert {k for k in lending if k.path[0] == "raw"} >= {
+        AssetKey(["raw", "lending_events"]),
+        AssetKey(["raw", "lending_reserves"]),
+    }
     # dbt sources are the ingest assets themselves: staging reads raw/<table>, nothing else
     assert graph.get(AssetKey(["staging", "stg_exchange__trades"])).parent_keys == {
         AssetKey(["raw", "exchange_trades"])
     }
-    # every raw table has its staging view; the features read all of them but the V2 reserves
-    # (swap prices carry the same price, for V3 pools too)
+    # every raw table has its staging view; the features read all of them but the pool reserves
+    # (swap prices carry the same price, for V3 pools too), V3 liquidity changes (staged only) and
+    # the lending tables (their own mart, marts.lending)
     staged = {
         p for k in graph.get_all_asset_keys() if k.path[0] == "staging" for p in graph.get(k).parent_keys
     }
     assert staged == {AssetKey(["raw", t]) for t in RAW_TABLES}
     upstream = graph.upstream_key_iterator(AssetKey(["marts", "features"]))
     assert {k for k in upstream if k.path[0] == "raw"} == {
-        AssetKey(["raw", t]) for t in RAW_TABLES if t != "dex_pool_reserves"
+        AssetKey(["raw", t])
+        for t in RAW_TABLES
+        if t not in ("dex_pool_reserves", "dex_liquidity", "lending_events", "lending_reserves")
     }
 
 

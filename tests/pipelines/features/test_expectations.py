@@ -51,7 +51,7 @@ def test_every_raw_table_of_the_simulator_meets_its_suite(con, hour):
     for table in [*PARTITIONED_TABLES, *REFERENCE_TABLES]:
         result = validate_raw(con, table.name, hour)
         assert result.passed, result.summary()
-        assert result.row_count > 0
+        assert result.row_count > 0 or not table.simulated  # e.g. V3 tick ranges: the simulated pools are V2
 
 
 def test_negative_nan_and_infinite_prices_are_named_with_their_keys(con, hour):

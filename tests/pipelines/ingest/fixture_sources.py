@@ -213,6 +213,77 @@ class FixtureDex:
             },
         )
 
+    def liquidity(self, start: datetime, end: datetime) -> pa.Table:
+        events = self._events(start, end)
+        n = len(events)
+        return _table(
+            schema.DEX_LIQUIDITY,
+            {
+                "chain": [self._chain] * n,
+                "dex": ["uniswap_v3"] * n,
+                "pool": [self.POOL] * n,
+                "block_number": [b for b, _ in events],
+                "block_hash": [f"0x{b:064x}" for b, _ in events],
+                "log_index": [5] * n,
+                "ts": [t for _, t in events],
+                "tx_hash": [f"0x{b + 11:064x}" for b, _ in events],
+                "event": ["mint"] * n,
+                "owner": ["0x" + "5" * 40] * n,
+                "tick_lower": [-600] * n,
+                "tick_upper": [600] * n,
+                "liquidity": [str(10**21 + self.version)] * n,
+                "amount0": [1000.0] * n,
+                "amount1": [0.5 + self.version] * n,
+            },
+        )
+
+
+def _ordered(raw: schema.RawTable, columns: dict) -> pa.Table:
+    return _table(raw, {name: columns[name] for name in raw.columns})
+
+
+class FixtureLending:
+    MARKET = "0x87870bca3f3fd6335c3f4ce8392d69350b4fa4e2"
+    RESERVE = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
+
+    def __init__(self, chain: str = "ethereum", version: int = 0) -> None:
+        self._chain, self.version = chain, version
+
+    def chain(self) -> str:
+        return self._chain
+
+    def markets(self) -> list[str]:
+        return [self.MARKET]
+
+    def _events(self, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
+        return [
+            (int((t - EPOCH).total_seconds()) // 60, t) for t in _steps(start, end, timedelta(minutes=30))
+        ]
+
+    def _common(self, events) -> dict:
+        n = len(events)
+        return {"chain": [self._chain] * n, "protocol": ["aave_v3"] * n, "market": [self.MARKET] * n,
+                "block_number": [b for b, _ in events], "block_hash": [f"0x{b:064x}" for b, _ in events],
+                "ts": [t for _, t in events], "reserve": [self.RESERVE] * n}  # fmt: skip
+
+    def events(self, start: datetime, end: datetime) -> pa.Table:
+        events = self._events(start, end)
+        n = len(events)
+        return _ordered(schema.LENDING_EVENTS, {
+            **self._common(events), "log_index": [7] * n, "tx_hash": [f"0x{b + 13:064x}" for b, _ in events],
+            "event": ["borrow"] * n, "user": ["0x" + "6" * 40] * n, "caller": ["0x" + "6" * 40] * n,
+            "amount": [1000.0 + self.version] * n, "collateral_reserve": [None] * n, "collateral_amount": [None] * n,
+            "borrow_rate": [0.05] * n})  # fmt: skip
+
+    def reserves(self, start: datetime, end: datetime) -> pa.Table:
+        events = self._events(start, end)
+        n = len(events)
+        return _ordered(schema.LENDING_RESERVES, {
+            **self._common(events), "log_index": [6] * n, "supply_rate": [0.02] * n,
+            "variable_borrow_rate": [0.05 + self.version / 100] * n, "stable_borrow_rate": [0.07] * n,
+            "liquidity_index": [1.01] * n, "variable_borrow_index": [1.02] * n, "total_supplied": [1e6] * n,
+            "total_borrowed": [4e5] * n})  # fmt: skip
+
 
 def fixture_sources(
     venues: tuple[str, ...] = ("alpha", "bravo"), symbols: tuple[str, ...] = ("BTC/USDT",), version: int = 0
@@ -221,6 +292,7 @@ def fixture_sources(
         exchange=FixtureExchange(list(venues), list(symbols), version),
         chain=FixtureChain(version=version),
         dex=FixtureDex(version=version),
+        lending=FixtureLending(version=version),
     )
 
 

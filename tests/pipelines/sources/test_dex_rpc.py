@@ -175,4 +175,6 @@ def test_v3_swap_logs_on_chain_go_through_the_same_reader(chain_world: ChainWorl
     assert (row["sqrt_price_x96"], row["tick"]) == (str(20_000 * SQRT_ONE), 198_079)
     assert row["tx_hash"] == Web3.to_hex(receipt.transactionHash)
     assert conform_rows(source.pools())[0]["fee_bps"] == 5.0
-    assert source.reserves(*chain_world.window(first, evm.head)).num_rows == 0  # V3 has no Sync
+    (state,) = source.reserves(*chain_world.window(first, evm.head)).to_pylist()  # virtual reserves in range
+    assert state["price"] == row["price"] and state["log_index"] == row["log_index"]
+    assert state["reserve0"] * state["reserve1"] == pytest.approx((10**20 / 10**12) ** 2, rel=1e-12)  # L^2

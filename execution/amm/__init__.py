@@ -1,0 +1,1 @@
+"""Exact AMM math: what a pool contract computes, in integers."""
