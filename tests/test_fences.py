@@ -31,7 +31,10 @@ def test_every_private_import_of_the_project_is_fenced() -> None:
     unfenced = []
     for path in sorted(REPO_ROOT.glob("*/**/*.py")):
         rel = path.relative_to(REPO_ROOT).as_posix()
-        if rel.startswith((".venv/", "tests/", "evm/", "dbt_project/", "bench/")):
+        if (
+            rel.startswith((".venv/", "tests/", "evm/", "zk/", "dbt_project/", "bench/"))
+            or "node_modules/" in rel
+        ):
             continue
         for line, module in imports(path, REPO_ROOT):
             private = any(part.startswith("_") and part != "__future__" for part in module.split(".")[1:])

@@ -8,8 +8,13 @@ from typing import Any
 import yaml
 
 from kimera.config import KimeraConfig, parse_config
+from kimera.schema import PARTITIONED_TABLES
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "kimera.yaml"
+
+# The partitioned raw tables the shipped (simulated) config fills: its pools are constant-product,
+# so raw.dex_liquidity (V3 mints and burns) stays empty there.
+SIM_FILLED_TABLES = tuple(t for t in PARTITIONED_TABLES if t.name != "dex_liquidity")
 
 
 def shipped_config_data() -> dict[str, Any]:
