@@ -18,6 +18,7 @@ from kimera.app.report.pnl import summarise
 from kimera.settings import Settings
 from tests.dbt.conftest import DAYS, built_home, full_build, raw_home, sim_config, sim_window  # noqa: F401
 from tests.execution.conftest import exec_env, paper, service, signal  # noqa: F401
+from tests.support.servers import postgres  # noqa: F401  (fixture)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -120,34 +121,22 @@ async def test_paper_trading_is_drawn_from_the_real_journal_and_its_pnl_matches_
     assert "signals</b>: orders 3" in page
 
 
-async def test_the_report_reads_a_postgresql_journal_as_it_reads_a_sqlite_one(tmp_path: Path) -> None:
+async def test_the_report_reads_a_postgresql_journal_as_it_reads_a_sqlite_one(
+    tmp_path: Path,
+    postgres,  # noqa: F811
+) -> None:
     """``execution.journal_url`` may name PostgreSQL: the report's reader goes through execution's."""
-    import os
-    import subprocess
-    import tempfile
-
     from execution.journal import Journal as ServiceJournal
-    from tests.execution.test_journal import _exercise, _postgres
+    from tests.execution.test_journal import _exercise
 
-    pytest.importorskip("psycopg")
     sqlite_url = f"sqlite:///{tmp_path / 'journal.sqlite'}"
     await _exercise(ServiceJournal(sqlite_url))
-    pg_home = Path(tempfile.mkdtemp(prefix="kimera-pg-"))
-    os.chmod(pg_home, 0o755)
-    try:
-        stop, url = _postgres(pg_home)
-    except (subprocess.CalledProcessError, OSError) as exc:
-        shutil.rmtree(pg_home, ignore_errors=True)
-        pytest.skip(f"a PostgreSQL server cannot be started here: {exc}")
-    try:
-        await _exercise(ServiceJournal(url))
-        with Journal(sqlite_url) as lite, Journal(url) as pg:
-            assert sum(pg.orders_by_state().values()) == 302
-            assert pg.orders_by_state() == lite.orders_by_state()
-            assert pg.live_orders() == lite.live_orders() > 0
-            columns = ["venue", "fill_id", "asset", "side", "price", "amount", "fee"]
-            assert pg.fills()[columns].equals(lite.fills()[columns])
-            assert "kimera@" not in pg.path  # where it reads, without the user
-    finally:
-        subprocess.run(stop, capture_output=True)
-        shutil.rmtree(pg_home, ignore_errors=True)
+    url = postgres.url(postgres.create_database("journal"))
+    await _exercise(ServiceJournal(url))
+    with Journal(sqlite_url) as lite, Journal(url) as pg:
+        assert sum(pg.orders_by_state().values()) == 302
+        assert pg.orders_by_state() == lite.orders_by_state()
+        assert pg.live_orders() == lite.live_orders() > 0
+        columns = ["venue", "fill_id", "asset", "side", "price", "amount", "fee"]
+        assert pg.fills()[columns].equals(lite.fills()[columns])
+        assert f"{postgres.role}@" not in pg.path  # where it reads, without the user
