@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import requests
 from pydantic import SecretStr
 
+from bench.execution import _port, _wait
 from kimera.signing import sign_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,28 +111,6 @@ FAST = {
 }  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    import httpx
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(url)
-
-
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -150,7 +128,7 @@ def running_service(folder: Path | None = None) -> Iterator[str]:
 
     with contextlib.ExitStack() as stack:
         tmp = folder or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kimera-fuzz-")))
-        paper_port, port = _free_port(), _free_port()
+        paper_port, port = _port(), _port()
         data = yaml.safe_load((ROOT / "kimera.yaml").read_text())
         execution = data.setdefault("execution", {})
         for key, value in {**FAST, "port": port}.items():
@@ -163,12 +141,12 @@ def running_service(folder: Path | None = None) -> Iterator[str]:
         paper = subprocess.Popen([sys.executable, "-m", "execution.venues.server", "--port", str(paper_port),
                                   "--config", str(config)], cwd=ROOT, env=env)  # fmt: skip
         stack.callback(_stop, paper)
-        _wait(f"http://127.0.0.1:{paper_port}/ping", paper)
+        _wait(f"http://127.0.0.1:{paper_port}/ping", paper, timeout=90)
         service = subprocess.Popen([sys.executable, "-m", "execution.app", "--port", str(port)], cwd=ROOT,
                                    env=env, stdout=subprocess.DEVNULL)  # fmt: skip
         stack.callback(_stop, service)
         url = f"http://127.0.0.1:{port}"
-        _wait(f"{url}/healthz", service)
+        _wait(f"{url}/healthz", service, timeout=90)
         yield url
 
 
