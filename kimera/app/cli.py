@@ -476,5 +476,15 @@ def bench(names: tuple[str, ...], as_json: bool, quick: bool) -> None:
     sys.exit(benchmarks.main(list(names), as_json=as_json, quick=quick))
 
 
+@main.command()
+def leaks() -> None:
+    """Run the leak suite: six leaky pipelines must each be caught, the honest one must pass (docs/leaks.md)."""
+    from models.leak_suite import run_suite, table
+
+    verdicts = run_suite()
+    click.echo(table(verdicts))
+    sys.exit(0 if all(v.ok for v in verdicts) else 1)
+
+
 if __name__ == "__main__":
     main()
