@@ -486,5 +486,26 @@ def leaks() -> None:
     sys.exit(0 if all(v.ok for v in verdicts) else 1)
 
 
+@main.command()
+@click.argument("order_id")
+@click.option(
+    "--journal", default=None, help="Journal URL or SQLite path (default: the execution service's)."
+)
+def reproduce(order_id: str, journal: str | None) -> None:
+    """Rebuild the prediction behind ORDER_ID from its point-in-time features and model, and compare."""
+    from kimera.app.report import configured_journal
+    from kimera.app.reproduce import MissingInput, reproduce
+    from kimera.settings import get_settings
+
+    settings = get_settings()
+    try:
+        result = reproduce(order_id, journal or configured_journal(settings), settings)
+    except MissingInput as exc:
+        click.secho(f"cannot reproduce: {exc}", fg="red", err=True)
+        sys.exit(2)
+    click.echo("\n".join(result.lines()))
+    sys.exit(1 if result.verdict == "mismatch" else 0)
+
+
 if __name__ == "__main__":
     main()
