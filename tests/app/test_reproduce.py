@@ -115,7 +115,10 @@ def test_every_order_is_rebuilt_bit_for_bit_from_rows_known_at_its_feature_time(
     feature_times = {b["asset"]: b["feature_time"].rstrip("Z") for b in traded.bodies}
     with duckdb.connect(str(traded.settings.warehouse_path)) as con:
         for asset, t in feature_times.items():
-            con.execute("UPDATE marts.features SET ret_1 = 1.0, flow_z = -5.0 WHERE asset = ? AND bar_time > ?", [asset, t])
+            con.execute(
+                "UPDATE marts.features SET ret_1 = 1.0, flow_z = -5.0 WHERE asset = ? AND bar_time > ?",
+                [asset, t],
+            )
     out = _run(traded.orders[0], "--journal", traded.journal)
     assert out.exit_code == 0, out.output
     assert "BITWISE (every number equal bit for bit)" in out.output
@@ -136,4 +139,3 @@ def test_a_changed_feature_row_a_deleted_model_or_an_unknown_order_is_said_plain
     gone = _run(order, "--journal", traded.journal)
     assert gone.exit_code == 2, gone.output
     assert f"the model artefact {traded.tag} is not in the store" in gone.output
-
