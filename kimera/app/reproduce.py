@@ -157,8 +157,12 @@ def reproduce(order_id: str, journal: str, settings: Settings) -> Reproduction:
     window, first = _window(settings, stored, asset, feature_time)
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the served model's kernels (bentos/service.py): same bits
-    forecast = load_model(tag, settings).predict(window.x, list(window.asset))
+    try:
+        forecast = load_model(tag, settings).predict(window.x, list(window.asset))
+    finally:
+        torch.set_num_threads(threads)
     rebuilt = {
         "forecast": float(forecast.ret[0]),
         "lower": float(forecast.lower[0]),
