@@ -487,24 +487,24 @@ def leaks() -> None:
 
 
 @main.command()
-@click.argument("order_id")
+@click.argument("order_id", required=False)
+@click.option(
+    "--all", "every", is_flag=True, help="Every order placed from a signal: a line each and a tally."
+)
 @click.option(
     "--journal", default=None, help="Journal URL or SQLite path (default: the execution service's)."
 )
-def reproduce(order_id: str, journal: str | None) -> None:
-    """Rebuild the prediction behind ORDER_ID from its point-in-time features and model, and compare."""
+def reproduce(order_id: str | None, every: bool, journal: str | None) -> None:
+    """Rebuild the prediction behind ORDER_ID (or --all orders) from its point-in-time features and model."""
     from kimera.app.report import configured_journal
-    from kimera.app.reproduce import MissingInput, reproduce
+    from kimera.app.reproduce import run_cli
     from kimera.settings import get_settings
 
+    if (order_id is None) == (not every):
+        raise click.UsageError("give an ORDER_ID or --all (not both)")
     settings = get_settings()
-    try:
-        result = reproduce(order_id, journal or configured_journal(settings), settings)
-    except MissingInput as exc:
-        click.secho(f"cannot reproduce: {exc}", fg="red", err=True)
-        sys.exit(2)
-    click.echo("\n".join(result.lines()))
-    sys.exit(1 if result.verdict == "mismatch" else 0)
+    url = journal or configured_journal(settings)
+    sys.exit(run_cli(order_id, url, settings, every, lambda line, err=False: click.echo(line, err=err)))
 
 
 if __name__ == "__main__":

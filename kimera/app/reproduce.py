@@ -189,3 +189,52 @@ def reproduce(order_id: str, journal: str, settings: Settings) -> Reproduction:
     if not all(math.isfinite(v) for v in rebuilt.values()):
         result.notes.append("the rebuilt prediction is not finite")
     return result
+
+
+def placed_orders(journal: str) -> list[str]:
+    """Ids of the journal's orders placed from a signal, oldest first."""
+    from execution.journal_reader import JournalReader
+
+    reader = JournalReader(journal)
+    if not reader.exists:
+        raise MissingInput(f"no journal at {reader.where}")
+    try:
+        sql = "SELECT client_order_id FROM orders WHERE signal_id IS NOT NULL ORDER BY created_at, client_order_id"
+        return [r[0] for r in reader.rows(sql)]
+    finally:
+        reader.close()
+
+
+def run_cli(order_id: str | None, journal: str, settings: Settings, every: bool, echo) -> int:
+    """``kimera reproduce``: one order in detail, or (``every``) a line per order and a tally.
+    Exit code: 0 when all match, 1 on a mismatch (or, with ``every``, any order not reproduced),
+    2 when an input of the one order is missing."""
+    if not every:
+        try:
+            result = reproduce(str(order_id), journal, settings)
+        except MissingInput as exc:
+            echo(f"cannot reproduce: {exc}", err=True)
+            return 2
+        echo("\n".join(result.lines()))
+        return 1 if result.verdict == "mismatch" else 0
+    try:
+        ids = placed_orders(journal)
+    except MissingInput as exc:
+        echo(f"cannot reproduce: {exc}", err=True)
+        return 2
+    tally: dict[str, int] = {}
+    for oid in ids:
+        try:
+            result = reproduce(oid, journal, settings)
+            verdict, line = (
+                result.verdict,
+                f"{result.model_tag} {result.asset} {result.feature_time:%Y-%m-%d %H:%M}",
+            )
+        except MissingInput as exc:
+            verdict, line = "missing input", str(exc)
+        tally[verdict] = tally.get(verdict, 0) + 1
+        echo(f"{oid}  {verdict:16s} {line}")
+    matched = tally.get("bitwise", 0) + tally.get("within tolerance", 0)
+    parts = ", ".join(f"{n} {v}" for v, n in sorted(tally.items()))
+    echo(f"{matched}/{len(ids)} orders reproduced ({parts or 'no order placed from a signal'})")
+    return 0 if matched == len(ids) else 1

@@ -122,6 +122,9 @@ def test_every_order_is_rebuilt_bit_for_bit_from_rows_known_at_its_feature_time(
     out = _run(traded.orders[0], "--journal", traded.journal)
     assert out.exit_code == 0, out.output
     assert "BITWISE (every number equal bit for bit)" in out.output
+    every = _run("--all", "--journal", traded.journal)
+    n = len(traded.orders)
+    assert every.exit_code == 0 and f"{n}/{n} orders reproduced ({n} bitwise)" in every.output, every.output
 
 
 @pytest.mark.slow
