@@ -24,6 +24,7 @@ import orjson
 from execution import orders as sm
 from execution import sizing
 from execution.audit import AuditedJournal
+from execution.best_quote import best_quote, quote_statement
 from execution.checkpoints import signer as checkpoint_signer
 from execution.journal import journal_url
 from execution.killswitch import KillSwitch, SwitchState
@@ -276,7 +277,12 @@ class ExecutionService:
             )
             self._refuse(r)
         if decision.parent_id is not None:
-            statements.append(self.journal.parent(self.parents[decision.parent_id]))
+            parent = self.parents[decision.parent_id]
+            statements.append(self.journal.parent(parent))
+            if (
+                quote := best_quote(self.market, self.assets[parent.asset].pair, Side(parent.side))
+            ) is not None:
+                statements.append(quote_statement(parent, quote, self.journal.dialect))
         for order in decision.orders or []:
             self.oms.register(order)
             statements.extend(self.oms.created_and_submitted(order))

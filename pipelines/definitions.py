@@ -24,8 +24,9 @@ from pipelines.ml import definitions as ml
 from pipelines.resources import location_config, shared_resources
 from pipelines.serving import definitions as serving
 from pipelines.signals import definitions as signals
+from pipelines.statements import definitions as statements
 
-DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals, live]
+DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals, live, statements]
 
 
 def build_location(settings: Settings | None = None, config: KimeraConfig | None = None) -> Definitions:
