@@ -169,7 +169,8 @@ class AlertSender:
                 finally:
                     with self._cond:
                         self._busy = False
-                        self._cond.notify_all()
+                        if not self.queue:  # only a drained queue interests flush(): wake no one before
+                            self._cond.notify_all()
 
     def _deliver(self, client: httpx.Client, channel: Webhook | TelegramBot, alert: Alert) -> None:
         url, payload = channel.request(alert)
