@@ -24,6 +24,7 @@ from execution.venues.base import Side, TimeInForce, VenueFill
 from kimera.app.cli import main
 from tests.execution.conftest import signal
 from tests.execution.test_provenance_and_costs import settle
+from tests.support.servers import postgres  # noqa: F401  (fixture)
 
 KINDS = {"alpha": "cex", "bravo": "cex", "pool": "amm"}
 DAY = date(2026, 4, 2)
@@ -54,11 +55,14 @@ def _fill(venue, fid, cid, side, price, amount, fee, at) -> VenueFill:
 
 @pytest.fixture
 def day_journal(kimera_home) -> str:
+    return write_day_journal(f"sqlite:///{kimera_home.journal_path}")
+
+
+def write_day_journal(url: str) -> str:
     """April 1st: buy 2 BTC on alpha at 100 (arrival 100, fee 0.2).
     April 2nd: buy 1 in the pool at 112 (arrival 110, best venue bravo at 110.5, gas 0.5),
     sell 2 on alpha at 119 (arrival 120, best venue bravo at 119.5, fee 0.238).
     April 3rd: sell 1 on alpha (not on the 2nd's statement)."""
-    url = f"sqlite:///{kimera_home.journal_path}"
     journal = AuditedJournal(url)
     journal.open()
     parents = [_parent("P1", "buy", "100"), _parent("P2", "buy", "110"), _parent("P3", "sell", "120"),
@@ -107,6 +111,21 @@ def test_the_days_positions_pnl_fees_gas_and_slippage_are_the_journals(day_journ
     # vs the best venue: 1 x (112 - 110.5) + 2 x (119.5 - 119) = 2.5 on 110.5 + 239
     assert be.vs_best == Decimal("2.5") and be.compared_to_best == 2
     assert be.vs_best_bps == pytest.approx(2.5 / 349.5 * 1e4)
+
+
+def test_a_postgresql_journal_gives_the_same_statement(postgres, kimera_home):  # noqa: F811
+    sqlite_reader = JournalReader(write_day_journal(f"sqlite:///{kimera_home.journal_path}"))
+    pg_reader = JournalReader(write_day_journal(postgres.url(postgres.create_database("journal"))))
+    try:
+        on_sqlite, on_pg = (
+            build_statement(r, DEFAULT_ACCOUNT, DAY, KINDS) for r in (sqlite_reader, pg_reader)
+        )
+    finally:
+        sqlite_reader.close()
+        pg_reader.close()
+    assert on_pg.day_pnl == on_sqlite.day_pnl == Decimal("45.262")
+    assert on_pg.best_execution.vs_best == Decimal("2.5") and on_pg.positions == on_sqlite.positions
+    assert postgres.role not in on_pg.journal  # where it was read, without the user
 
 
 def test_the_pdf_renders_and_its_text_shows_positions_pnl_costs_and_every_fill(day_journal):
