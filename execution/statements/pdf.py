@@ -19,7 +19,9 @@ def _table(pdf: FPDF, t: Table) -> None:
     pdf.cell(0, 7, _latin1(t.title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=7 if len(t.columns) > 9 else 8)
     rows = t.rows or [("none", *[""] * (len(t.columns) - 1))]
-    with pdf.table(headings_style=FontFace(emphasis="BOLD"), text_align="LEFT", line_height=4.5) as table:
+    with pdf.table(
+        headings_style=FontFace(emphasis="BOLD"), text_align="LEFT", line_height=4.5, col_widths=t.widths
+    ) as table:
         for row in (t.columns, *rows):
             line = table.row()
             for cell in row:

@@ -14,6 +14,7 @@ class Table:
     columns: tuple[str, ...]
     rows: list[tuple[str, ...]]
     note: str = ""
+    widths: tuple[int, ...] | None = None  # relative column widths in the PDF (None: equal)
 
 
 def money(value: Decimal | None, places: int = 2) -> str:
@@ -81,6 +82,7 @@ def fills(st: Statement) -> Table:
          "best venue", "slip/best", "order"),
         rows,
         "Slippage is a cost when positive: side x (fill price - reference) x amount.",
+        (6, 15, 8, 4, 7, 8, 6, 4, 8, 7, 19, 7, 19),  # venue names and client order ids (ULIDs) stay on one line
     )  # fmt: skip
 
 

@@ -26,7 +26,8 @@ from tests.execution.conftest import signal
 from tests.execution.test_provenance_and_costs import settle
 from tests.support.servers import postgres  # noqa: F401  (fixture)
 
-KINDS = {"alpha": "cex", "bravo": "cex", "pool": "amm"}
+POOL = "uniswap_v2_wbtc_usdc"  # the repository config's names, so the CLI classifies them as the tests do
+KINDS = {"alpha": "cex", "bravo": "cex", POOL: "amm"}
 DAY = date(2026, 4, 2)
 
 
@@ -67,7 +68,7 @@ def write_day_journal(url: str) -> str:
     journal.open()
     parents = [_parent("P1", "buy", "100"), _parent("P2", "buy", "110"), _parent("P3", "sell", "120"),
                _parent("P4", "sell", "130")]  # fmt: skip
-    orders = [_order("A", "P1", "alpha", Side.BUY, "2"), _order("B", "P2", "pool", Side.BUY, "1"),
+    orders = [_order("A", "P1", "alpha", Side.BUY, "2"), _order("B", "P2", POOL, Side.BUY, "1"),
               _order("C", "P3", "alpha", Side.SELL, "2"), _order("D", "P4", "alpha", Side.SELL, "1")]  # fmt: skip
     statements = [journal.parent(p) for p in parents]
     statements += [
@@ -78,7 +79,7 @@ def write_day_journal(url: str) -> str:
         statements += journal.order_change(o, [])
     statements += [
         journal.fill(_fill("alpha", "1", "A", Side.BUY, "100", "2", "0.2", "2026-04-01T10:00:00")),
-        journal.fill(_fill("pool", "2", "B", Side.BUY, "112", "1", "0.5", "2026-04-02T09:00:00")),
+        journal.fill(_fill(POOL, "2", "B", Side.BUY, "112", "1", "0.5", "2026-04-02T09:00:00")),
         journal.fill(_fill("alpha", "3", "C", Side.SELL, "119", "2", "0.238", "2026-04-02T15:30:00")),
         journal.fill(_fill("alpha", "4", "D", Side.SELL, "131", "1", "0.131", "2026-04-03T01:00:00")),
     ]
@@ -139,7 +140,7 @@ def test_the_pdf_renders_and_its_text_shows_positions_pnl_costs_and_every_fill(d
     for figure in ("30.00", "16.00", "0.2380", "0.5000", "45.26", "112.0000", "119.0000", "bravo 110.5000",
                    "Slippage vs arrival", "4.00 / 114.29", "2.50 / 71.53"):  # fmt: skip
         assert figure in text, figure
-    assert "pool" in text and "alpha" in text and " B" in text.replace("\n", " ")
+    assert POOL in text and "alpha" in text and " B" in text.replace("\n", " ")
 
 
 def test_kimera_statement_writes_html_and_pdf_and_refuses_an_unknown_account(day_journal, kimera_home):
@@ -151,6 +152,10 @@ def test_kimera_statement_writes_html_and_pdf_and_refuses_an_unknown_account(day
     )
     html = (kimera_home.home_dir / "statements" / "default" / "2026-04-02.html").read_text()
     assert "<td>bravo 110.5000</td>" in html and html.count("<td>alpha</td>") == 1
+    assert (
+        "<td>Gas (pool fills)</td><td>0.50</td>" in html
+        and "<td>Fees (exchange commissions)</td><td>0.24</td>" in html
+    )
     assert (kimera_home.home_dir / "statements" / "default" / "2026-04-02.pdf").read_bytes()[:5] == b"%PDF-"
     bad = CliRunner().invoke(main, ["statement", "--day", "2026-04-02", "--account", "whale"])
     assert bad.exit_code == 2 and "account 'whale' is not in the journal; it holds: default" in bad.output
