@@ -13,7 +13,8 @@ Conventions (UTC):
 - Slippage (positive = cost, quote currency): side x (fill price - reference) x amount, against the
   arrival price and against the best single venue's touch at decision time (``decision_quotes``).
 - Accounts: a journal whose ``orders`` have an ``account`` column holds several; one without has
-  the single account :data:`DEFAULT_ACCOUNT`.
+  the single account :data:`DEFAULT_ACCOUNT`, which also holds orders whose account is NULL
+  (written before the column existed).
 """
 
 from __future__ import annotations
@@ -127,7 +128,9 @@ def accounts(reader: JournalReader) -> list[str]:
     """The accounts the journal holds orders for (the single default one when it has no account column)."""
     if "account" not in _columns(reader, "orders"):
         return [DEFAULT_ACCOUNT]
-    found = [r[0] for r in reader.rows("SELECT DISTINCT account FROM orders WHERE account IS NOT NULL")]
+    found = [
+        r[0] for r in reader.rows("SELECT DISTINCT COALESCE(account, ?) FROM orders", (DEFAULT_ACCOUNT,))
+    ]
     return sorted(found) or [DEFAULT_ACCOUNT]
 
 
@@ -151,9 +154,9 @@ def _fills_until(
               FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id
               LEFT JOIN parents p ON p.parent_id = o.parent_id
               {"LEFT JOIN decision_quotes q ON q.parent_id = o.parent_id" if quotes else ""}
-              WHERE f.at < ? {"AND o.account = ?" if has_account else ""}
+              WHERE f.at < ? {"AND COALESCE(o.account, ?) = ?" if has_account else ""}
               ORDER BY f.at, f.venue, f.fill_id"""
-    params = (end, account) if has_account else (end,)
+    params = (end, DEFAULT_ACCOUNT, account) if has_account else (end,)
     return [
         StatementFill(
             datetime.fromtimestamp(r[0], UTC).replace(tzinfo=None),

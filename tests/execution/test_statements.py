@@ -178,6 +178,10 @@ def test_with_an_account_column_each_account_gets_its_own_statement(day_journal,
     with pytest.raises(UnknownAccount, match="it holds: follower, leader"):
         build_statement(reader, DEFAULT_ACCOUNT, DAY, KINDS)
     reader.close()
+    with sqlite3.connect(kimera_home.journal_path) as con:  # journaled before the column: the default account
+        con.execute("UPDATE orders SET account = NULL WHERE client_order_id = 'C'")
+    done = write_statements(day_journal, DAY, None, KINDS, kimera_home.home_dir / "statements")
+    assert [(d["account"], d["fills"]) for d in done] == [("default", 1), ("follower", 1), ("leader", 0)]
 
 
 async def test_a_real_services_fills_carry_the_best_venue_at_decision_into_the_statement(
