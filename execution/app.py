@@ -28,6 +28,7 @@ from execution.security_keys import SecurityKeys, keys_path
 from execution.service import ExecutionService
 from execution.status import STATUS_PATH, status_banner, status_router, view_token
 from execution.status.controls import CONTROL_PATHS, controls_router
+from execution.status.pwa import PWA_PATHS, pwa_router
 
 log = logging.getLogger("kimera.execution")
 
@@ -73,6 +74,7 @@ def create_app(
     app.state.status_token = status_token or view_token(service.settings)
     app.include_router(status_router(app.state.status_token))
     app.include_router(controls_router(app.state.status_token))
+    app.include_router(pwa_router())  # the page on a phone: manifest, worker, offline shell (no data)
     app.state.security_keys = SecurityKeys(keys_path(service.settings.home_dir))  # WebAuthn, for the controls
     return app
 
@@ -161,7 +163,9 @@ def _serve(config, settings, keys, port: int | None) -> None:
     app = create_app(service)
     # /status is not an API route: its own view token guards it (a browser cannot sign requests)
     auth = config.execution.auth
-    auth = auth.model_copy(update={"public_paths": [*auth.public_paths, STATUS_PATH, *CONTROL_PATHS]})
+    auth = auth.model_copy(
+        update={"public_paths": [*auth.public_paths, STATUS_PATH, *CONTROL_PATHS, *PWA_PATHS]}
+    )
     # used nonces on disk, so a request captured before a restart cannot be replayed after it
     nonces = NonceStore(settings.journal_path.parent / "nonces.sqlite") if auth.persist_nonces else None
     secure_app(app, keys, auth, service.metrics.registry, nonces=nonces)

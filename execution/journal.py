@@ -67,6 +67,10 @@ _SCHEMA = [
         seq {serial}, at DOUBLE PRECISION NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
         asset TEXT, signal_id TEXT, parent_id TEXT, venue TEXT)""",
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # the best venue's touch at decision time, for best-execution figures (execution/best_quote.py)
+    """CREATE TABLE IF NOT EXISTS decision_quotes (
+        parent_id TEXT PRIMARY KEY, side TEXT NOT NULL, venue TEXT NOT NULL, price {money} NOT NULL,
+        at DOUBLE PRECISION NOT NULL)""",
 ]
 
 

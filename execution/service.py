@@ -23,7 +23,9 @@ import orjson
 
 from execution import orders as sm
 from execution import sizing
+from execution.alerting import ServiceAlerts
 from execution.audit import AuditedJournal
+from execution.best_quote import best_quote, quote_statement
 from execution.checkpoints import signer as checkpoint_signer
 from execution.journal import journal_url
 from execution.killswitch import KillSwitch, SwitchState
@@ -90,6 +92,7 @@ class ExecutionService:
         self.working: dict[str, ParentOrder] = {}  # parents with slices still to send
         self.day_marks: dict[str, Decimal] = {}
         self.refusal_counts: dict[str, int] = {}
+        self.alerts = ServiceAlerts(config, settings)  # fills, refusals, kill switch: queued, never awaited
         self._background: list[asyncio.Task] = []
         self._http: LoopbackHttpClient | None = None
         self.market: MarketData | None = None
@@ -99,6 +102,7 @@ class ExecutionService:
     # --- life cycle ------------------------------------------------------------------------------
     async def start(self, connect_timeout_s: float = 30.0) -> None:
         state = await asyncio.to_thread(self.journal.open)
+        self.alerts.start()
         self.signals = {k: v for k, v in state.signals.items()}
         for v in self.signals.values():
             v["hash"] = _body_hash(json.loads(v.pop("body"))) if v.get("body") else None
@@ -180,6 +184,7 @@ class ExecutionService:
             task.cancel()
         await asyncio.gather(*self._background, *self.oms.tasks, return_exceptions=True)
         await asyncio.to_thread(self.journal.close)
+        await asyncio.to_thread(self.alerts.close)
         if not self._given_venues:
             for venue in self.venues.values():
                 with contextlib.suppress(Exception):
@@ -206,6 +211,7 @@ class ExecutionService:
     # --- state the decisions read ----------------------------------------------------------------
     def _on_fill(self, order: ChildOrder, fill: VenueFill) -> None:
         self.portfolio.apply(order.asset, fill)
+        self.alerts.fill(order, fill)
 
     def exposure(self, asset: str) -> float:
         """Position plus what live orders and unsent slices may still add (signed, base units)."""
@@ -249,6 +255,7 @@ class ExecutionService:
     def _refuse(self, refusal: Refusal) -> None:
         self.metrics.refusals.labels(refusal.reason).inc()
         self.refusal_counts[refusal.reason] = self.refusal_counts.get(refusal.reason, 0) + 1
+        self.alerts.refusal(refusal)
 
     # --- signals ---------------------------------------------------------------------------------
     async def handle_signal(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -276,7 +283,12 @@ class ExecutionService:
             )
             self._refuse(r)
         if decision.parent_id is not None:
-            statements.append(self.journal.parent(self.parents[decision.parent_id]))
+            parent = self.parents[decision.parent_id]
+            statements.append(self.journal.parent(parent))
+            if (
+                quote := best_quote(self.market, self.assets[parent.asset].pair, Side(parent.side))
+            ) is not None:
+                statements.append(quote_statement(parent, quote, self.journal.dialect))
         for order in decision.orders or []:
             self.oms.register(order)
             statements.extend(self.oms.created_and_submitted(order))
@@ -518,6 +530,7 @@ class ExecutionService:
                     self._set_status(parent, "cancelled")
                     statements.append(self.journal.parent(parent))
         await self.journal.write(statements)
+        self.alerts.kill_switch(state, reason)
         if cancel_open:
             await self.cancel_all("kill switch: cancel open orders")
 

@@ -924,6 +924,61 @@ class LiveConfig(_Section):
     )
 
 
+AlertEvent = Literal["fill", "refusal", "kill_switch", "drift", "run_failed", "loop_lag"]
+ALERT_EVENTS: tuple[str, ...] = ("fill", "refusal", "kill_switch", "drift", "run_failed", "loop_lag")
+
+
+def _http_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{url!r} is not accepted: give an http:// or https:// URL")
+    return url.rstrip("/")
+
+
+class WebhookConfig(_Section):
+    url: str = Field(description="Where each alert is POSTed as JSON (signed: X-Kimera-Signature).")
+    events: list[AlertEvent] | None = Field(default=None, description="Events sent here (default: all).")
+
+    _url = field_validator("url")(_http_url)
+
+
+class TelegramConfig(_Section):
+    url: str = Field(
+        default="https://api.telegram.org",
+        description="A Telegram-compatible bot API; alerts go to POST <url>/bot<token>/sendMessage.",
+    )
+    chat_id: str = Field(description="The chat the bot writes to.")
+    token_secret: str = Field(
+        default="telegram_bot_token", description="Name of the secret holding the bot token (never logged)."
+    )
+    events: list[AlertEvent] | None = Field(default=None, description="Events sent here (default: all).")
+
+    _url = field_validator("url")(_http_url)
+
+
+class AlertsConfig(_Section):
+    """Alerts (docs/statements.md): fills, refusals, kill switch, drift, failed Dagster runs, live-loop lag."""
+
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    telegram: TelegramConfig | None = None
+    signing_secret: str = Field(
+        default="alerts_signing_key", description="Name of the secret that signs every alert (HMAC-SHA256)."
+    )
+    queue_size: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=1000, description="Alerts waiting to be sent; when full the oldest is dropped (and counted)."
+    )
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    backoff_base_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    loop_lag_s: Annotated[float, Field(gt=0)] = Field(
+        default=300.0, description="Alert when the live loop's lag (or its heartbeat's age) exceeds this."
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhooks) or self.telegram is not None
+
+
 class KimeraConfig(_Section):
     """The whole config file."""
 
@@ -945,6 +1000,7 @@ class KimeraConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @field_validator("assets")
     @classmethod

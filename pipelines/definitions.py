@@ -16,6 +16,7 @@ from dagster import Definitions, in_process_executor
 from connect.sim import check_simulated_world
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import Settings, get_settings
+from pipelines.alerts import definitions as alerts
 from pipelines.features import definitions as features
 from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing
@@ -24,8 +25,9 @@ from pipelines.ml import definitions as ml
 from pipelines.resources import location_config, shared_resources
 from pipelines.serving import definitions as serving
 from pipelines.signals import definitions as signals
+from pipelines.statements import definitions as statements
 
-DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals, live]
+DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals, live, statements, alerts]
 
 
 def build_location(settings: Settings | None = None, config: KimeraConfig | None = None) -> Definitions:

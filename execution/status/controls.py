@@ -41,7 +41,10 @@ def _page(body: str, status: int = 200, message: str | None = None) -> HTMLRespo
     note = f'<p id="message" class="message">{html.escape(message)}</p>' if message else ""
     return HTMLResponse(
         f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Kimera controls</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body {{ font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; }} .message {{ color: #c0392b; font-weight: bold; }}
+button, input {{ font-size: 16px; min-height: 44px; margin: 0.2em 0.2em 0.2em 0; }}
+@media (max-width: 600px) {{ body {{ margin: 0.8em; }} label {{ display: block; }} input {{ width: 100%; box-sizing: border-box; }} }}
 form {{ margin: 0.6em 0; }} label {{ margin-right: 0.8em; }}</style></head><body>
 <h1>Kimera controls</h1><p><a href="/status">back to the status page</a></p>{note}{body}</body></html>""",
         status_code=status,

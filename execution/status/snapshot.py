@@ -80,6 +80,9 @@ def snapshot(service: ExecutionService, recent: int = 25) -> dict[str, Any]:
         "refusals_by_reason": dict(sorted(service.refusal_counts.items())),
         "latency_ms": latency_ms(service),
         "audit_checkpoint": audit_checkpoint(service),
+        "alerts": [{"event": a.event, "title": a.title, "at": a.at} for a in reversed(service.alerts.recent)]
+        if getattr(service, "alerts", None) is not None
+        else [],  # newest first: what was (or would be) sent to the alert receivers
         "recent_orders": [
             {
                 "client_order_id": o.client_order_id,

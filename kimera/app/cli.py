@@ -363,6 +363,19 @@ def costs() -> None:
 
 
 @main.command()
+@click.option(
+    "--day", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="The day (UTC), YYYY-MM-DD."
+)
+@click.option("--account", default=None, help="One account (default: every account in the journal).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def statement(day, account: str | None, as_json: bool) -> None:
+    """Daily statement per account (HTML and PDF under KIMERA_HOME/statements/<account>/)."""
+    from execution.statements.files import statement_cli
+
+    statement_cli(day.date(), account, as_json)
+
+
+@main.command()
 @click.argument("method", type=click.Choice(["GET", "POST", "PUT", "DELETE"], case_sensitive=False))
 @click.argument("path")
 @click.option("--data", default=None, help="JSON body, or @file.json.")

@@ -57,6 +57,25 @@ def browser_page(tmp_path: Path):
             context.close()
 
 
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-14's CSS viewport
+
+
+@pytest.fixture
+def phone_page(tmp_path: Path):
+    """A page of a fresh headless Chromium at a phone's viewport (390 x 844, touch, 3x pixels)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-phone-profile"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_FLAGS, viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True,
+        )  # fmt: skip
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
 NUX_SEEN = "mutation { setNuxSeen }"
 
 
