@@ -99,6 +99,8 @@ class Desk:
         for sub in config.followers:
             self.followers.setdefault((sub.leader_kind, sub.leader), []).append(sub)
         self.order_account: dict[str, str] = {}
+        # every live order of every account by (symbol, side): the self-trade check reads one side
+        self.resting: dict[tuple[str, Side], dict[str, LiveOrder]] = {}
         self.keys = {k: a.name for a in accounts for k in a.api_keys}
 
     def _strategy_capital(self, s: ExecutionStrategy) -> float:
@@ -206,7 +208,8 @@ class Desk:
             d.detail = f"target {target / ref:.8g} vs book exposure {target / ref - delta:.8g}"
             return
         proposed = rules.Proposed(account.name, asset, symbol, side, qty, float(px), ref)
-        refusal = rules.check(proposed, account, self.account_list, self.config.compliance, marks,
+        opposite = self.resting.get((symbol, Side.SELL if side is Side.BUY else Side.BUY), {})
+        refusal = rules.check(proposed, account, opposite.values(), self.config.compliance, marks,
                               account.daily_pnl(marks, fan.at), fan.at)  # fmt: skip
         if refusal is not None:
             d.outcome, d.detail, d.refusal = "refused", refusal.detail, refusal
@@ -215,6 +218,7 @@ class Desk:
         amount = Decimal(repr(qty)).quantize(mr.amount_increment, rounding=ROUND_DOWN)
         order = LiveOrder(new_client_order_id(), account.name, book_name, asset, symbol, side, amount, px)
         account.live[order.client_order_id] = order
+        self.resting.setdefault((symbol, side), {})[order.client_order_id] = order
         self.order_account[order.client_order_id] = account.name
         d.outcome, d.detail, d.order = "orders", f"{side.value} {amount} {asset}", order
 
@@ -242,7 +246,9 @@ class Desk:
         name = self.order_account.get(fill.client_order_id)
         if name is None:
             return None
-        self.accounts[name].apply_fill(fill)
+        order = self.accounts[name].apply_fill(fill)
+        if order is not None and order.remaining <= 0:
+            self.resting.get((order.symbol, order.side), {}).pop(order.client_order_id, None)
         return (aj.FILL_SQL, (fill.venue, fill.fill_id, fill.client_order_id, name, fill.symbol, fill.side.value,
                               aj.money(journal, fill.price), aj.money(journal, fill.amount),
                               aj.money(journal, fill.fee), fill.timestamp))  # fmt: skip
@@ -251,7 +257,9 @@ class Desk:
         """The venue finished the order (filled, or an IOC remainder cancelled): it no longer rests."""
         name = self.order_account.get(client_order_id)
         if name is not None:
-            self.accounts[name].live.pop(client_order_id, None)
+            order = self.accounts[name].live.pop(client_order_id, None)
+            if order is not None:
+                self.resting.get((order.symbol, order.side), {}).pop(client_order_id, None)
 
     def mark(self, marks: dict[str, float], now: float) -> None:
         """Mark every account and book to ``marks`` at ``now``: equity, high-water mark, drawdown state."""

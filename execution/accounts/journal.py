@@ -54,8 +54,13 @@ def schema(dialect: str) -> list[Statement]:
 
 
 def create_tables(journal: Journal) -> None:
-    """Create the accounts' tables in an open journal (idempotent); returns once durable."""
+    """Create the accounts' tables in an open journal (idempotent); returns once durable.
+
+    The accounts' statements join the journal's batched ones (one per table, so row order is
+    kept): a fan-out to many accounts is one ``executemany`` per table, not a statement per row.
+    """
     journal.submit(schema(journal.dialect)).result()
+    journal.batched = journal.batched | {SIGNAL_SQL, ORDER_SQL, FILL_SQL, REFUSAL_SQL}
 
 
 def money(journal: Journal, value: Decimal | float | None) -> Any:

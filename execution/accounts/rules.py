@@ -5,6 +5,7 @@ rates, daily loss stop), the account's trading state, per-order risk, and portfo
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from execution.accounts.books import AccountState, LiveOrder, TradingState
@@ -80,7 +81,7 @@ def correlated_notional(notionals: dict[str, float], correlations: dict[str, flo
 def check(
     order: Proposed,
     account: AccountState,
-    others: list[AccountState],
+    resting: Iterable[LiveOrder],
     compliance: ComplianceConfig,
     marks: dict[str, float],
     daily_pnl: float,
@@ -112,14 +113,13 @@ def check(
             "daily_loss_stop",
             f"account {name}: today's P&L {daily_pnl:,.2f} is beyond the stop -{stop:,.2f}; only reducing orders pass",
         )
-    for other in others:
-        for resting in other.live.values():
-            if other.name != name and crosses(order, resting):
-                return RuleRefusal(
-                    "self_trade",
-                    f"{order.side.value} {order.symbol} at {order.limit_price:.8g} would cross account "
-                    f"{other.name}'s resting {resting.side.value} at {resting.limit_price} ({resting.client_order_id})",
-                )
+    for other in resting:  # our accounts' live orders on the other side of this symbol
+        if other.account != name and crosses(order, other):
+            return RuleRefusal(
+                "self_trade",
+                f"{order.side.value} {order.symbol} at {order.limit_price:.8g} would cross account "
+                f"{other.account}'s resting {other.side.value} at {other.limit_price} ({other.client_order_id})",
+            )
     risk = account.config.risk
     ref = order.reference_price
     notional = order.amount * order.limit_price
