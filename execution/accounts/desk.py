@@ -10,6 +10,7 @@ Synchronous and pure in time: ``now`` and the marks come in, orders and refusals
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any
@@ -102,9 +103,27 @@ class Desk:
         # every live order of every account by (symbol, side): the self-trade check reads one side
         self.resting: dict[tuple[str, Side], dict[str, LiveOrder]] = {}
         self.keys = {k: a.name for a in accounts for k in a.api_keys}
+        self.new_order_id: Callable[[], str] = new_client_order_id  # the service names them as its parents
+        self._kill_switch: Callable[[bool], str | None] | None = None
 
     def _strategy_capital(self, s: ExecutionStrategy) -> float:
         return self.accounts[s.account].config.capital * s.capital_share
+
+    def book_capital(self, account: str, book: str) -> float:
+        """The capital a book sizes to: its strategy's share, or the copy's allocation."""
+        if book.startswith("copy:"):
+            for sub in self.config.followers:
+                if sub.follower == account and sub.leader == book[5:]:
+                    return allocation.book_capital(sub, self.accounts[account].config.capital)
+            return self.accounts[account].config.capital
+        s = self.strategies.get(book)
+        return self._strategy_capital(s) if s is not None else self.accounts[account].config.capital
+
+    def track(self, order: LiveOrder) -> None:
+        """Count ``order`` as live for its account (exposure, self-trade checks)."""
+        self.accounts[order.account].live[order.client_order_id] = order
+        self.order_account[order.client_order_id] = order.account
+        self.resting.setdefault((order.symbol, order.side), {})[order.client_order_id] = order
 
     # --- who is who ------------------------------------------------------------------------------
     def strategy_for(self, body: dict[str, Any]) -> ExecutionStrategy:
@@ -141,13 +160,23 @@ class Desk:
         return {k: self.settings.secret(f"{prefix}_{k}") for k in ("api_key", "secret")}
 
     # --- decisions -------------------------------------------------------------------------------
-    def decide(self, body: dict[str, Any], marks: dict[str, float], now: float) -> FanOut:
-        """Decide a signal for its strategy's account and every follower; registers the orders."""
+    def decide(
+        self,
+        body: dict[str, Any],
+        marks: dict[str, float],
+        now: float,
+        kill_switch: Callable[[bool], str | None] | None = None,
+    ) -> FanOut:
+        """Decide a signal for its strategy's account and every follower; registers the orders.
+
+        ``kill_switch(reducing)`` (the service's switch) returns the sentence that refuses an order.
+        """
         strategy = self.strategy_for(body)
         asset = body["asset"]
         ref = marks[asset]
         sid = body["signal_id"]
         fan = FanOut(sid, strategy.name, now)
+        self._kill_switch = kill_switch
         leader = self.accounts[strategy.account]
         capital = self._strategy_capital(strategy)
         limit = leader.config.risk.max_position_notional
@@ -210,13 +239,13 @@ class Desk:
         proposed = rules.Proposed(account.name, asset, symbol, side, qty, float(px), ref)
         opposite = self.resting.get((symbol, Side.SELL if side is Side.BUY else Side.BUY), {})
         refusal = rules.check(proposed, account, opposite.values(), self.config.compliance, marks,
-                              account.daily_pnl(marks, fan.at), fan.at)  # fmt: skip
+                              account.daily_pnl(marks, fan.at), fan.at, self._kill_switch)  # fmt: skip
         if refusal is not None:
             d.outcome, d.detail, d.refusal = "refused", refusal.detail, refusal
             return
         rules.spend_order(account)
         amount = Decimal(repr(qty)).quantize(mr.amount_increment, rounding=ROUND_DOWN)
-        order = LiveOrder(new_client_order_id(), account.name, book_name, asset, symbol, side, amount, px)
+        order = LiveOrder(self.new_order_id(), account.name, book_name, asset, symbol, side, amount, px)
         account.live[order.client_order_id] = order
         self.resting.setdefault((symbol, side), {})[order.client_order_id] = order
         self.order_account[order.client_order_id] = account.name

@@ -5,7 +5,7 @@ rates, daily loss stop), the account's trading state, per-order risk, and portfo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from execution.accounts.books import AccountState, LiveOrder, TradingState
@@ -86,8 +86,12 @@ def check(
     marks: dict[str, float],
     daily_pnl: float,
     now: float,
+    kill_switch: Callable[[bool], str | None] | None = None,
 ) -> RuleRefusal | None:
-    """The first rule ``order`` breaks, or None. Reducing orders pass the loss and exposure rules."""
+    """The first rule ``order`` breaks, or None. Reducing orders pass the loss and exposure rules.
+
+    ``kill_switch(reducing)`` is the service's switch: the sentence that refuses, or None.
+    """
     name = account.name
     if order.asset in compliance.restricted:
         return RuleRefusal(
@@ -97,6 +101,9 @@ def check(
     before = account.exposure(order.asset)
     after = before + signed
     reducing = abs(after) < abs(before) - 1e-12 and before * after >= 0
+    halted = kill_switch(reducing) if kill_switch is not None else None
+    if halted is not None:
+        return RuleRefusal("kill_switch", halted)
     if account.state is TradingState.PAUSED:
         return RuleRefusal(
             "drawdown_pause",

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from execution.accounts.desk import UnknownStrategy
 from execution.api.errors import validation_payload
 from execution.api.models import SignalIn
 from execution.decimal_text import plain_decimal
@@ -31,9 +32,15 @@ def _problem(status: int, error: str, message: str, fields: list | None = None) 
 async def answer_signal(service: ExecutionService, signal: SignalIn) -> tuple[int, bytes]:
     """(status, JSON body) of the answer to one valid signal."""
     try:
-        answer = await service.handle_signal(signal.model_dump(mode="json"))
+        # without a strategy the body is as before accounts (its hash decides idempotency)
+        answer = await service.handle_signal(
+            signal.model_dump(mode="json", exclude={"strategy"} if signal.strategy is None else None)
+        )
     except SignalConflict as exc:
         return _problem(409, "signal_conflict", str(exc))
+    except UnknownStrategy as exc:
+        field = {"field": "strategy", "given": signal.strategy, "accepted": str(exc)}
+        return _problem(422, "invalid_request", f"strategy: {exc}", [field])
     except UnknownAsset as exc:
         field = {"field": "asset", "given": signal.asset, "accepted": str(exc)}
         return _problem(422, "invalid_request", f"asset: {exc}", [field])
