@@ -102,10 +102,10 @@ class AccountState:
     def equity(self, marks: dict[str, float]) -> float:
         return self.config.capital + self.pnl(marks)
 
-    def daily_pnl(self, marks: dict[str, float], now: float) -> float:
-        """P&L since the first mark of the UTC day of ``now``."""
-        total = self.pnl(marks)
-        day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    def daily_pnl(self, marks: dict[str, float], now: float, total: float | None = None) -> float:
+        """P&L since the first mark of the UTC day of ``now`` (``total``: today's P&L, if known)."""
+        total = self.pnl(marks) if total is None else total
+        day = _day(now)
         if day != self.day:
             self.day, self.day_start_pnl = day, total
         return total - self.day_start_pnl
@@ -136,6 +136,11 @@ class AccountState:
         if order.remaining <= 0:
             del self.live[fill.client_order_id]
         return order
+
+
+def _day(now: float) -> str:
+    """The UTC day of ``now`` (epoch s), as 'YYYY-MM-DD'."""
+    return time.strftime("%Y-%m-%d", time.gmtime(now))
 
 
 def book_pnl(book: Book, marks: dict[str, float]) -> float:

@@ -199,19 +199,20 @@ class Desk:
             lead = target if sub.leader_kind == "strategy" else account_target
             lead_capital = capital if sub.leader_kind == "strategy" else leader.config.capital
             f_limit = f.config.risk.max_position_notional
+            f_pnl = f.pnl(marks)  # once per follower: its equity and today's P&L both need it
             f_target = allocation.follower_target(
-                sub, lead / lead_capital, lead / limit, f.equity(marks), f_limit
+                sub, lead / lead_capital, lead / limit, f.config.capital + f_pnl, f_limit
             )
             self._decide_book(
                 fan, f, f"copy:{sub.leader}", allocation.book_capital(sub, f.config.capital), f_target,
-                strategy, asset, ref, marks, sid, self.config.sizing.min_order_notional,
+                strategy, asset, ref, marks, sid, self.config.sizing.min_order_notional, f_pnl,
             )  # fmt: skip
         return fan
 
     def _decide_book(
         self, fan: FanOut, account: AccountState, book_name: str, capital: float, target: float,
         strategy: ExecutionStrategy, asset: str, ref: float, marks: dict[str, float],
-        leader_signal_id: str | None, min_notional: float,
+        leader_signal_id: str | None, min_notional: float, pnl: float | None = None,
     ) -> None:  # fmt: skip
         d = AccountDecision(account.name, book_name, strategy.name, fan.signal_id, leader_signal_id, asset,
                             "no_change", "", target, reference_price=ref)  # fmt: skip
@@ -239,7 +240,7 @@ class Desk:
         proposed = rules.Proposed(account.name, asset, symbol, side, qty, float(px), ref)
         opposite = self.resting.get((symbol, Side.SELL if side is Side.BUY else Side.BUY), {})
         refusal = rules.check(proposed, account, opposite.values(), self.config.compliance, marks,
-                              account.daily_pnl(marks, fan.at), fan.at, self._kill_switch)  # fmt: skip
+                              account.daily_pnl(marks, fan.at, pnl), fan.at, self._kill_switch)  # fmt: skip
         if refusal is not None:
             d.outcome, d.detail, d.refusal = "refused", refusal.detail, refusal
             return
