@@ -94,6 +94,14 @@ class AccountState:
         held = {a for b in self.books.values() for a, p in b.portfolio.positions.items() if p.quantity}
         return held | {o.asset for o in self.live.values()}
 
+    def positions(self) -> dict[str, dict[str, str]]:
+        """Non-flat positions by book and asset, as exact decimal text (base units)."""
+        return {
+            b.name: {a: str(p.quantity) for a, p in b.portfolio.positions.items() if p.quantity}
+            for b in self.books.values()
+            if any(p.quantity for p in b.portfolio.positions.values())
+        }
+
     # --- P&L -------------------------------------------------------------------------------------
     def pnl(self, marks: dict[str, float]) -> float:
         """Realised + unrealised - fees over every book (quote)."""

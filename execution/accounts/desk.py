@@ -303,7 +303,7 @@ class Desk:
         for a in self.account_list:
             out["accounts"][a.name] = {
                 **performance.figures(a.equity_history), "state": a.state.value, "high_water": a.high_water,
-                "pnl": a.pnl(marks), "books": sorted(a.books),
+                "pnl": a.pnl(marks), "books": sorted(a.books), "positions": a.positions(),
             }  # fmt: skip
         for s in self.strategies.values():
             book = self.accounts[s.account].books.get(s.name)

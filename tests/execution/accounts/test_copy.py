@@ -145,6 +145,7 @@ def test_performance_per_leader_and_follower_on_the_status_summary(tmp_path):
     # copying 1:1 tracks the leader far closer than copying at half size
     assert followers["same"]["tracking_error"] < followers["half"]["tracking_error"]
     assert summary["accounts"]["half"]["state"] == "ACTIVE"
+    assert set(summary["accounts"]["half"]["positions"]) == {"copy:s"}
 
 
 def test_performance_figures_by_hand():
