@@ -260,8 +260,11 @@ class ExecutionService:
         self.refusal_counts[refusal.reason] = self.refusal_counts.get(refusal.reason, 0) + 1
 
     # --- signals ---------------------------------------------------------------------------------
-    async def handle_signal(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Decide on a signal (idempotent by signal_id) and send its orders; see docs/execution.md."""
+    async def handle_signal(self, body: dict[str, Any], key_id: str | None = None) -> dict[str, Any]:
+        """Decide on a signal (idempotent by signal_id) and send its orders; see docs/execution.md.
+
+        ``key_id``: the API key that signed it; with accounts, a key bound to one account may only
+        signal that account's strategies (:class:`~execution.accounts.desk.ForeignAccount`)."""
         t_start = time.perf_counter()
         sid = body["signal_id"]
         digest = _body_hash(body)
@@ -276,7 +279,9 @@ class ExecutionService:
             raise UnknownAsset(
                 f"asset {body['asset']!r} is not traded; configured assets: {sorted(self.assets)}"
             )
-        decision, account_rows = self.accounts.decide(body) if self.accounts else (self._decide(body), [])
+        decision, account_rows = (
+            self.accounts.decide(body, key_id) if self.accounts else (self._decide(body), [])
+        )
         self.metrics.observe("intake", time.perf_counter() - t_start)
         statements = [self.journal.signal(sid, body, decision.outcome, decision.parent_id, decision.detail)]
         for r in decision.refusals or []:

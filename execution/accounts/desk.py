@@ -36,6 +36,10 @@ class UnknownStrategy(ValueError):
     """A signal that names no configured strategy (the message lists the strategies)."""
 
 
+class ForeignAccount(PermissionError):
+    """An API key bound to one account signalled a strategy of another."""
+
+
 @dataclass
 class AccountDecision:
     """What one account did with one signal: an order, a refusal, or no change."""
@@ -151,6 +155,15 @@ class Desk:
         if not self.config.accounts:
             return "default"
         return self.keys.get(key_id)
+
+    def check_key(self, key_id: str | None, strategy: ExecutionStrategy) -> None:
+        """A key listed under an account acts for that account only; a key listed under none (the
+        operator's, the signals push's) acts for every account."""
+        bound = self.keys.get(key_id) if key_id is not None else None
+        if bound is not None and bound != strategy.account:
+            raise ForeignAccount(
+                f"API key {key_id!r} acts for account {bound!r}; strategy {strategy.name!r} trades account {strategy.account!r}"
+            )
 
     def credentials(self, account: str) -> dict[str, Any]:
         """The account's venue credentials as ``SecretStr`` (``<prefix>_api_key``, ``<prefix>_secret``)."""

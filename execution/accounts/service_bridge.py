@@ -100,12 +100,14 @@ class AccountsBridge:
                     self.desk.order_done(pid)
 
     # --- decisions -------------------------------------------------------------------------------
-    def decide(self, body: dict[str, Any]) -> tuple[Decision, list]:
+    def decide(self, body: dict[str, Any], key_id: str | None = None) -> tuple[Decision, list]:
         """The service's decision for a signal over every account it reaches, and the journal rows
-        of the accounts' partition (the caller journals them in the signal's unit)."""
+        of the accounts' partition (the caller journals them in the signal's unit). Raises
+        ``ForeignAccount`` when ``key_id`` acts for another account than the signal's strategy."""
         from execution.service import Decision
 
         svc, desk, journal = self.service, self.desk, self.service.journal
+        desk.check_key(key_id, desk.strategy_for(body))
         now = time.time()
         self.sync()
         marks = {}

@@ -8,19 +8,28 @@ import asyncio
 import time
 
 import httpx
+import orjson
 import pytest
+from pydantic import SecretStr
 
 from execution.app import create_app
+from execution.auth import ApiKeys, secure_app
 from execution.service import ExecutionService
-from kimera.config import load_config
+from kimera.config import ExecutionAuth, load_config
 from kimera.settings import get_settings
+from kimera.signing import sign_request
 from tests.execution.conftest import FAST, signal, start_paper, stop, write_config
 from tests.support.net import free_port
 
 ACCOUNTS = {
     "accounts": [
-        {"name": "fund", "capital": 100_000, "portfolio": {"max_net_notional": 100_000}},
-        {"name": "copier", "capital": 20_000},
+        {
+            "name": "fund",
+            "capital": 100_000,
+            "portfolio": {"max_net_notional": 100_000},
+            "api_keys": ["fundkey"],
+        },
+        {"name": "copier", "capital": 20_000, "api_keys": ["copierkey"]},
         {"name": "tiny", "capital": 20_000, "portfolio": {"max_gross_notional": 10}},
     ],
     "strategies": [
@@ -125,3 +134,31 @@ async def test_without_accounts_the_status_api_says_so(service):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         r = await c.get("/accounts")
     assert r.status_code == 404 and r.json()["error"] == "no_accounts" and service.accounts is None
+
+
+async def test_an_accounts_api_key_signals_only_for_its_own_accounts_strategies(accounts_env):
+    secrets = {"fundkey": "fund-secret-0123456789abcdef", "copierkey": "copier-secret-0123456789abcdef"}
+    service = ExecutionService(load_config(accounts_env), get_settings())
+    await service.start()
+    try:
+        app = create_app(service)
+        keys = ApiKeys({k: SecretStr(v) for k, v in secrets.items()})
+        secure_app(app, keys, ExecutionAuth(keys=list(secrets), client_key="fundkey"))
+
+        async def post(key: str, body: dict) -> httpx.Response:
+            raw = orjson.dumps(body)
+            headers = {
+                **sign_request("POST", "/signals", raw, key, secrets[key]),
+                "content-type": "application/json",
+            }
+            return await c.post("/signals", content=raw, headers=headers)
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            foreign = await post("copierkey", signal(1, strategy="lstm_btc"))
+            own = await post("fundkey", signal(2, strategy="lstm_btc"))
+        assert foreign.status_code == 403 and foreign.json()["error"] == "wrong_account"
+        assert "acts for account 'copier'" in foreign.json()["message"]
+        assert own.status_code == 200 and own.json()["accounts"][0]["account"] == "fund"
+        assert "sig-1" not in service.signals  # refused before anything was decided or journaled
+    finally:
+        await service.stop()
