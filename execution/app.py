@@ -17,6 +17,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
+from execution.api.account_routes import account_router
 from execution.api.audit_routes import audit_router
 from execution.api.errors import validation_error
 from execution.api.intake import SignalIntake
@@ -67,6 +68,7 @@ def create_app(
     app.include_router(create_router(dependencies))
     app.include_router(audit_router(dependencies))
     app.include_router(operator_router(dependencies))
+    app.include_router(account_router(dependencies))
     # operator actions ask for it once enrolled (the secret operator_totp): docs/security.md
     app.state.second_factor = (
         second_factor if second_factor is not None else load_second_factor(service.settings)

@@ -211,12 +211,13 @@ class SignedRequests:
                 return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            self.verifier.verify(scope["method"], _target(scope), headers, bytes(body))
+            key_id = self.verifier.verify(scope["method"], _target(scope), headers, bytes(body))
         except Unauthorized as exc:
             self.on_refusal(exc.reason)
             log.warning("refused %s %s: %s", scope["method"], scope["path"], exc)
             await _answer(send, 401, "unauthorized", str(exc), reason=exc.reason)
             return
+        scope.setdefault("state", {})["key_id"] = key_id  # who signed: an account's key acts for it only
         replayed = False
 
         async def replay() -> dict:

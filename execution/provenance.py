@@ -74,6 +74,15 @@ def _prediction_row(warehouse: Path | None, prediction_id: str | None) -> dict[s
     return {"available": True, "row": json.loads(found.iloc[0].to_json(date_format="iso"))}
 
 
+def _account_of(journal: Journal, parent_id: str) -> dict[str, Any]:
+    """The account, strategy, book and leader signal of an order placed for an account (none: {})."""
+    try:
+        rows = _rows(journal, "SELECT account, strategy, book, leader_signal_id FROM account_orders WHERE client_order_id = ?", (parent_id,))  # fmt: skip
+    except Exception:  # a journal from before accounts has no such table
+        return {}
+    return dict(rows[0]) if rows else {}
+
+
 def trace(
     url: str, client_order_id: str, config: KimeraConfig, warehouse: Path | None = None
 ) -> dict[str, Any]:
@@ -110,6 +119,7 @@ def trace(
         "prediction_id": order.get("prediction_id"), "feature_time": body.get("feature_time"),
         "horizon": body.get("horizon"), "asset": order["asset"],
     }  # fmt: skip
+    provenance.update(_account_of(journal, order["parent_id"]))
     if body.get("feature_time"):
         feature_time = datetime.fromisoformat(str(body["feature_time"]).replace("Z", "+00:00")).replace(
             tzinfo=None

@@ -23,6 +23,8 @@ import orjson
 
 from execution import orders as sm
 from execution import sizing
+from execution.accounts.service_bridge import AccountsBridge
+from execution.accounts.service_bridge import wanted as accounts_wanted
 from execution.alerting import ServiceAlerts
 from execution.audit import AuditedJournal
 from execution.best_quote import best_quote, quote_statement
@@ -62,6 +64,7 @@ class Decision:
     refusals: list[Refusal] | None = None
     target: float | None = None
     exposure: float | None = None
+    accounts: list[dict[str, Any]] | None = None  # with execution.accounts: what each account did
 
 
 _PNL_QUANTUM = Decimal("0.00000001")
@@ -97,6 +100,7 @@ class ExecutionService:
         self._http: LoopbackHttpClient | None = None
         self.market: MarketData | None = None
         self.risk: PreTradeRisk | None = None
+        self.accounts: AccountsBridge | None = None  # several accounts (docs/accounts.md), when configured
         self.started = False
 
     # --- life cycle ------------------------------------------------------------------------------
@@ -144,6 +148,9 @@ class ExecutionService:
                 break
             await asyncio.sleep(0.2)
         await self.oms.reconcile(startup=True)
+        if accounts_wanted(self.cfg):
+            self.accounts = AccountsBridge(self)
+            await asyncio.to_thread(self.accounts.restore)
         loop = asyncio.get_running_loop()
         self._background = [
             loop.create_task(self.market.run(min(0.25, self.cfg.routing.book_max_age_s / 4))),
@@ -212,6 +219,8 @@ class ExecutionService:
     def _on_fill(self, order: ChildOrder, fill: VenueFill) -> None:
         self.portfolio.apply(order.asset, fill)
         self.alerts.fill(order, fill)
+        if self.accounts is not None:
+            self.accounts.on_fill(order, fill)
 
     def exposure(self, asset: str) -> float:
         """Position plus what live orders and unsent slices may still add (signed, base units)."""
@@ -258,8 +267,11 @@ class ExecutionService:
         self.alerts.refusal(refusal)
 
     # --- signals ---------------------------------------------------------------------------------
-    async def handle_signal(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Decide on a signal (idempotent by signal_id) and send its orders; see docs/execution.md."""
+    async def handle_signal(self, body: dict[str, Any], key_id: str | None = None) -> dict[str, Any]:
+        """Decide on a signal (idempotent by signal_id) and send its orders; see docs/execution.md.
+
+        ``key_id``: the API key that signed it; with accounts, a key bound to one account may only
+        signal that account's strategies (:class:`~execution.accounts.desk.ForeignAccount`)."""
         t_start = time.perf_counter()
         sid = body["signal_id"]
         digest = _body_hash(body)
@@ -274,7 +286,9 @@ class ExecutionService:
             raise UnknownAsset(
                 f"asset {body['asset']!r} is not traded; configured assets: {sorted(self.assets)}"
             )
-        decision = self._decide(body)
+        decision, account_rows = (
+            self.accounts.decide(body, key_id) if self.accounts else (self._decide(body), [])
+        )
         self.metrics.observe("intake", time.perf_counter() - t_start)
         statements = [self.journal.signal(sid, body, decision.outcome, decision.parent_id, decision.detail)]
         for r in decision.refusals or []:
@@ -289,6 +303,7 @@ class ExecutionService:
                 quote := best_quote(self.market, self.assets[parent.asset].pair, Side(parent.side))
             ) is not None:
                 statements.append(quote_statement(parent, quote, self.journal.dialect))
+        statements.extend(account_rows)
         for order in decision.orders or []:
             self.oms.register(order)
             statements.extend(self.oms.created_and_submitted(order))
@@ -305,6 +320,8 @@ class ExecutionService:
             if decision.parent_id:
                 self.parents.pop(decision.parent_id, None)
                 self.working.pop(decision.parent_id, None)
+            if self.accounts is not None:
+                self.accounts.forget(decision)
             del self.signals[sid]
             raise
         finally:
@@ -334,6 +351,8 @@ class ExecutionService:
             out["refusals"] = [{"reason": r.reason, "detail": r.detail} for r in decision.refusals or []]
             out["target"] = decision.target
             out["exposure"] = decision.exposure
+            if decision.accounts is not None:
+                out["accounts"] = decision.accounts
         return out
 
     def _decide(self, body: dict[str, Any]) -> Decision:

@@ -869,6 +869,127 @@ class ArbitrageConfig(_Section):
     bridge: BridgeModel = Field(default_factory=BridgeModel)
 
 
+AccountName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class AccountPortfolioLimits(_Section):
+    """Portfolio-level risk of one account, over every strategy and copy book it holds."""
+
+    max_gross_notional: PositiveFloat = Field(default=100_000.0, description="Sum of |position| x mark.")
+    max_net_notional: PositiveFloat = Field(default=50_000.0, description="|Sum of signed position x mark|.")
+    max_correlated_notional: PositiveFloat = Field(
+        default=75_000.0, description="sqrt(x' C x) over the notional vector x and correlations C."
+    )
+    correlations: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(
+        default_factory=dict, description="'BTC/ETH': 0.8; pairs not named take default_correlation."
+    )
+    default_correlation: Annotated[float, Field(ge=-1, le=1)] = Field(
+        default=1.0, description="1.0 (no diversification credit) unless the pair is named."
+    )
+    drawdown_reduce_only: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.05,
+        description="Drawdown from the equity high-water mark at which only reducing orders pass.",
+    )
+    drawdown_pause: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.10, description="Drawdown from the high-water mark at which the account is paused."
+    )
+
+    @model_validator(mode="after")
+    def _pause_beyond_reduce(self) -> AccountPortfolioLimits:
+        if self.drawdown_pause <= self.drawdown_reduce_only:
+            raise ValueError(
+                f"drawdown_pause {self.drawdown_pause} must be above drawdown_reduce_only {self.drawdown_reduce_only}"
+            )
+        return self
+
+
+class AccountCompliance(_Section):
+    """Pre-trade compliance of one account (docs/accounts.md)."""
+
+    max_orders_per_s: PositiveFloat = Field(default=20.0, description="New orders per second (burst = 1 s).")
+    max_messages_per_s: PositiveFloat = Field(
+        default=50.0, description="Every decision, order and cancel the account sends, per second."
+    )
+    daily_loss_stop: PositiveFloat = Field(
+        default=5_000.0, description="Quote; beyond today's loss only reducing orders pass."
+    )
+
+
+class ExecutionAccount(_Section):
+    """One trading account: its capital, keys, venue credentials (secret names only) and limits."""
+
+    name: AccountName
+    capital: PositiveFloat = 100_000.0
+    api_keys: list[KeyId] = Field(default_factory=list, description="Key ids that act for this account.")
+    credentials: str | None = Field(
+        default=None,
+        description="Prefix of the venue secrets (Settings.secret('<prefix>_api_key')); never the secret.",
+    )
+    risk: ExecutionRisk = Field(default_factory=ExecutionRisk)
+    portfolio: AccountPortfolioLimits = Field(default_factory=AccountPortfolioLimits)
+    compliance: AccountCompliance = Field(default_factory=AccountCompliance)
+
+
+class ExecutionStrategy(_Section):
+    """A model/horizon/sizing configuration whose signals one account trades with a share of its capital."""
+
+    name: AccountName
+    account: AccountName = "default"
+    model_tag: str | None = Field(default=None, description="Signals whose model_tag starts with this.")
+    horizon: Annotated[int, Field(ge=1)] | None = None
+    capital_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=1.0, description="Fraction of the account's capital the sizing scales to."
+    )
+    sizing: ExecutionSizing = Field(default_factory=ExecutionSizing)
+
+
+class CopySubscription(_Section):
+    """A follower account copying a leader (a strategy or an account) with an allocation rule."""
+
+    follower: AccountName
+    leader: AccountName
+    leader_kind: Literal["strategy", "account"] = "strategy"
+    rule: Literal["equity_fraction", "fixed_notional", "risk_budget"] = Field(
+        default="equity_fraction",
+        description="equity_fraction: leader weight x follower equity x value; fixed_notional: leader weight "
+        "x value (quote); risk_budget: leader's use of its position limit x follower's limit x value.",
+    )
+    value: PositiveFloat = 1.0
+
+
+class ComplianceConfig(_Section):
+    """Rules across all our accounts."""
+
+    restricted: list[str] = Field(default_factory=list, description="Assets no account may trade.")
+    self_trade: Literal["refuse"] = Field(
+        default="refuse", description="An order crossing another of our accounts' resting orders is refused."
+    )
+
+
+def _accounts_consistent(cfg: ExecutionConfig) -> ExecutionConfig:
+    """Strategies and followers name accounts and leaders that exist; names are unique."""
+    accounts = [a.name for a in cfg.accounts] or ["default"]
+    if len(set(accounts)) != len(accounts):
+        raise ValueError(f"account names must be unique, got {accounts}")
+    strategies = [s.name for s in cfg.strategies]
+    if len(set(strategies)) != len(strategies):
+        raise ValueError(f"strategy names must be unique, got {strategies}")
+    for s in cfg.strategies:
+        if s.account not in accounts:
+            raise ValueError(f"strategy {s.name!r}: account {s.account!r} is not one of {accounts}")
+    for f in cfg.followers:
+        if f.follower not in accounts:
+            raise ValueError(f"follower {f.follower!r} is not one of the accounts {accounts}")
+        known = strategies if f.leader_kind == "strategy" else accounts
+        if f.leader not in known:
+            raise ValueError(
+                f"follower {f.follower!r}: leader {f.leader_kind} {f.leader!r} is not one of {known}"
+            )
+        if f.leader_kind == "account" and f.leader == f.follower:
+            raise ValueError(f"account {f.follower!r} cannot follow itself")
+    return cfg
+
+
 class ExecutionConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8700
@@ -891,6 +1012,14 @@ class ExecutionConfig(_Section):
     risk: ExecutionRisk = Field(default_factory=ExecutionRisk)
     routing: ExecutionRouting = Field(default_factory=ExecutionRouting)
     oms: ExecutionOms = Field(default_factory=ExecutionOms)
+    accounts: list[ExecutionAccount] = Field(
+        default_factory=list, description="Empty: one implicit account 'default' with the risk limits above."
+    )
+    strategies: list[ExecutionStrategy] = Field(default_factory=list)
+    followers: list[CopySubscription] = Field(default_factory=list)
+    compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
+
+    _accounts_ok = model_validator(mode="after")(_accounts_consistent)
 
     @field_validator("venues")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from execution.accounts.desk import ForeignAccount, UnknownStrategy
 from execution.api.errors import validation_payload
 from execution.api.models import SignalIn
 from execution.decimal_text import plain_decimal
@@ -28,12 +29,21 @@ def _problem(status: int, error: str, message: str, fields: list | None = None) 
     return status, orjson.dumps({"error": error, "message": message, "fields": fields or []})
 
 
-async def answer_signal(service: ExecutionService, signal: SignalIn) -> tuple[int, bytes]:
-    """(status, JSON body) of the answer to one valid signal."""
+async def answer_signal(
+    service: ExecutionService, signal: SignalIn, key_id: str | None = None
+) -> tuple[int, bytes]:
+    """(status, JSON body) of the answer to one valid signal; ``key_id`` signed it (None: unsigned app)."""
     try:
-        answer = await service.handle_signal(signal.model_dump(mode="json"))
+        # without a strategy the body is as before accounts (its hash decides idempotency)
+        body = signal.model_dump(mode="json", exclude={"strategy"} if signal.strategy is None else None)
+        answer = await service.handle_signal(body, key_id=key_id)
     except SignalConflict as exc:
         return _problem(409, "signal_conflict", str(exc))
+    except ForeignAccount as exc:
+        return _problem(403, "wrong_account", str(exc))
+    except UnknownStrategy as exc:
+        field = {"field": "strategy", "given": signal.strategy, "accepted": str(exc)}
+        return _problem(422, "invalid_request", f"strategy: {exc}", [field])
     except UnknownAsset as exc:
         field = {"field": "asset", "given": signal.asset, "accepted": str(exc)}
         return _problem(422, "invalid_request", f"asset: {exc}", [field])
@@ -105,7 +115,7 @@ class SignalIntake:
         if isinstance(signal, list):
             status, payload = 422, orjson.dumps(validation_payload(signal))
         else:
-            status, payload = await answer_signal(self.service, signal)
+            status, payload = await answer_signal(self.service, signal, scope.get("state", {}).get("key_id"))
         headers = [*_JSON, (b"content-length", b"%d" % len(payload))]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

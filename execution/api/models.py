@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -31,6 +31,9 @@ class SignalIn(_Request):
     lower: float = Field(description="Lower bound of the forecast interval.")
     upper: float = Field(description="Upper bound of the forecast interval.")
     p_up: Annotated[float, Field(ge=0, le=1, description="Probability the return is positive.")]
+    strategy: Identifier | None = Field(
+        default=None, description="With execution.strategies: the strategy it belongs to (else by model_tag)."
+    )
 
     @field_validator("forecast", "lower", "upper")
     @classmethod
@@ -90,6 +93,7 @@ class SignalOut(BaseModel):
     refusals: list[RefusalOut] = []
     target: float | None = None
     exposure: float | None = None
+    accounts: list[dict[str, Any]] | None = None
 
 
 class FillOut(BaseModel):

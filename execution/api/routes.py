@@ -59,11 +59,11 @@ def create_router(dependencies: Sequence = ()) -> APIRouter:
     router = APIRouter(dependencies=list(dependencies), responses=_ERRORS)
 
     @router.post("/signals", response_model=SignalOut, tags=["signals"])
-    async def post_signal(signal: SignalIn, service: Service):
+    async def post_signal(signal: SignalIn, service: Service, request: Request):
         """Decide on a signal and send its orders; a repeated ``signal_id`` returns the first answer."""
         # answered as JSON directly: response_model re-validation costs more than the decision. Apps
         # made by create_app answer this route in execution.api.intake, past the framework, the same way
-        status, payload = await answer_signal(service, signal)
+        status, payload = await answer_signal(service, signal, request.scope.get("state", {}).get("key_id"))
         return Response(payload, status_code=status, media_type="application/json")
 
     @router.get("/signals/{signal_id}", response_model=SignalOut, tags=["signals"])
