@@ -333,9 +333,13 @@ def run_backtest(
     """Compile the online features as ``kimera live`` does, replay, store the rows."""
     from pipelines.features.online_sql import compile_online_features
 
+    check_window(config, start, end)  # before the compilation: a bad window is refused at once
+    warehouse = kwargs.get("warehouse") or settings.warehouse_path
+    if not warehouse.exists():
+        raise ConfigError(f"no warehouse at {warehouse}: ingest the window first (kimera ingest --from --to)")
     compiled = compile_online_features(config, backtest_dir(settings) / "compiled")
     result = asyncio.run(replay(settings, config, compiled, start, end, **kwargs))
-    store(kwargs.get("warehouse") or settings.warehouse_path, result)
+    store(warehouse, result)
     return result
 
 
