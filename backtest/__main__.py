@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     from kimera.config import ConfigError
 
     parser = argparse.ArgumentParser(prog="python -m backtest", description=__doc__)
-    parser.add_argument("--from", dest="start", required=True, type=datetime.fromisoformat)
-    parser.add_argument("--to", dest="end", required=True, type=datetime.fromisoformat)
+    parser.add_argument("--from", dest="start", default=None, type=datetime.fromisoformat)
+    parser.add_argument("--to", dest="end", default=None, type=datetime.fromisoformat)
+    parser.add_argument("--against-journal", default=None, help="A paper/live journal to compare with.")
     parser.add_argument("--model", default=None)
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=None)
@@ -24,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     from backtest.cli import backtest_cli
 
     try:
-        backtest_cli(args.start, args.end, args.model, args.config, args.seed, args.order_style, args.json)
+        backtest_cli(args.start, args.end, args.model, args.config, args.seed, args.order_style, args.json,
+                     against_journal=args.against_journal)  # fmt: skip
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

@@ -52,6 +52,7 @@ class BacktestResult:
     vectorised: dict[str, float] | None
     refusals: list[Any] = field(default_factory=list)
     journal: Path | None = None
+    decisions: list[tuple[str, str, datetime]] = field(default_factory=list)  # prediction id, asset, bar
 
 
 def backtest_dir(settings: Settings) -> Path:
@@ -254,7 +255,9 @@ async def replay(
         "difference": explain({**figures, **totals}, wf, capital, mean_exposure, models_config.fee_bps),
     }
     return BacktestResult(row, venues.orders, venues.fills, curve[["bar_time", "equity", "exposure"]], per_venue,
-                          wf, executor.refusals, folder / "journal.jsonl")  # fmt: skip
+                          wf, executor.refusals, folder / "journal.jsonl",
+                          [(d.prediction.prediction_id, d.prediction.asset, d.prediction.feature_time)
+                           for d in trader.decisions])  # fmt: skip
 
 
 def as_frames(result: BacktestResult) -> dict[str, pd.DataFrame]:
