@@ -16,6 +16,7 @@ from dagster import Definitions, in_process_executor
 from connect.sim import check_simulated_world
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import Settings, get_settings
+from pipelines.backtest import definitions as backtest
 from pipelines.features import definitions as features
 from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing
@@ -25,7 +26,7 @@ from pipelines.resources import location_config, shared_resources
 from pipelines.serving import definitions as serving
 from pipelines.signals import definitions as signals
 
-DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals, live]
+DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals, live, backtest]
 
 
 def build_location(settings: Settings | None = None, config: KimeraConfig | None = None) -> Definitions:
