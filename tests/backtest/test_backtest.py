@@ -90,6 +90,14 @@ def test_a_backtest_writes_its_rows_prints_its_figures_and_repeats_byte_for_byte
         ).fetchone()[0]
     assert unquoted == 0 and late == 0
 
+    from kimera.app.report import build_report
+
+    report = build_report(bt_home)
+    page = report.path.read_text()
+    assert "backtest" not in report.missing and run["run_id"] in page
+    assert "vectorised walk-forward, same model and bars" in page and "slippage vs arrival" in page
+    assert {p.name for p in report.pictures} >= {"backtest_equity.png", "backtest_fills.png"}
+
 
 def test_another_seed_samples_other_latencies(bt_home, bt_config, bt_compiled, bt_window):
     from backtest.run import replay
