@@ -44,9 +44,14 @@ def backtest_cli(
         model_tag = model_tag or window.model_tag
     if start is None or end is None:
         raise ConfigError("--from and --to are required (or --against-journal, which reads its window)")
-    result = run_backtest(
-        settings, config, start, end, model_tag=model_tag, seed=seed, order_style=order_style
-    )
+    from models.registry import RegistryError
+
+    trade_from = window.first_bar if window is not None else None  # the journal's positions start flat there
+    try:
+        result = run_backtest(settings, config, start, end, model_tag=model_tag, seed=seed, order_style=order_style,
+                              trade_from=trade_from)  # fmt: skip
+    except RegistryError as exc:
+        raise ConfigError(f"--model: {exc}") from None
     row = dict(result.run)
     extra: list[str] = []
     if window is not None:

@@ -115,8 +115,10 @@ async def replay(
     order_style: str = "taker",
     warehouse: Path | None = None,
     code_version: str | None = None,
+    trade_from: datetime | None = None,
 ) -> BacktestResult:
-    """Replay ``[start, end)`` of the warehouse through the loop and the execution path."""
+    """Replay ``[start, end)`` of the warehouse through the loop and the execution path; bars before
+    ``trade_from`` only warm the features and the model's windows (nothing is traded on them)."""
     from backtest.model import TaggedModel
 
     if order_style not in ("taker", "maker"):
@@ -140,7 +142,8 @@ async def replay(
     p50, p99 = measured_latency(settings)
     config_text = config.model_dump_json()
     parts = {"config": config_text, "model": model.tag, "start": start, "end": end, "seed": seed,
-             "code": code_version, "inputs": partitions, "style": order_style, "latency": [p50, p99]}  # fmt: skip
+             "code": code_version, "inputs": partitions, "style": order_style, "latency": [p50, p99],
+             "trade_from": trade_from}  # fmt: skip
     run_id = run_id_of(parts)
     folder = backtest_dir(settings) / run_id
     shutil.rmtree(folder, ignore_errors=True)  # a rerun of the same id starts afresh
@@ -179,7 +182,7 @@ async def replay(
         t = micros(bar_time)
         executor.apply(venues.cancel_resting("replaced at the next bar"))
         for d in trader.decisions[len(decided) :]:
-            if d.traded:
+            if d.traded and (trade_from is None or bar_time >= trade_from):
                 executor.decide(d.prediction, bar_time)
         decided.extend(trader.decisions[len(decided) :])
         traded_now = sum(o.amount * o.arrival_price for o in venues.orders[len(placed) :])
@@ -237,7 +240,12 @@ async def replay(
         "data_end": end,
         "seed": seed,
         "config": json.dumps(
-            {"order_style": order_style, "latency_ms": [p50, p99], "config": json.loads(config_text)},
+            {
+                "order_style": order_style,
+                "latency_ms": [p50, p99],
+                "trade_from": str(trade_from) if trade_from else None,
+                "config": json.loads(config_text),
+            },
             sort_keys=True,
         ),  # fmt: skip
         "input_partitions": json.dumps(partitions, sort_keys=True),

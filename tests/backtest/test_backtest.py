@@ -122,6 +122,8 @@ def test_a_window_off_the_bar_grid_or_without_a_model_is_refused_naming_the_prob
     shutil.copy(raw_warehouse, kimera_home.warehouse_path)
     code, out = kimera("backtest", *window)
     assert code == 2 and "no model to backtest: nothing promoted yet" in out
+    code, out = kimera("backtest", *window, "--model", "kimera-nope:v1")
+    assert code == 2 and "--model: no model 'kimera-nope:v1' in the store" in out
     code, out = kimera("backtest", "--from", f"{start:%Y-%m-%d} 00:10", "--to", f"{end:%Y-%m-%d %H:%M}")
     assert code == 2 and "not on the 1h bar grid" in out
     code, out = kimera("backtest", "--from", f"{start:%Y-%m-%d %H:%M}", "--to", f"{start:%Y-%m-%d %H:%M}")
