@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: setup demo test lint ui bench clean servers cluster
+.PHONY: setup demo test test-slow lint ui bench clean servers cluster
 
 ## setup: create .venv with pip (if missing), install the project, its npm test artefacts and dbt manifest
 setup: $(VENV)/.installed evm/node_modules/.installed evm/build/sushiswap.json dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium zk/build/.done servers
@@ -56,9 +56,13 @@ dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project \(
 demo: setup
 	$(BIN)/kimera demo
 
-## test: lint and the whole test suite
+## test: lint and the test suite without the slow end-to-end tests (about 6 minutes on 2 cores)
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+## test-slow: the slow end-to-end tests (demo runs, clusters, browsers, kill tests; about 16 minutes)
+test-slow: setup
+	$(BIN)/pytest -m slow
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -100,7 +100,7 @@ def run_job(
     release_abandoned(instance)
     tags = {**tags, PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
     try:
-        with _noting_interrupts(outcome):
+        with _noting_interrupts(outcome), _signals_seen() as seen:
             try:
                 result = job.execute_in_process(
                     run_config=run_config,
@@ -113,6 +113,11 @@ def run_job(
             except KeyboardInterrupt:
                 outcome.interrupted = True
                 return outcome
+            finally:
+                # Dagster's own Ctrl-C capture forgets a signal in some windows of a run (its flag is
+                # reset when its capture ends): the signal seen at C level says it arrived all the same.
+                if seen() & {signal.SIGINT, signal.SIGTERM}:
+                    outcome.interrupted = True
     finally:
         # An interrupted in-process run can leave its pool slot claimed, which would block the
         # next run on the "duckdb" pool for ever: a run that is over holds nothing.
@@ -171,6 +176,40 @@ def _noting_interrupts(outcome: RunOutcome) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _signals_seen() -> Iterator[Callable[[], set[int]]]:
+    """The signals delivered to this process while inside, whichever Python handler was installed.
+
+    Python writes each handled signal's number to the wake-up file descriptor before any handler
+    runs, so a Ctrl-C that a library's handler swallowed still shows here. Outside the main thread
+    (where no handler runs) nothing is recorded.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield set
+        return
+    read_end, write_end = socket.socketpair()
+    read_end.setblocking(False)
+    write_end.setblocking(False)
+    seen: set[int] = set()
+
+    def drain() -> set[int]:
+        try:
+            while chunk := read_end.recv(4096):
+                seen.update(chunk)
+        except BlockingIOError:
+            pass
+        return seen
+
+    previous = signal.set_wakeup_fd(write_end.fileno(), warn_on_full_buffer=False)
+    try:
+        yield drain
+    finally:
+        signal.set_wakeup_fd(previous)
+        drain()
+        read_end.close()
+        write_end.close()
 
 
 class _Interrupted(KeyboardInterrupt):

@@ -496,5 +496,36 @@ def bench(names: tuple[str, ...], as_json: bool, quick: bool) -> None:
     sys.exit(benchmarks.main(list(names), as_json=as_json, quick=quick))
 
 
+@main.command()
+def leaks() -> None:
+    """Run the leak suite: six leaky pipelines must each be caught, the honest one must pass (docs/leaks.md)."""
+    from models.leak_suite import run_suite, table
+
+    verdicts = run_suite()
+    click.echo(table(verdicts))
+    sys.exit(0 if all(v.ok for v in verdicts) else 1)
+
+
+@main.command()
+@click.argument("order_id", required=False)
+@click.option(
+    "--all", "every", is_flag=True, help="Every order placed from a signal: a line each and a tally."
+)
+@click.option(
+    "--journal", default=None, help="Journal URL or SQLite path (default: the execution service's)."
+)
+def reproduce(order_id: str | None, every: bool, journal: str | None) -> None:
+    """Rebuild the prediction behind ORDER_ID (or --all orders) from its point-in-time features and model."""
+    from kimera.app.report import configured_journal
+    from kimera.app.reproduce import run_cli
+    from kimera.settings import get_settings
+
+    if (order_id is None) == (not every):
+        raise click.UsageError("give an ORDER_ID or --all (not both)")
+    settings = get_settings()
+    url = journal or configured_journal(settings)
+    sys.exit(run_cli(order_id, url, settings, every, lambda line, err=False: click.echo(line, err=err)))
+
+
 if __name__ == "__main__":
     main()

@@ -56,3 +56,23 @@ def test_duckdbs_own_interrupt_error_reads_as_an_interrupt_and_other_runtime_err
     assert _interrupted(retry_event("RuntimeError", "Query interrupted"))
     assert _interrupted(retry_event("InterruptException", "INTERRUPT Error: Interrupted!"))
     assert not _interrupted(retry_event("RuntimeError", "IO Error: Could not set lock on file"))
+
+
+def test_a_ctrl_c_that_a_handler_inside_the_run_swallowed_still_stops_the_command(tmp_path) -> None:
+    """Dagster captures Ctrl-C in a flag that it resets when its capture ends, so a signal landing in
+    such a window used to vanish and the demo ran on to the end. The step below lands one in exactly
+    that kind of window: the run completes, and run_job must still say it was interrupted."""
+    from dagster._utils.interrupts import capture_interrupts
+
+    @dg.asset
+    def swallowed() -> None:
+        with capture_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    defs = dg.Definitions(assets=[swallowed], jobs=[dg.define_asset_job("quiet", selection=[swallowed])])
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        outcome = run_job("quiet", instance, defs=defs, console_log_level="CRITICAL")
+    assert outcome.interrupted
+    # ...and the process's signal set-up is as it was: a later Ctrl-C is a plain KeyboardInterrupt.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.set_wakeup_fd(-1) == -1

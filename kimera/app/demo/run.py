@@ -143,8 +143,15 @@ def run_demo(days: int | None = None, stage: str = "all") -> dict[str, int]:
             raise SystemExit(1) from None
         finally:
             ctx.close()
-    counts = warehouse_counts(settings)
-    _print_summary(console, settings, summary + [f"stage times: {', '.join(timings)}"], counts)
+    try:
+        counts = warehouse_counts(settings)
+        _print_summary(console, settings, summary + [f"stage times: {', '.join(timings)}"], counts)
+    except KeyboardInterrupt:
+        console.print(
+            "[yellow]Interrupted.[/] Every stage had finished and is written; run `kimera demo` again "
+            "for the summary (it overwrites, so nothing doubles)."
+        )
+        raise SystemExit(130) from None
     return counts
 
 
