@@ -179,3 +179,20 @@ def equity_curves(
     ax.legend(fontsize=8, ncols=2)
     fig.autofmt_xdate()
     return _save(fig, path)
+
+
+def backtest_equity(curve: pd.DataFrame, path: Path) -> Path:
+    """An event-driven backtest's equity by bar (``bar_time``, ``equity``) and its drawdown from the peak."""
+    plt = _pyplot()
+    equity = curve["equity"].to_numpy(dtype=np.float64)
+    drawdown = equity / np.maximum.accumulate(equity) - 1
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5.5), height_ratios=[2, 1], sharex=True)
+    top.plot(curve["bar_time"], equity, lw=1.2)
+    top.set_ylabel("equity (quote)")
+    top.set_title(
+        "Backtest: equity at each bar close (fees, gas and slippage paid; marked at the median mid)"
+    )
+    bottom.fill_between(curve["bar_time"], drawdown * 100, 0, color="C3", alpha=0.4)
+    bottom.set_ylabel("drawdown (%)")
+    bottom.set_xlabel("bar close (UTC)")
+    return _save(fig, path)

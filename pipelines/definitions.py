@@ -17,6 +17,7 @@ from connect.sim import check_simulated_world
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import Settings, get_settings
 from pipelines.alerts import definitions as alerts
+from pipelines.backtest import definitions as backtest
 from pipelines.features import definitions as features
 from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing
@@ -27,7 +28,9 @@ from pipelines.serving import definitions as serving
 from pipelines.signals import definitions as signals
 from pipelines.statements import definitions as statements
 
-DOMAINS: list[ModuleType] = [ingest, landing, features, ml, serving, signals, live, statements, alerts]
+DOMAINS: list[ModuleType] = [
+    ingest, landing, features, ml, serving, signals, live, backtest, statements, alerts,
+]  # fmt: skip
 
 
 def build_location(settings: Settings | None = None, config: KimeraConfig | None = None) -> Definitions:

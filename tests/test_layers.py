@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "bentos": 3,
     "bench": 3,
     "live": 3,
+    "backtest": 3,
     "models": 2,
     "connect": 2,
     "marketsim": 1,
@@ -54,6 +55,9 @@ FORBIDDEN: dict[tuple[str, str], str] = {
     ("marketsim", "kimera"): "marketsim imports nothing of the project",
     ("marketsim", "connect"): "marketsim imports nothing of the project",
     ("bench", "tests"): "benchmarks are shipped; tests are not",
+    ("pipelines", "backtest"): "the Dagster asset runs backtests as a subprocess (python -m backtest)",
+    ("live", "backtest"): "the live loop does not know the backtest that replays it",
+    ("execution", "backtest"): "the execution service does not know the backtest that reuses its parts",
 }
 for _pkg in LAYERS:
     FORBIDDEN.setdefault((_pkg, "tests"), f"{_pkg} is shipped; tests are not")

@@ -187,6 +187,26 @@ def train(day) -> None:
 
 
 @main.command()
+@click.option("--from", "start", type=_MOMENT, default=None, help="First bar close (UTC), e.g. 2026-01-01.")
+@click.option("--to", "end", type=_MOMENT, default=None, help="End of the replay, exclusive.")
+@click.option("--model", "model_tag", default=None, help="A stored model's tag (default: the promoted one).")
+@click.option("--config", "config_path", type=click.Path(exists=True, path_type=Path), default=None)
+@click.option("--seed", type=int, default=None, help="Latency sampling seed (default: sim.seed).")
+@click.option("--order-style", type=click.Choice(["taker", "maker"]), default="taker", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the ml.backtests row as one JSON line.")
+@click.option(
+    "--against-journal",
+    default=None,
+    help="Compare with this paper/live journal (path or URL) over its window.",
+)
+def backtest(start, end, model_tag, config_path, seed, order_style, as_json, against_journal) -> None:
+    """Replay [--from, --to) of the warehouse through the live loop and the execution path."""
+    from backtest.cli import backtest_cli
+
+    backtest_cli(start, end, model_tag, config_path, seed, order_style, as_json, click.echo, against_journal)
+
+
+@main.command()
 @click.option("--seconds", type=float, default=None, help="Stop after this long (default: until Ctrl-C).")
 def stream(seconds: float | None) -> None:
     """Stream trades and order books over websockets into the landing folder."""

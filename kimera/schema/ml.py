@@ -132,6 +132,90 @@ CREATE TABLE IF NOT EXISTS ml.oracle_scores (
 )"""
 
 
+# Event-driven backtests (``backtest``): one row per run, its orders and fills, and its equity by bar.
+# No wall-clock column: the same inputs and seed give byte-identical rows.
+BACKTESTS_DDL = """
+CREATE TABLE IF NOT EXISTS ml.backtests (
+  run_id VARCHAR PRIMARY KEY,
+  model_tag VARCHAR,
+  code_version VARCHAR NOT NULL,
+  data_start TIMESTAMP NOT NULL,
+  data_end TIMESTAMP NOT NULL,
+  seed BIGINT NOT NULL,
+  config VARCHAR NOT NULL,
+  input_partitions VARCHAR NOT NULL,
+  bars INTEGER NOT NULL,
+  events BIGINT NOT NULL,
+  decisions INTEGER NOT NULL,
+  orders INTEGER NOT NULL,
+  fills INTEGER NOT NULL,
+  total_return DOUBLE,
+  sharpe DOUBLE,
+  sortino DOUBLE,
+  max_drawdown DOUBLE,
+  win_rate DOUBLE,
+  turnover DOUBLE,
+  fees DOUBLE,
+  gas DOUBLE,
+  slippage DOUBLE,
+  per_venue VARCHAR NOT NULL,
+  wf_total_return DOUBLE,
+  wf_sharpe DOUBLE,
+  wf_max_drawdown DOUBLE,
+  difference VARCHAR NOT NULL
+)"""
+
+BACKTEST_ORDERS_DDL = """
+CREATE TABLE IF NOT EXISTS ml.backtest_orders (
+  run_id VARCHAR NOT NULL,
+  order_id VARCHAR NOT NULL,
+  decision_id VARCHAR NOT NULL,
+  venue VARCHAR NOT NULL,
+  symbol VARCHAR NOT NULL,
+  side VARCHAR NOT NULL,
+  amount DOUBLE NOT NULL,
+  limit_price DOUBLE,
+  tif VARCHAR NOT NULL,
+  decided_at TIMESTAMP NOT NULL,
+  arrive_at TIMESTAMP NOT NULL,
+  arrival_price DOUBLE NOT NULL,
+  filled DOUBLE NOT NULL,
+  average_price DOUBLE,
+  fee DOUBLE NOT NULL,
+  gas DOUBLE NOT NULL,
+  status VARCHAR NOT NULL,
+  reason VARCHAR,
+  PRIMARY KEY (run_id, order_id)
+)"""
+
+BACKTEST_FILLS_DDL = """
+CREATE TABLE IF NOT EXISTS ml.backtest_fills (
+  run_id VARCHAR NOT NULL,
+  fill_id VARCHAR NOT NULL,
+  order_id VARCHAR NOT NULL,
+  venue VARCHAR NOT NULL,
+  symbol VARCHAR NOT NULL,
+  side VARCHAR NOT NULL,
+  ts TIMESTAMP NOT NULL,
+  price DOUBLE NOT NULL,
+  amount DOUBLE NOT NULL,
+  fee DOUBLE NOT NULL,
+  gas DOUBLE NOT NULL,
+  liquidity VARCHAR NOT NULL,
+  block_number BIGINT,
+  PRIMARY KEY (run_id, fill_id)
+)"""
+
+BACKTEST_EQUITY_DDL = """
+CREATE TABLE IF NOT EXISTS ml.backtest_equity (
+  run_id VARCHAR NOT NULL,
+  bar_time TIMESTAMP NOT NULL,
+  equity DOUBLE NOT NULL,
+  exposure DOUBLE NOT NULL,
+  PRIMARY KEY (run_id, bar_time)
+)"""
+
+
 ML_DDL = (
     EVALUATIONS_DDL,
     WALK_FORWARD_PREDICTIONS_DDL,
@@ -139,4 +223,8 @@ ML_DDL = (
     PREDICTIONS_DDL,
     SIGNAL_PUSHES_DDL,
     ORACLE_SCORES_DDL,
+    BACKTESTS_DDL,
+    BACKTEST_ORDERS_DDL,
+    BACKTEST_FILLS_DDL,
+    BACKTEST_EQUITY_DDL,
 )

@@ -40,12 +40,14 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
     ``dagster dev`` or the execution service run.
     """
     from kimera.app.report import sections
+    from kimera.app.report.backtest_section import PICTURES as BACKTEST_PICTURES
+    from kimera.app.report.backtest_section import backtest
     from kimera.app.report.data import Journal, Warehouse
     from kimera.app.report.page import render
 
     out = settings.report_dir
     out.mkdir(parents=True, exist_ok=True)
-    for name in sections.PICTURES:
+    for name in (*sections.PICTURES, *BACKTEST_PICTURES):
         (out / name).unlink(missing_ok=True)
     with (
         Warehouse(settings.warehouse_path) as wh,
@@ -57,6 +59,7 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
             sections.features(wh, out),
             sections.models(wh, out),
             sections.paper(journal, out, wh.signal_pushes()),
+            backtest(wh, out),
         ]
     page = out / "index.html"
     partial = out / "index.html.partial"

@@ -1,0 +1,72 @@
+"""``kimera backtest`` and ``python -m backtest``: one run, its rows stored, its figures printed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+WARMUP_MARGIN_BARS = 24  # beyond the features' reach: the model's window (seq_len) and a little more
+
+
+def backtest_cli(
+    start: datetime | None,
+    end: datetime | None,
+    model_tag: str | None = None,
+    config_path: Path | None = None,
+    seed: int | None = None,
+    order_style: str = "taker",
+    as_json: bool = False,
+    echo=print,
+    against_journal: str | None = None,
+) -> dict:
+    """Run, store and print one backtest (compared with ``against_journal`` when given); returns its
+    ``ml.backtests`` row (with the comparison's figures under ``against_journal``)."""
+    from backtest.run import run_backtest, summary
+    from kimera.config import TIMEFRAME_SECONDS, ConfigError, load_config
+    from kimera.settings import prepare_home
+
+    settings = prepare_home()
+    config = load_config(config_path, settings=settings)
+    seed = config.sim.seed if seed is None else seed
+    window = None
+    if against_journal is not None:
+        from backtest.divergence import read_journal, warmup_start
+        from live.run import needed_bars
+
+        try:
+            window = read_journal(against_journal)
+        except ValueError as exc:
+            raise ConfigError(f"--against-journal: {exc}") from None
+        bar = timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
+        start = start or warmup_start(window.first_bar, bar, needed_bars(config) + WARMUP_MARGIN_BARS)
+        end = end or window.last_bar + bar
+        model_tag = model_tag or window.model_tag
+    if start is None or end is None:
+        raise ConfigError("--from and --to are required (or --against-journal, which reads its window)")
+    from models.registry import RegistryError
+
+    trade_from = window.first_bar if window is not None else None  # the journal's positions start flat there
+    try:
+        result = run_backtest(settings, config, start, end, model_tag=model_tag, seed=seed, order_style=order_style,
+                              trade_from=trade_from)  # fmt: skip
+    except RegistryError as exc:
+        raise ConfigError(f"--model: {exc}") from None
+    row = dict(result.run)
+    extra: list[str] = []
+    if window is not None:
+        from backtest.divergence import backtest_decisions, compare, lines
+
+        figures = compare(window.decisions, backtest_decisions(result))
+        row["against_journal"] = figures
+        extra = lines(figures, str(against_journal))
+    if as_json:
+        echo(json.dumps(row, default=str, sort_keys=True))
+    else:
+        for line in [*summary(result), *extra]:
+            echo(line)
+        echo(
+            f"  rows in ml.backtests / ml.backtest_orders / ml.backtest_fills, run_id = '{result.run['run_id']}'"
+        )
+        echo(f"  journal: {result.journal}")
+    return row

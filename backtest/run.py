@@ -1,0 +1,384 @@
+"""One backtest: the replay through the live loop, the in-process execution path, the figures.
+
+:func:`run_backtest` composes :class:`~backtest.replay.ReplayFeed` (the warehouse's raw events),
+the loop, online features, model and trader of ``kimera live`` (``live/``), and the execution
+path of :mod:`backtest.executor` with the fill model of :mod:`backtest.fills`, on a
+:class:`~live.clock.TestClock`. Nothing reads the wall clock; the run id is a hash of what the
+result depends on (config, model, window, seed, code version, input rows), so the same inputs and
+seed give the same id and byte-identical rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtest.executor import Executor, micros
+from backtest.fills import BacktestJournal, BacktestVenues, Fill, Latency, PoolRef, SimOrder
+from backtest.market import Market
+from backtest.metrics import costs_per_venue, explain, performance, vectorised
+from backtest.replay import ReplayFeed, raw_tables, read_only
+from execution.venues.specs import paper_specs, pool_refs
+from kimera.config import TIMEFRAME_SECONDS, ConfigError, KimeraConfig
+from kimera.settings import Settings
+from live.clock import TestClock
+from live.events import Event, Watermark
+from live.features import RAW_TIME_COLUMNS, OnlineFeatures
+from live.loop import Loop
+from live.model import FeatureWindows, PromotedModel
+from live.signals import Outbox
+from live.trader import Trader
+
+SWAP_GAS_UNITS = 120_000.0  # a Uniswap V2 swap through the router uses about this much gas
+
+
+@dataclass
+class BacktestResult:
+    run: dict[str, Any]  # the ml.backtests row
+    orders: list[SimOrder]
+    fills: list[Fill]
+    equity: pd.DataFrame  # bar_time, equity, exposure
+    per_venue: dict[str, dict[str, float]]
+    vectorised: dict[str, float] | None
+    refusals: list[Any] = field(default_factory=list)
+    journal: Path | None = None
+    decisions: list[tuple[str, str, datetime]] = field(default_factory=list)  # prediction id, asset, bar
+
+
+def backtest_dir(settings: Settings) -> Path:
+    return settings.home_dir / "backtest"
+
+
+def measured_latency(settings: Settings) -> tuple[float | None, float | None]:
+    """p50/p99 (ms) of tick-to-ack that the last ``kimera live`` measured, when there is one."""
+    path = settings.home_dir / "live" / "status.json"
+    try:
+        q = json.loads(path.read_text())["latency_ms"]["tick_to_ack"]
+        return float(q["p50"]), float(q["p99"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None, None
+
+
+def input_partitions(warehouse: Path, start: datetime, end: datetime) -> dict[str, Any]:
+    """Per raw table of the window: rows, first and last time and a content hash (what the result
+    depends on, so a changed input gives a new run id)."""
+    out = {}
+    with read_only(warehouse) as con:
+        present = raw_tables(con)
+        for table, column in RAW_TIME_COLUMNS.items():
+            if table not in present:
+                continue
+            n, lo, hi, digest = con.execute(
+                f"select count(*), min({column}), max({column}), sum(hash(t)) "
+                f"from raw.{table} t where {column} >= ? and {column} < ?",
+                [start, end],
+            ).fetchone()
+            if n:
+                out[table] = {"rows": n, "first": str(lo), "last": str(hi), "hash": str(digest)}
+    return out
+
+
+def check_window(config: KimeraConfig, start: datetime, end: datetime) -> timedelta:
+    bar = timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
+    for name, moment in (("--from", start), ("--to", end)):
+        if (moment - datetime(1970, 1, 1)) % bar:
+            raise ConfigError(f"{name} {moment} is not on the {config.features.bar} bar grid (features.bar)")
+    if end <= start:
+        raise ConfigError(f"--to {end} must be after --from {start}")
+    return bar
+
+
+def run_id_of(parts: dict[str, Any]) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return "bt-" + hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+async def replay(
+    settings: Settings,
+    config: KimeraConfig,
+    compiled: Path,
+    start: datetime,
+    end: datetime,
+    *,
+    model_tag: str | None = None,
+    seed: int = 7,
+    order_style: str = "taker",
+    warehouse: Path | None = None,
+    code_version: str | None = None,
+    trade_from: datetime | None = None,
+) -> BacktestResult:
+    """Replay ``[start, end)`` of the warehouse through the loop and the execution path; bars before
+    ``trade_from`` only warm the features and the model's windows (nothing is traded on them)."""
+    from backtest.model import TaggedModel
+
+    if order_style not in ("taker", "maker"):
+        raise ConfigError(f"order style {order_style!r} is not accepted; accepted: taker, maker")
+    bar = check_window(config, start, end)
+    warehouse = warehouse or settings.warehouse_path
+    partitions = input_partitions(warehouse, start, end)
+    if not partitions:
+        raise ConfigError(
+            f"the warehouse {warehouse} holds no raw rows in [{start}, {end}): ingest them first"
+        )
+    model = TaggedModel(settings, model_tag) if model_tag else PromotedModel(settings)
+    if model_tag is None:
+        model.refresh()
+        if model.loaded is None:
+            raise ConfigError(f"no model to backtest: {model.last_error}; promote one or pass --model TAG")
+    if code_version is None:
+        from models.registry import code_version as current
+
+        code_version = current()
+    p50, p99 = measured_latency(settings)
+    config_text = config.model_dump_json()
+    parts = {"config": config_text, "model": model.tag, "start": start, "end": end, "seed": seed,
+             "code": code_version, "inputs": partitions, "style": order_style, "latency": [p50, p99],
+             "trade_from": trade_from}  # fmt: skip
+    run_id = run_id_of(parts)
+    folder = backtest_dir(settings) / run_id
+    shutil.rmtree(folder, ignore_errors=True)  # a rerun of the same id starts afresh
+    folder.mkdir(parents=True)
+
+    market = Market()
+    specs = paper_specs(config)
+    pools = {}
+    token_asset = {t.symbol: t.asset for t in config.chain.tokens}
+    for ref in pool_refs(config):
+        pool = next(p for p in config.dex.pools if p.address == ref.address)
+        pools[ref.name] = PoolRef(ref.address.lower(), token_asset.get(pool.token0) == ref.asset)
+    pair = {a.symbol: a.pair for a in config.assets}
+    venues = BacktestVenues(market, specs, pools, SWAP_GAS_UNITS, pair.get("ETH"))
+    journal = BacktestJournal(folder / "journal.jsonl")
+    executor = Executor(config, market, venues, Latency(seed, p50, p99), journal, order_style)
+    clock = TestClock(start)
+    outbox = Outbox(folder / "outbox.sqlite")  # the trader's own, never the live loop's
+    trader = Trader(model, FeatureWindows([], 1, bar), outbox, None, clock)
+    if model.loaded is not None:  # loaded above (to refuse a run without a model): shape the windows now
+        trader.windows.reshape(list(model.loaded.model.feature_names), model.loaded.model.seq_len)
+    features = OnlineFeatures(compiled, retention_bars=config.live.retention_bars)
+    equity: list[tuple[datetime, float, float, float]] = []
+    mids: list[tuple[str, datetime, float]] = []
+
+    def observe(event: Event) -> None:
+        market.observe(event)
+        if isinstance(event, Watermark):
+            executor.apply(venues.advance(micros(event.until)))
+
+    async def on_bar(bars) -> None:
+        await trader.on_bar(bars)
+        if not bars:
+            return
+        bar_time = bars[0].bar_time
+        t = micros(bar_time)
+        executor.apply(venues.cancel_resting("replaced at the next bar"))
+        for d in trader.decisions[len(decided) :]:
+            if d.traded and (trade_from is None or bar_time >= trade_from):
+                executor.decide(d.prediction, bar_time)
+        decided.extend(trader.decisions[len(decided) :])
+        traded_now = sum(o.amount * o.arrival_price for o in venues.orders[len(placed) :])
+        placed.extend(venues.orders[len(placed) :])
+        exposure = 0.0
+        for asset in pair:
+            mid = executor.mid(asset, t)
+            if math.isfinite(mid):
+                mids.append((asset, bar_time, mid))
+                exposure += abs(executor.positions.get(asset, 0.0)) * mid
+        equity.append((bar_time, executor.equity(t), exposure, traded_now))
+
+    decided: list = []
+    placed: list = []
+    feed = ReplayFeed(warehouse, start, end, bar, observe=observe)
+    try:
+        await Loop(clock, feed, features, on_bar).run()
+        # orders decided at the last bar would reach the venue after the window: never filled
+        for o in venues.open:
+            o.status, o.reason = ("partial" if o.filled else "cancelled"), "the replay window ended"
+            journal.order(o)
+        venues.open.clear()
+    finally:
+        features.close()
+        outbox.close()
+        journal.close()
+
+    capital = config.execution.sizing.capital
+    curve = pd.DataFrame(equity, columns=["bar_time", "equity", "exposure", "traded"])
+    figures = performance(curve["equity"].to_numpy(), curve["exposure"].to_numpy(), curve["traded"].to_numpy(),
+                          capital, bar.total_seconds())  # fmt: skip
+    per_venue = costs_per_venue(venues.orders, venues.fills)
+    totals = {k: float(sum(v[k] for v in per_venue.values())) for k in ("fees", "gas", "slippage")}
+    preds = pd.DataFrame(
+        [
+            {
+                "asset": d.prediction.asset,
+                "bar_time": d.prediction.feature_time,
+                "forecast": d.prediction.forecast,
+                "horizon": d.prediction.horizon,
+            }
+            for d in trader.decisions
+        ]  # fmt: skip
+    )
+    models_config = config.models
+    min_edge = models_config.min_edge_bps if models_config.min_edge_bps is not None else models_config.fee_bps
+    wf = vectorised(preds, pd.DataFrame(mids, columns=["asset", "bar_time", "mid"]), models_config.fee_bps,
+                    min_edge, bar.total_seconds(), models_config.allow_short)  # fmt: skip
+    mean_exposure = float(curve["exposure"].mean() / capital) if len(curve) else 0.0
+    row = {
+        "run_id": run_id,
+        "model_tag": model.tag,
+        "code_version": code_version,
+        "data_start": start,
+        "data_end": end,
+        "seed": seed,
+        "config": json.dumps(
+            {
+                "order_style": order_style,
+                "latency_ms": [p50, p99],
+                "trade_from": str(trade_from) if trade_from else None,
+                "config": json.loads(config_text),
+            },
+            sort_keys=True,
+        ),  # fmt: skip
+        "input_partitions": json.dumps(partitions, sort_keys=True),
+        "bars": len(curve),
+        "events": feed.rows_read,
+        "decisions": len(trader.decisions),
+        "orders": len(venues.orders),
+        "fills": len(venues.fills),
+        **figures,
+        **totals,
+        "per_venue": json.dumps(per_venue, sort_keys=True),
+        "wf_total_return": wf["total_return"] if wf else None,
+        "wf_sharpe": wf["sharpe"] if wf else None,
+        "wf_max_drawdown": wf["max_drawdown"] if wf else None,
+        "difference": explain({**figures, **totals}, wf, capital, mean_exposure, models_config.fee_bps),
+    }
+    return BacktestResult(row, venues.orders, venues.fills, curve[["bar_time", "equity", "exposure"]], per_venue,
+                          wf, executor.refusals, folder / "journal.jsonl",
+                          [(d.prediction.prediction_id, d.prediction.asset, d.prediction.feature_time)
+                           for d in trader.decisions])  # fmt: skip
+
+
+def as_frames(result: BacktestResult) -> dict[str, pd.DataFrame]:
+    """The result's rows for ``ml.backtests``, ``ml.backtest_orders``, ``ml.backtest_fills``, ``ml.backtest_equity``."""
+    run_id = result.run["run_id"]
+
+    def stamp(us: int) -> datetime:
+        return datetime(1970, 1, 1) + timedelta(microseconds=int(us))
+
+    orders = pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "order_id": o.order_id,
+                "decision_id": o.decision_id,
+                "venue": o.venue,
+                "symbol": o.symbol,
+                "side": o.side,
+                "amount": o.amount,
+                "limit_price": o.limit,
+                "tif": o.tif,
+                "decided_at": stamp(o.decided_at),
+                "arrive_at": stamp(o.arrive_at),
+                "arrival_price": o.arrival_price,
+                "filled": o.filled,
+                "average_price": o.average_price,
+                "fee": o.fee,
+                "gas": o.gas,
+                "status": o.status,
+                "reason": o.reason,
+            }
+            for o in result.orders
+        ]  # fmt: skip
+    )
+    fills = pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                **{k: v for k, v in asdict(f).items() if k not in ("ts", "block")},
+                "ts": stamp(f.ts),
+                "block_number": f.block,
+            }
+            for f in result.fills
+        ]  # fmt: skip
+    )
+    equity = result.equity.assign(run_id=run_id)
+    return {"backtests": pd.DataFrame([result.run]), "backtest_orders": orders, "backtest_fills": fills,
+            "backtest_equity": equity}  # fmt: skip
+
+
+def store(warehouse: Path, result: BacktestResult) -> None:
+    """Write the run's rows (replacing an earlier run with the same id), in one transaction."""
+    import duckdb
+
+    from kimera.schema.ml import BACKTEST_EQUITY_DDL, BACKTEST_FILLS_DDL, BACKTEST_ORDERS_DDL, BACKTESTS_DDL
+
+    frames = as_frames(result)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists ml")
+        for ddl in (BACKTESTS_DDL, BACKTEST_ORDERS_DDL, BACKTEST_FILLS_DDL, BACKTEST_EQUITY_DDL):
+            con.execute(ddl)
+        con.execute("begin")
+        for table, frame in frames.items():
+            con.execute(f"delete from ml.{table} where run_id = ?", [result.run["run_id"]])
+            if len(frame):
+                columns = [r[0] for r in con.execute(f"select * from ml.{table} limit 0").description]
+                con.register("frame", frame[[c for c in columns if c in frame.columns]])
+                con.execute(f"insert into ml.{table} by name select * from frame")
+                con.unregister("frame")
+        con.execute("commit")
+
+
+def run_backtest(
+    settings: Settings, config: KimeraConfig, start: datetime, end: datetime, **kwargs
+) -> BacktestResult:
+    """Compile the online features as ``kimera live`` does, replay, store the rows."""
+    from pipelines.features.online_sql import compile_online_features
+
+    check_window(config, start, end)  # before the compilation: a bad window is refused at once
+    warehouse = kwargs.get("warehouse") or settings.warehouse_path
+    if not warehouse.exists():
+        raise ConfigError(f"no warehouse at {warehouse}: ingest the window first (kimera ingest --from --to)")
+    compiled = compile_online_features(config, backtest_dir(settings) / "compiled")
+    result = asyncio.run(replay(settings, config, compiled, start, end, **kwargs))
+    store(warehouse, result)
+    return result
+
+
+def summary(result: BacktestResult) -> list[str]:
+    """The lines ``kimera backtest`` prints."""
+    r = result.run
+    lines = [
+        f"backtest {r['run_id']}  model {r['model_tag']}  {r['data_start']} .. {r['data_end']}  seed {r['seed']}",
+        f"  {r['events']:,} events, {r['bars']} bars, {r['decisions']} decisions, {r['orders']} orders, "
+        f"{r['fills']} fills",
+        f"  total return {r['total_return']:+.4%}  Sharpe {r['sharpe']:.2f}  Sortino {r['sortino']:.2f}  "
+        f"max drawdown {r['max_drawdown']:.4%}  win rate {_pct(r['win_rate'])}  turnover {r['turnover']:.4f}/bar",
+        "  venue          fills     notional       fees        gas   slippage  slip bps",
+    ]
+    for venue, v in result.per_venue.items():
+        lines.append(
+            f"  {venue:12s} {v['fills']:7d} {v['notional']:12,.2f} {v['fees']:10,.2f} {v['gas']:10,.2f} "
+            f"{v['slippage']:10,.2f} {v['slippage_bps']:9.2f}"
+        )
+    wf = result.vectorised
+    if wf:
+        lines.append(
+            f"  walk-forward (vectorised, same model and bars): log return {wf['total_return']:+.4%}  "
+            f"Sharpe {wf['sharpe']:.2f}  max drawdown {wf['max_drawdown']:.4%}"
+        )
+    lines.append(f"  difference: {r['difference']}")
+    return lines
+
+
+def _pct(value: float) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.1%}"
