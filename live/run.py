@@ -215,10 +215,19 @@ async def run_live(
 def ccxt_feed(config: KimeraConfig, settings: Settings):
     """The ccxt.pro feed of every ``exchange.ccxt_venues`` entry and asset (``live.feed: ccxt``)."""
     from connect.ccxt import build_exchange, venue_symbol
+    from live.feeds.books import BookWatchers, LiveBook
     from live.feeds.ccxt import CcxtFeed, Stream
 
     streams = []
     for venue in config.exchange.ccxt_venues:
         pro = build_exchange(venue, config.exchange.retry, pro=True, settings=settings)
         streams += [Stream(venue.venue, venue_symbol(venue, a.symbol, a.quote), pro) for a in config.assets]
-    return CcxtFeed(streams, timedelta(seconds=TIMEFRAME_SECONDS[config.exchange.timeframe]))
+    books = None
+    if config.exchange.stream.order_books:  # the same switch as `kimera stream`'s book watchers
+        interval = config.exchange.stream.book_seconds or TIMEFRAME_SECONDS[config.exchange.book_interval]
+        books = BookWatchers(
+            [LiveBook(s.venue, s.symbol, s.exchange) for s in streams],
+            config.exchange.book_depth,
+            timedelta(seconds=interval),
+        )
+    return CcxtFeed(streams, timedelta(seconds=TIMEFRAME_SECONDS[config.exchange.timeframe]), books=books)
