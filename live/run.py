@@ -173,6 +173,7 @@ async def run_live(
             "bars_marked": loop.stats.bars_marked,
             "predictions": len(trader.decisions),
             "signals": outbox.counts(),
+            "bars_traded": outbox.bars_traded(),
             "latency_ms": stage_latencies(trader, sender),
         }
 
