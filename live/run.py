@@ -214,10 +214,12 @@ async def run_live(
 
 
 def ccxt_feed(config: KimeraConfig, settings: Settings):
-    """The ccxt.pro feed of every ``exchange.ccxt_venues`` entry and asset (``live.feed: ccxt``)."""
+    """The ccxt.pro feed of every ``exchange.ccxt_venues`` entry and asset (``live.feed: ccxt``), its
+    trades and book snapshots landed in ``settings.landing_dir``."""
     from connect.ccxt import build_exchange, venue_symbol
     from live.feeds.books import BookWatchers, LiveBook
     from live.feeds.ccxt import CcxtFeed, Stream
+    from live.feeds.landed import LandingFeed
 
     streams = []
     for venue in config.exchange.ccxt_venues:
@@ -231,4 +233,5 @@ def ccxt_feed(config: KimeraConfig, settings: Settings):
             config.exchange.book_depth,
             timedelta(seconds=interval),
         )
-    return CcxtFeed(streams, timedelta(seconds=TIMEFRAME_SECONDS[config.exchange.timeframe]), books=books)
+    feed = CcxtFeed(streams, timedelta(seconds=TIMEFRAME_SECONDS[config.exchange.timeframe]), books=books)
+    return LandingFeed(feed, settings.landing_dir)  # what it sees lands for the warehouse

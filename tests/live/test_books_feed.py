@@ -8,6 +8,7 @@ import asyncio
 from collections import defaultdict
 from datetime import timedelta
 
+import duckdb
 import pytest
 
 from connect.ccxt import build_exchange
@@ -15,8 +16,11 @@ from live.clock import LiveClock
 from live.events import RawRows, Watermark
 from live.feeds.books import BookWatchers, LiveBook
 from live.feeds.ccxt import CcxtFeed, Stream
+from live.feeds.landed import LandingFeed
 from live.run import ccxt_feed
 from marketsim.exchange_server import ExchangeServer, Market
+from pipelines.landing.load import load_pending
+from pipelines.warehouse import ensure_raw_schema
 from tests.pipelines.landing.conftest import stream_config
 
 pytestmark = pytest.mark.timeout(120)
@@ -30,7 +34,7 @@ def exchange_server():
         yield server
 
 
-async def collect(server: ExchangeServer, seconds: float, drop_at: float | None = None):
+async def collect(server: ExchangeServer, seconds: float, drop_at: float | None = None, landing_dir=None):
     """Events of a feed watching trades and books of both symbols; the websockets dropped at
     ``drop_at``. Returns the feed, the events and the watermark seen when the drop happened."""
     config = stream_config(server)
@@ -39,10 +43,11 @@ async def collect(server: ExchangeServer, seconds: float, drop_at: float | None 
                          max_backoff_s=0.5)  # fmt: skip
     feed = CcxtFeed([Stream("binance", s, pro) for s in SYMBOLS], timedelta(seconds=2),
                     grace=timedelta(milliseconds=1500), max_backoff_s=0.5, books=books)  # fmt: skip
+    source = LandingFeed(feed, landing_dir) if landing_dir else feed
     events: list = []
 
     async def consume():
-        async for event in feed.events(LiveClock()):
+        async for event in source.events(LiveClock()):
             events.append(event)
 
     consumer = asyncio.create_task(consume())
@@ -104,16 +109,39 @@ def test_a_dropped_book_websocket_is_re_synced_and_sampled_again(exchange_server
         assert len([ts for s, ts in after if s == symbol]) >= 2, f"{symbol}: book not sampled after the drop"
 
 
-def test_the_configured_feed_watches_books_unless_switched_off(exchange_server):
+def test_what_the_feed_sees_lands_once_for_the_warehouse(exchange_server, tmp_path):
+    feed, events, _ = asyncio.run(collect(exchange_server, seconds=6.0, landing_dir=tmp_path / "landing"))
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        ensure_raw_schema(con)
+        load_pending(con, tmp_path / "landing")
+        load_pending(con, tmp_path / "landing")  # loaded exactly once
+        trades = con.execute("select symbol, trade_id from raw.exchange_trades order by all").fetchall()
+        books = con.execute("select symbol, ts, side, level, price from raw.order_book_snapshots "
+                            "order by all").fetchall()  # fmt: skip
+    seen = [e.rows for e in events if isinstance(e, RawRows)]
+    seen_trades = sorted((r["symbol"], r["trade_id"]) for t in seen for r in t.to_pylist() if "trade_id" in r)
+    seen_books = sorted((r["symbol"], r["ts"], r["side"], r["level"], r["price"]) for t in seen
+                        for r in t.to_pylist() if "level" in r)  # fmt: skip
+    assert trades and books
+    # everything seen up to the last watermark landed, nothing twice (the rest lands at the stop)
+    assert set(trades) <= set(seen_trades) and len(trades) == len(set(trades))
+    assert set(books) <= set(seen_books) and len(books) == len(set(books))
+    assert len(trades) >= len(seen_trades) * 0.5 and {s for s, *_ in books} == set(SYMBOLS)
+
+
+def test_the_configured_feed_watches_books_unless_switched_off(exchange_server, kimera_home):
     config = stream_config(exchange_server)
-    feed = ccxt_feed(config, None)
+    landing = ccxt_feed(config, kimera_home)
+    assert landing.landing_dir == kimera_home.landing_dir
+    feed = landing.inner
     assert feed.books is not None
     assert {(b.venue, b.symbol) for b in feed.books.books} == {(s.venue, s.symbol) for s in feed.streams}
     assert feed.books.depth == config.exchange.book_depth
     assert feed.books.interval == timedelta(seconds=config.exchange.stream.book_seconds)
 
     off = stream_config(exchange_server, order_books=False)
-    assert ccxt_feed(off, None).books is None
+    assert ccxt_feed(off, kimera_home).inner.books is None
 
 
 def test_bad_book_settings_are_refused():
