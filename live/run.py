@@ -173,6 +173,7 @@ async def run_live(
             "bars_marked": loop.stats.bars_marked,
             "predictions": len(trader.decisions),
             "signals": outbox.counts(),
+            "bars_traded": outbox.bars_traded(),
             "latency_ms": stage_latencies(trader, sender),
         }
 
@@ -213,12 +214,24 @@ async def run_live(
 
 
 def ccxt_feed(config: KimeraConfig, settings: Settings):
-    """The ccxt.pro feed of every ``exchange.ccxt_venues`` entry and asset (``live.feed: ccxt``)."""
+    """The ccxt.pro feed of every ``exchange.ccxt_venues`` entry and asset (``live.feed: ccxt``), its
+    trades and book snapshots landed in ``settings.landing_dir``."""
     from connect.ccxt import build_exchange, venue_symbol
+    from live.feeds.books import BookWatchers, LiveBook
     from live.feeds.ccxt import CcxtFeed, Stream
+    from live.feeds.landed import LandingFeed
 
     streams = []
     for venue in config.exchange.ccxt_venues:
         pro = build_exchange(venue, config.exchange.retry, pro=True, settings=settings)
         streams += [Stream(venue.venue, venue_symbol(venue, a.symbol, a.quote), pro) for a in config.assets]
-    return CcxtFeed(streams, timedelta(seconds=TIMEFRAME_SECONDS[config.exchange.timeframe]))
+    books = None
+    if config.exchange.stream.order_books:  # the same switch as `kimera stream`'s book watchers
+        interval = config.exchange.stream.book_seconds or TIMEFRAME_SECONDS[config.exchange.book_interval]
+        books = BookWatchers(
+            [LiveBook(s.venue, s.symbol, s.exchange) for s in streams],
+            config.exchange.book_depth,
+            timedelta(seconds=interval),
+        )
+    feed = CcxtFeed(streams, timedelta(seconds=TIMEFRAME_SECONDS[config.exchange.timeframe]), books=books)
+    return LandingFeed(feed, settings.landing_dir)  # what it sees lands for the warehouse

@@ -108,6 +108,13 @@ class Outbox:
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("select status, count(*) from signals group by status").fetchall())
 
+    def bars_traded(self) -> int:
+        """Bars with at least one signal the service accepted (over every run of this outbox)."""
+        row = self.db.execute(
+            "select count(distinct bar_time) from signals where status = 'accepted'"
+        ).fetchone()
+        return int(row[0])
+
     def close(self) -> None:
         self.db.close()
 

@@ -1,4 +1,4 @@
-"""ccxt.pro trade watchers as the loop's feed: candles from trades on exchange time.
+"""ccxt.pro trade (and order-book) watchers as the loop's feed: candles from trades on exchange time.
 
 One watcher per configured venue and asset (``exchange.ccxt_venues``) runs the real ccxt.pro class.
 Trades become ``raw.exchange_trades`` rows (each trade id once) and, through
@@ -9,7 +9,8 @@ clock as :class:`~live.bars.ExchangeTime` estimates it from the trades' own time
 fetched over REST (``fetch_trades`` since the last one seen) before its candles are closed; while a
 stream is reconnecting the watermark waits at its last trade. When the backfill fails too, the
 stretch is a :class:`~live.events.Gap`: its candles are never invented and the loop marks the bars
-it touches.
+it touches. With ``books`` (:class:`~live.feeds.books.BookWatchers`), the order books of the same
+venues and assets are watched too and sampled as ``raw.order_book_snapshots`` on exchange time.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from kimera.schema import EXCHANGE_TRADES, conform
 from live.bars import CandleBuilder, ExchangeTime, floor_time
 from live.clock import Clock
 from live.events import Event, Gap, RawRows, Watermark
+from live.feeds.books import BookWatchers
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1)
@@ -76,8 +78,10 @@ class CcxtFeed:
         grace: timedelta = timedelta(seconds=2),
         tick: timedelta = timedelta(milliseconds=200),
         max_backoff_s: float = 5.0,
+        books: BookWatchers | None = None,
     ) -> None:
         self.streams, self.grace, self.tick, self.max_backoff_s = streams, grace, tick, max_backoff_s
+        self.books = books  # order-book watchers sampled on the same exchange time (None: trades only)
         self.builder = CandleBuilder(candle)
         self.exchange_time = ExchangeTime()
         self.stats = FeedStats()
@@ -88,6 +92,7 @@ class CcxtFeed:
 
     async def events(self, clock: Clock) -> AsyncIterator[Event]:
         watchers = [asyncio.create_task(self._watch(s, clock)) for s in self.streams]
+        watchers += self.books.tasks() if self.books else []
         last_mark: datetime | None = None
         try:
             while True:
@@ -103,6 +108,11 @@ class CcxtFeed:
                             yield RawRows("exchange_trades", rows, clock.monotonic())
                 for failed in (w for w in watchers if w.done() and w.exception()):
                     raise failed.exception()  # type: ignore[misc]
+                if self.books and self.exchange_time.known:
+                    # stamped on exchange time ahead of the watermark (which lags by the grace)
+                    snapshots = self.books.sample(self.exchange_time.now(clock.now()))
+                    if snapshots is not None:
+                        yield RawRows("order_book_snapshots", snapshots, clock.monotonic())
                 mark = self._watermark(clock)
                 if mark is None:
                     continue

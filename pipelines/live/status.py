@@ -1,7 +1,7 @@
 """What Dagster shows of ``kimera live``: its status file read as asset metadata.
 
 The loop writes ``KIMERA_HOME/live/status.json`` after every bar (``live.run``). Each sensor tick
-turns it into an observation of the ``live/loop`` asset: heartbeat, lag, bars closed and marked,
+turns it into an observation of the ``live/loop`` asset: heartbeat, lag, bars closed, marked and traded,
 signals per state and latency percentiles per stage, plotted by the UI over time. A heartbeat
 written longer than ``STALE_AFTER_S`` ago is shown as ``state: stale`` (the loop is down or stuck).
 """
@@ -38,6 +38,7 @@ def status_metadata(status: dict[str, Any], age_s: float) -> dict[str, Any]:
         "lag_s": status.get("lag_s") if status.get("lag_s") is not None else -1.0,
         "bars_closed": int(status.get("bars_closed", 0)),
         "bars_marked": int(status.get("bars_marked", 0)),
+        "bars_traded": int(status.get("bars_traded", 0)),
         "predictions": int(status.get("predictions", 0)),
         "model_tag": status.get("model_tag") or "none",
     }

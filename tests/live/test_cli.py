@@ -78,5 +78,6 @@ def test_kimera_live_trades_every_bar_and_resumes_after_sigkill(kimera_home, tmp
     assert all(status == "accepted" for *_, status in signals)
     bars = [(a, b) for _, a, b, _ in signals]
     assert len(bars) == len(set(bars))
+    assert status["bars_traded"] == len({b for _, b in bars})  # what Dagster shows, over both runs
     # the run that was killed had traded bars; the restart went on after them, through the day's end
     assert killed["signals"] and max(b for _, b in bars) == "2026-01-02 00:00:00"

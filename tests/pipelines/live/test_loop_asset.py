@@ -19,6 +19,7 @@ STATUS = {
     "lag_s": 0.4,
     "bars_closed": 24,
     "bars_marked": 1,
+    "bars_traded": 19,
     "predictions": 40,
     "signals": {"accepted": 38, "queued": 2},
     "latency_ms": {"tick_to_ack": {"p50": 12.5, "p99": 80.25, "n": 38}},
@@ -39,6 +40,7 @@ def test_the_loop_shows_as_observations_with_lag_bars_and_latencies(kimera_home)
     meta = {k: v.value for k, v in observation.metadata.items()}
     assert observation.asset_key == LOOP
     assert meta["state"] == "running" and meta["bars_closed"] == 24 and meta["bars_marked"] == 1
+    assert meta["bars_traded"] == 19
     assert meta["signals_accepted"] == 38 and meta["signals_queued"] == 2
     assert meta["tick_to_ack_p50_ms"] == 12.5 and meta["tick_to_ack_p99_ms"] == 80.25
     assert meta["lag_s"] == 0.4 and meta["model_tag"] == "kimera-linear:abc"
