@@ -184,9 +184,15 @@ def _schema(url: str, session: requests.Session):
 
 
 def fuzz_operations(
-    url: str, session: requests.Session, examples: int, report: FuzzReport | None = None
+    url: str,
+    session: requests.Session,
+    examples: int,
+    report: FuzzReport | None = None,
+    derandomize: bool = False,
 ) -> FuzzReport:
-    """``examples`` valid and ``examples`` malformed requests per operation (fewer where the input space is smaller)."""
+    """``examples`` valid and ``examples`` malformed requests per operation (fewer where the input space is smaller).
+
+    ``derandomize``: the same examples on every run (CI's fixed sample); otherwise fresh ones each run."""
     from schemathesis.generation import GenerationMode
 
     from execution.status import STATUS_PATH
@@ -197,13 +203,20 @@ def fuzz_operations(
     began = time.perf_counter()
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            _fuzz_one(operation, mode, url, session, examples, report, STATUS_PATH)
+            _fuzz_one(operation, mode, url, session, examples, report, STATUS_PATH, derandomize)
     report.seconds += time.perf_counter() - began
     return report
 
 
 def _fuzz_one(
-    operation, mode, url: str, session, examples: int, report: FuzzReport, status_path: str
+    operation,
+    mode,
+    url: str,
+    session,
+    examples: int,
+    report: FuzzReport,
+    status_path: str,
+    derandomize: bool = False,
 ) -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import Unsatisfiable
@@ -215,7 +228,7 @@ def _fuzz_one(
         report.no_input.add(label)  # nothing to malform
         return
 
-    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=derandomize)  # fmt: skip
     @given(case=operation.as_strategy(generation_mode=mode))
     def check(case) -> None:
         response = case.call(base_url=url, session=session, timeout=15)
@@ -230,8 +243,9 @@ def _fuzz_one(
 
 
 def fuzz_stateful(url: str, session: requests.Session, sequences: int, steps: int = 8,
-                  report: FuzzReport | None = None) -> FuzzReport:  # fmt: skip
-    """``sequences`` random sequences of up to ``steps`` calls that follow the OpenAPI links."""
+                  report: FuzzReport | None = None, derandomize: bool = False) -> FuzzReport:  # fmt: skip
+    """``sequences`` random sequences of up to ``steps`` calls that follow the OpenAPI links
+    (``derandomize``: the same sequences on every run)."""
     from hypothesis import HealthCheck, settings
 
     from execution.status import STATUS_PATH
@@ -279,6 +293,7 @@ def fuzz_stateful(url: str, session: requests.Session, sequences: int, steps: in
             max_examples=sequences,
             stateful_step_count=steps,
             deadline=None,
+            derandomize=derandomize,
             database=None,
             suppress_health_check=list(HealthCheck),
         )  # fmt: skip

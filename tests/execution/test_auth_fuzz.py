@@ -33,7 +33,7 @@ def running(tmp_path_factory) -> Iterator[str]:
 def test_every_operation_fuzzed_with_valid_signatures_never_gets_a_server_error(running):
     session = signed_session()
     trade_a_little(running, session)
-    report = fuzz_operations(running, session, examples=12)
+    report = fuzz_operations(running, session, examples=12, derandomize=True)
     assert len(report.statuses) >= 15
     assert not report.problems, report.problems[:5]
     statuses = set().union(*report.statuses.values())
@@ -44,7 +44,9 @@ def test_every_operation_fuzzed_with_valid_signatures_never_gets_a_server_error(
 @pytest.mark.slow
 def test_stateful_sequences_follow_links_from_signals_to_orders_without_a_server_error(running):
     session = signed_session()
-    report = fuzz_stateful(running, session, sequences=15, steps=6)
+    # A fixed sample (derandomized): whether 15 random sequences happen to follow a link to a real
+    # order is chance, and CI must not turn on it; `kimera bench api_fuzz` draws fresh ones each run.
+    report = fuzz_stateful(running, session, sequences=15, steps=6, derandomize=True)
     assert report.stateful_steps >= 15
     assert not report.problems, report.problems[:5]
     reached = {label for label, counts in report.statuses.items() if 200 in counts}
