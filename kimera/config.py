@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -945,6 +946,8 @@ class KimeraConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
+    # Set on chain views (kimera.chains): the first chain's view, whose simulated prices all share.
+    _world: KimeraConfig | None = PrivateAttr(default=None)
 
     @field_validator("assets")
     @classmethod
