@@ -23,6 +23,7 @@ import orjson
 
 from execution import orders as sm
 from execution import sizing
+from execution.arbitrage_desk import ArbitrageDesk
 from execution.audit import AuditedJournal
 from execution.checkpoints import signer as checkpoint_signer
 from execution.journal import journal_url
@@ -94,6 +95,7 @@ class ExecutionService:
         self._http: LoopbackHttpClient | None = None
         self.market: MarketData | None = None
         self.risk: PreTradeRisk | None = None
+        self.arbitrage: ArbitrageDesk | None = None
         self.started = False
 
     # --- life cycle ------------------------------------------------------------------------------
@@ -147,6 +149,9 @@ class ExecutionService:
             loop.create_task(self._reconcile_loop()),
             loop.create_task(self._slice_loop()),
         ]
+        if self.cfg.arbitrage.venues:  # the cross-chain desk (execution.arbitrage_desk)
+            self.arbitrage = ArbitrageDesk(self)
+            self._background.append(loop.create_task(self.arbitrage.run()))
         self.started = True
         log.info(
             "execution service started: venues %s, %d orders in the journal",
@@ -206,6 +211,8 @@ class ExecutionService:
     # --- state the decisions read ----------------------------------------------------------------
     def _on_fill(self, order: ChildOrder, fill: VenueFill) -> None:
         self.portfolio.apply(order.asset, fill)
+        if self.arbitrage is not None:
+            self.arbitrage.on_fill(order, fill)
 
     def exposure(self, asset: str) -> float:
         """Position plus what live orders and unsent slices may still add (signed, base units)."""
