@@ -87,8 +87,8 @@ class Dex:
 
 @pytest.fixture(scope="module")
 def _chain() -> Iterator[Dex]:
-    from tests.support.evm import Evm, deploy_uniswap_v2
-    from tests.support.rpc_server import JsonRpcServer
+    from marketsim.local_evm import Evm, deploy_uniswap_v2
+    from marketsim.rpc_server import JsonRpcServer
 
     evm = Evm()
     uni = deploy_uniswap_v2(evm)

@@ -26,8 +26,8 @@ PRICES = {"ethereum": 2000, "bsc": 2060}
 
 @pytest.fixture(scope="module")
 def two_chains() -> Iterator[dict[str, Any]]:
-    from tests.support.evm import Evm, deploy_uniswap_v2
-    from tests.support.rpc_server import JsonRpcServer
+    from marketsim.local_evm import Evm, deploy_uniswap_v2
+    from marketsim.rpc_server import JsonRpcServer
 
     trader = Account.create()
     chains = {}

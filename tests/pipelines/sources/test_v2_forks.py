@@ -12,19 +12,19 @@ from web3 import Web3
 
 from connect.evm import scaled
 from kimera.schema import DEX_SWAPS, conform
+from marketsim.local_evm import get_amount_out
 from pipelines.sources import make_sources
 from pipelines.sources.rows import EPOCH
 from tests.pipelines.sources.conftest import FAST_RETRY
 from tests.support.config import config_with
-from tests.support.evm import get_amount_out
 
 ONE = 10**18
 
 
 @pytest.fixture(scope="module")
 def forks() -> Iterator[dict[str, Any]]:
-    from tests.support.evm import Evm, deploy_uniswap_v2
-    from tests.support.rpc_server import JsonRpcServer
+    from marketsim.local_evm import Evm, deploy_uniswap_v2
+    from marketsim.rpc_server import JsonRpcServer
     from tests.support.sushiswap import deploy_sushiswap, sushiswap_build
 
     evm = Evm()
