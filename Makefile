@@ -12,7 +12,7 @@ export DAGSTER_DISABLE_TELEMETRY := true
 .PHONY: setup demo test test-slow lint ui bench clean servers cluster
 
 ## setup: create .venv with pip (if missing), install the project, its npm test artefacts and dbt manifest
-setup: $(VENV)/.installed evm/node_modules/.installed evm/build/sushiswap.json dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium zk/build/.done servers
+setup: $(VENV)/.installed evm/node_modules/.installed evm/build/sushiswap.json evm/build/pancakeswap/.done dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium zk/build/.done servers
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ zk/build/.done: zk/node_modules/.installed zk/circuits/compliant_order.circom zk
 # SushiSwap's V2 fork ships sources, not bytecode: compiled with solc-js, its own init code hash written in.
 evm/build/sushiswap.json: evm/node_modules/.installed evm/compile_sushiswap.js
 	cd evm && node compile_sushiswap.js
+
+# PancakeSwap's Factory and Pair with bytecode (npm pack: installing it would pull truffle and a GitHub dependency)
+evm/build/pancakeswap/.done:
+	mkdir -p evm/build/pancakeswap && cd evm/build/pancakeswap && npm pack @pancakeswap-libs/pancake-swap-core@0.1.0 --silent \
+	  && tar xzf pancakeswap-libs-pancake-swap-core-0.1.0.tgz && touch .done
 
 # dagster-dbt needs dbt's manifest at import time (DbtProject.prepare_if_dev only acts under `dagster dev`).
 dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) -print 2>/dev/null)

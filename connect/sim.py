@@ -26,7 +26,7 @@ from marketsim import (
 # existing warehouse must not renumber the blocks already stored (their numbers are natural keys).
 BLOCK_ANCHOR = datetime(2026, 1, 1)
 
-_cache: dict[str, MarketSimulator] = {}
+_cache: dict[tuple[SimSpec, int], MarketSimulator] = {}
 _lock = threading.Lock()
 
 
@@ -39,6 +39,8 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
     """
     sim = config.sim
     chain_simulated = config.chain.source == "sim"
+    # Another chain of a world (chains: beyond the first): its pools and flows, the first chain's prices.
+    other_chain = _world_of(config) is not None
     dex_simulated = config.dex.source == "sim" and chain_simulated
     assets = []
     for a in config.assets:
@@ -49,12 +51,12 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
                 f"`sim: {{assets: {{{a.symbol}: {{price: 100.0, vol: 0.8}}}}}}`; known: {sorted(sim.assets)}"
             )
         known_tokens = [t.symbol for t in config.chain.tokens]
-        if chain_simulated and a.token is not None and a.token not in known_tokens:
+        if chain_simulated and not other_chain and a.token is not None and a.token not in known_tokens:
             raise ConfigError(
                 f"assets[{a.symbol}].token = {a.token!r} is not accepted: the simulated chain carries its "
                 f"exchange flows (the planted signal), so it must be one of chain.tokens {known_tokens}"
             )
-        token = a.token if chain_simulated else None
+        token = a.token if chain_simulated and not other_chain else None
         assets.append(
             AssetSpec(
                 symbol=a.symbol,
@@ -92,16 +94,17 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
             pools=tuple(
                 PoolSpec(p.address, p.token0, p.token1, p.dex, p.fee_bps)
                 for p in (config.dex.pools if dex_simulated else ())
+                if p.chain in (None, config.chain.name)
             ),
             seed=sim.seed,
-            signal_strength=sim.signal_strength if chain_simulated else 0.0,
+            signal_strength=sim.signal_strength if chain_simulated and not other_chain else 0.0,
             chain=config.chain.name,
             bar_seconds=TIMEFRAME_SECONDS[config.features.bar],
             timeframe_seconds=TIMEFRAME_SECONDS[config.exchange.timeframe],
             book_interval_seconds=TIMEFRAME_SECONDS[config.exchange.book_interval],
             book_depth=config.exchange.book_depth,
             trades_per_minute=sim.trades_per_minute,
-            block_seconds=sim.block_seconds,
+            block_seconds=block_seconds(config),
             first_block=first_block_at_start(config),
             exchange_flows_per_hour=sim.exchange_flows_per_hour,
             flow_size_usd=sim.flow_size_usd,
@@ -134,15 +137,36 @@ def check_simulated_world(config: KimeraConfig) -> None:
 def first_block_at_start(config: KimeraConfig) -> int:
     """The simulated chain's block number at ``start``: ``sim.first_block`` at :data:`BLOCK_ANCHOR`,
     one more every ``sim.block_seconds``, so a block keeps its number and time whatever ``start`` is."""
-    shift = int((config.start_time - BLOCK_ANCHOR).total_seconds()) // config.sim.block_seconds
+    shift = int((config.start_time - BLOCK_ANCHOR).total_seconds()) // block_seconds(config)
     return config.sim.first_block + shift
 
 
+def block_seconds(config: KimeraConfig) -> int:
+    """Seconds per simulated block: ``sim.block_seconds`` on the first chain, ``block_time_s``
+    (whole seconds, at least 1) on the other chains of ``chains:``."""
+    if _world_of(config) is None:
+        return config.sim.block_seconds
+    return max(1, round(config.chain.block_time_s))
+
+
+def _world_of(config: KimeraConfig) -> KimeraConfig | None:
+    """The first chain's view when ``config`` is the view of another chain (``kimera.chains``)."""
+    world = getattr(config, "_world", None)
+    return world if world is not None and world.chain.name != config.chain.name else None
+
+
 def simulator_from_config(config: KimeraConfig) -> MarketSimulator:
-    """The process-wide simulator of ``config`` (one per distinct config, built on first use)."""
-    key = config.model_dump_json()
+    """The process-wide simulator of ``config`` (one per distinct world and chain, built on first use).
+
+    Keyed by the spec, so a config and the view of its first chain share one simulator; the view of
+    another chain gets its own chain on that simulator's prices (``MarketSimulator(world=...)``).
+    """
+    spec = spec_from_config(config)
+    world_config = _world_of(config)
+    world = simulator_from_config(world_config) if world_config is not None else None
+    key = (spec, id(world))
     with _lock:
         sim = _cache.get(key)
         if sim is None:
-            sim = _cache[key] = MarketSimulator(spec_from_config(config))
+            sim = _cache[key] = MarketSimulator(spec, world=world)
         return sim

@@ -74,7 +74,8 @@ def cross_chain_basis(pools: list[ChainPool]) -> dict[tuple[str, str], float]:
     return {(a.chain, b.chain): b.mid / a.mid - 1 for a, b in permutations(pools, 2) if a.chain != b.chain}
 
 
-def _profit(buy: ChainPool, sell: ChainPool, q: float, bridge: BridgeModel) -> Opportunity:
+def opportunity_at(buy: ChainPool, sell: ChainPool, q: float, bridge: BridgeModel) -> Opportunity:
+    """Buying ``q`` on ``buy`` and selling it on ``sell``: what each leg pays and gets, gas and bridge."""
     paid = pool_cost(buy.pool, Side.BUY, q)
     received = -pool_cost(sell.pool, Side.SELL, q)
     gas = buy.pool.gas_quote + sell.pool.gas_quote
@@ -94,14 +95,15 @@ def find_opportunity(
         while hi - lo > 2:  # ternary search on lots: the profit is concave in the amount
             m1, m2 = lo + (hi - lo) // 3, hi - (hi - lo) // 3
             if (
-                _profit(buy, sell, m1 * lot, config.bridge).net
-                < _profit(buy, sell, m2 * lot, config.bridge).net
+                opportunity_at(buy, sell, m1 * lot, config.bridge).net
+                < opportunity_at(buy, sell, m2 * lot, config.bridge).net
             ):
                 lo = m1 + 1
             else:
                 hi = m2 - 1
         found = max(
-            (_profit(buy, sell, k * lot, config.bridge) for k in range(lo, hi + 1)), key=lambda o: o.net
+            (opportunity_at(buy, sell, k * lot, config.bridge) for k in range(lo, hi + 1)),
+            key=lambda o: o.net,
         )
         if found.net >= config.min_net_quote and (best is None or found.net > best.net):
             best = found

@@ -26,6 +26,7 @@ from execution import sizing
 from execution.accounts.service_bridge import AccountsBridge
 from execution.accounts.service_bridge import wanted as accounts_wanted
 from execution.alerting import ServiceAlerts
+from execution.arbitrage_desk import ArbitrageDesk
 from execution.audit import AuditedJournal
 from execution.best_quote import best_quote, quote_statement
 from execution.checkpoints import signer as checkpoint_signer
@@ -101,6 +102,7 @@ class ExecutionService:
         self.market: MarketData | None = None
         self.risk: PreTradeRisk | None = None
         self.accounts: AccountsBridge | None = None  # several accounts (docs/accounts.md), when configured
+        self.arbitrage: ArbitrageDesk | None = None
         self.started = False
 
     # --- life cycle ------------------------------------------------------------------------------
@@ -158,6 +160,9 @@ class ExecutionService:
             loop.create_task(self._reconcile_loop()),
             loop.create_task(self._slice_loop()),
         ]
+        if self.cfg.arbitrage.venues:  # the cross-chain desk (execution.arbitrage_desk)
+            self.arbitrage = ArbitrageDesk(self)
+            self._background.append(loop.create_task(self.arbitrage.run()))
         self.started = True
         log.info(
             "execution service started: venues %s, %d orders in the journal",
@@ -221,6 +226,8 @@ class ExecutionService:
         self.alerts.fill(order, fill)
         if self.accounts is not None:
             self.accounts.on_fill(order, fill)
+        if self.arbitrage is not None:
+            self.arbitrage.on_fill(order, fill)
 
     def exposure(self, asset: str) -> float:
         """Position plus what live orders and unsent slices may still add (signed, base units)."""

@@ -57,4 +57,6 @@ def chain_views(config: KimeraConfig) -> list[KimeraConfig]:
         markets = [m for m in config.lending.markets if (m.chain or primary) == chain.name]
         lending = config.lending.model_copy(update={"markets": markets})
         views.append(config.model_copy(update={"chain": chain, "chains": [], "dex": dex, "lending": lending}))
+    for view in views:  # the simulator gives every chain the first chain's prices (connect.sim)
+        view._world = views[0]
     return views

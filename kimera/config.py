@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -759,6 +760,10 @@ class UniswapVenueRef(_Section):
         description="UniswapV2Router02 (mainnet 0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D) for a V2 pool; "
         "SwapRouter (mainnet 0xE592427A0AEce92De3Edee1F18E0157C05861564) for a V3 pool."
     )
+    chain: str | None = Field(
+        default=None,
+        description="The chain of its pool where one address is a pool on several chains; default: the first listing it.",
+    )
     rpc_url: str | None = Field(default=None, description="JSON-RPC URL; default: chain.rpc_url.")
     rpc_url_secret: str | None = Field(default=None, description="Name of a secret holding the RPC URL.")
     slippage_bps: NonNegativeFloat = Field(
@@ -867,6 +872,17 @@ class ArbitrageConfig(_Section):
     )
     max_amount: PositiveFloat = Field(default=10.0, description="Largest base amount one opportunity trades.")
     bridge: BridgeModel = Field(default_factory=BridgeModel)
+    venues: list[str] = Field(
+        default_factory=list,
+        description="Pool venues (on two or more chains) the service's arbitrage desk watches; empty: no desk.",
+    )
+    interval_s: PositiveFloat = Field(
+        default=1.0, description="Seconds between the desk's looks at the pools."
+    )
+    inventory: dict[str, dict[str, NonNegativeFloat]] = Field(
+        default_factory=dict,
+        description="Per chain, what the desk holds at start and aims to hold, e.g. {bsc: {ETH: 5, USDT: 10000}}.",
+    )
 
 
 AccountName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -1130,6 +1146,8 @@ class KimeraConfig(_Section):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    # Set on chain views (kimera.chains): the first chain's view, whose simulated prices all share.
+    _world: KimeraConfig | None = PrivateAttr(default=None)
 
     @field_validator("assets")
     @classmethod

@@ -83,10 +83,21 @@ class MarketSimulator:
     """The simulated market, chain and DEX world of one :class:`SimSpec`.
 
     Thread-safe; results are cached in-process (``cache_days`` day chunks of each kind).
+
+    ``world``: another chain of the same world. Given, this simulator takes its fair prices, venue
+    mids and books from ``world`` (whose chain carries the planted signal) and makes its own chain:
+    blocks, transfers and pools of ``spec``. So two chains' pools track one fair price each with its
+    own noise and arbitrage lag, which is what a cross-chain basis is made of.
     """
 
-    def __init__(self, spec: SimSpec, cache_days: int = 8) -> None:
+    def __init__(self, spec: SimSpec, cache_days: int = 8, world: MarketSimulator | None = None) -> None:
+        if world is not None and (world.symbols, world.spec.start) != (
+            [a.pair for a in spec.assets],
+            spec.start,
+        ):
+            raise ValueError("a chain of another world must have the same assets and start as that world")
         self.spec = spec
+        self.world = world
         self.epoch_us = to_micros(spec.start)
         self.book = AddressBook(spec)
         self.pairs = Pairs.of(spec)
@@ -387,6 +398,8 @@ class MarketSimulator:
         return latent_day(self.spec, day, self._latent_states[day], drift_signal)
 
     def _latent_day(self, day: int) -> LatentDay:
+        if self.world is not None:
+            return self.world._latent_day(day)
         with self._lock:
             if day in self._latent.items:
                 return self._latent.get(day, lambda: None)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 # Quote currencies and token assets the simulator prices at exactly 1 USD.
 USD_PEGGED = frozenset({"USD", "USDT", "USDC", "DAI", "BUSD", "FDUSD", "TUSD", "USDE"})
-DEX_KINDS = frozenset({"uniswap_v2", "uniswap_v3"})
+DEX_KINDS = frozenset({"uniswap_v2", "uniswap_v3", "sushiswap", "pancakeswap"})  # forks: V2-shaped
 WALLET_CATEGORIES = frozenset({"exchange", "bridge", "fund", "other"})
 
 

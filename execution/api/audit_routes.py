@@ -58,6 +58,14 @@ def audit_router(dependencies: Sequence = ()) -> APIRouter:
         return {"venues": [{k: (str(v) if not isinstance(v, int | float | str) else v) for k, v in r.row().items()}
                            for r in rows]}  # fmt: skip
 
+    @router.get("/reports/arbitrage", tags=["reports"])
+    async def arbitrage(service: Service) -> dict[str, Any]:
+        """The cross-chain desk: inventory per chain, drift from targets, the bridge plan (on paper),
+        the last basis and every trade with both legs; ``enabled: false`` without a desk."""
+        if service.arbitrage is None:
+            return {"enabled": False}
+        return {"enabled": True, **service.arbitrage.report()}
+
     @router.get("/venues/{venue}/balances", tags=["venues"])
     async def balances(venue: Annotated[str, Path(max_length=64)], service: Service) -> dict[str, Any]:
         """The account's balances at a live venue (free, used, total per currency)."""

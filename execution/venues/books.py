@@ -101,12 +101,14 @@ class SimulatorMarket:
     """The simulator (``marketsim``) as a :class:`BookSource`: epoch seconds in, its point queries out.
 
     ``base_tokens`` maps a pool address to the token that is the traded asset (WETH for ETH), so
-    reserves come back as (base, quote).
+    reserves come back as (base, quote). ``pool_sims`` maps a pool address to the simulator of its
+    chain where that is not ``simulator`` (a pool on another chain of ``chains:``).
     """
 
-    def __init__(self, simulator, base_tokens: dict[str, str]):
+    def __init__(self, simulator, base_tokens: dict[str, str], pool_sims: dict | None = None):
         self.sim = simulator
         self.base_tokens = {k.lower(): v for k, v in base_tokens.items()}
+        self.pool_sims = {k.lower(): v for k, v in (pool_sims or {}).items()}
 
     @staticmethod
     def _time(t: float):
@@ -121,7 +123,7 @@ class SimulatorMarket:
         return self.sim.fair_price(asset, self._time(t))
 
     def pool_state(self, pool: str, t: float) -> tuple[float, float]:
-        r = self.sim.pool_state(pool, self._time(t))
+        r = self.pool_sims.get(pool.lower(), self.sim).pool_state(pool, self._time(t))
         if r.token0 == self.base_tokens[pool.lower()]:
             return r.reserve0, r.reserve1
         return r.reserve1, r.reserve0

@@ -46,8 +46,8 @@ async def uniswap_venue(ref: UniswapVenueRef, config: KimeraConfig, settings: Se
     from execution.venues.uniswap import UniswapVenue
 
     # the chain the pool lives on (chains:): its tokens and RPC URL
-    config = next((v for v in config.chain_views() if any(p.address.lower() == ref.pool.lower() for p in v.dex.pools)),
-                  config)  # fmt: skip
+    config = next((v for v in config.chain_views() if any(p.address.lower() == ref.pool.lower() for p in v.dex.pools)
+                   and ref.chain in (None, v.chain.name)), config)  # fmt: skip
     pool = next((p for p in config.dex.pools if p.address.lower() == ref.pool.lower()), None)
     if pool is None:
         raise ConfigError(f"execution.venues: {ref.name}: pool {ref.pool} is not in dex.pools")

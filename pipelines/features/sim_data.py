@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import duckdb
+import pyarrow as pa
 
 from connect.sim import simulator_from_config
 from kimera.config import KimeraConfig
@@ -28,9 +29,11 @@ from pipelines.warehouse import ensure_raw_schema, replace_reference, replace_wi
 
 
 def load_sim_reference(con: duckdb.DuckDBPyConnection, config: KimeraConfig) -> None:
-    """Rewrite ``raw.dex_pools``, ``raw.tokens`` and ``raw.wallet_labels`` as the simulated chain has them."""
+    """Rewrite ``raw.dex_pools``, ``raw.tokens`` and ``raw.wallet_labels`` as the simulated chains have them."""
     ensure_raw_schema(con)
-    for name, rows in simulator_from_config(config).reference_tables().items():
+    per_chain = [simulator_from_config(view).reference_tables() for view in config.chain_views()]
+    for name in per_chain[0]:
+        rows = pa.concat_tables([tables[name] for tables in per_chain])
         replace_reference(con, RAW_TABLES[name], rows)
 
 
@@ -41,20 +44,25 @@ def load_sim_window(
     end: datetime,
     chunk: timedelta = timedelta(days=5),
 ) -> dict[str, int]:
-    """Write every partitioned raw table for ``[start, end)`` from the sim sources; rows written per table."""
+    """Write every partitioned raw table for ``[start, end)`` from the sim sources (the chain tables
+    for each chain of ``chains:``); rows written per table."""
     ensure_raw_schema(con)
     sources = make_sources(config)
     venues = {"venue": sources.exchange.venues()}
-    chain = {"chain": [sources.chain.chain()]}
-    feeds = (
+    feeds = [
         (EXCHANGE_OHLCV, sources.exchange.ohlcv, venues),
         (EXCHANGE_TRADES, sources.exchange.trades, venues),
         (ORDER_BOOK_SNAPSHOTS, sources.exchange.order_books, venues),
-        (CHAIN_BLOCKS, sources.chain.blocks, chain),
-        (TOKEN_TRANSFERS, sources.chain.transfers, chain),
-        (DEX_SWAPS, sources.dex.swaps, chain),
-        (DEX_POOL_RESERVES, sources.dex.reserves, chain),
-    )
+    ]
+    for view in config.chain_views():
+        each = make_sources(view)
+        chain = {"chain": [each.chain.chain()]}
+        feeds += [
+            (CHAIN_BLOCKS, each.chain.blocks, chain),
+            (TOKEN_TRANSFERS, each.chain.transfers, chain),
+            (DEX_SWAPS, each.dex.swaps, chain),
+            (DEX_POOL_RESERVES, each.dex.reserves, chain),
+        ]
     written = {table.name: 0 for table, _, _ in feeds}
     lo = start
     while lo < end:

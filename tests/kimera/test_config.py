@@ -10,12 +10,13 @@ from click.testing import CliRunner
 
 from kimera.app.cli import main
 from kimera.config import ConfigError, load_config, parse_config
+from tests.support.config import shipped_config_data
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "kimera.yaml"
 
 
 def _shipped() -> dict:
-    return yaml.safe_load(REPO_CONFIG.read_text())
+    return shipped_config_data()  # cut to its first chain: these tests edit `chain:`
 
 
 def test_shipped_config_loads_with_two_assets_and_three_sim_venues() -> None:

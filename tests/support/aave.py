@@ -13,7 +13,7 @@ from typing import Any
 
 from web3.contract import Contract
 
-from tests.support.evm import MAX_UINT, Evm
+from marketsim.local_evm import MAX_UINT, Evm
 
 ROOT = (
     Path(__file__).resolve().parents[2]

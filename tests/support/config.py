@@ -17,8 +17,16 @@ REPO_CONFIG = Path(__file__).resolve().parents[2] / "kimera.yaml"
 SIM_FILLED_TABLES = tuple(t for t in PARTITIONED_TABLES if t.name != "dex_liquidity")
 
 
-def shipped_config_data() -> dict[str, Any]:
-    return yaml.safe_load(REPO_CONFIG.read_text())
+def shipped_config_data(all_chains: bool = False) -> dict[str, Any]:
+    """The shipped kimera.yaml as data; by default cut to its first chain (``chain:``, that chain's
+    pools), the single-chain world most tests change a section of. ``all_chains``: the file as is."""
+    data = yaml.safe_load(REPO_CONFIG.read_text())
+    if all_chains or not data.get("chains"):
+        return data
+    first = data.pop("chains")[0]
+    data["chain"] = first
+    data["dex"]["pools"] = [p for p in data["dex"]["pools"] if p.get("chain", first["name"]) == first["name"]]
+    return data
 
 
 def config_with(**sections: Any) -> KimeraConfig:

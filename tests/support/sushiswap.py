@@ -12,7 +12,7 @@ from pathlib import Path
 
 from web3.contract import Contract
 
-from tests.support.evm import Evm, UniswapV2
+from marketsim.local_evm import Evm, UniswapV2
 
 EVM_DIR = Path(__file__).resolve().parents[2] / "evm"
 BUILD = EVM_DIR / "build" / "sushiswap.json"

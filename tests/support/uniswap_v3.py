@@ -20,7 +20,7 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from tests.support.evm import MAX_UINT, Evm
+from marketsim.local_evm import MAX_UINT, Evm
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / "evm" / "node_modules" / "@uniswap"
 FEE_SPACING = {500: 10, 3000: 60, 10000: 200}

@@ -38,7 +38,7 @@ class V3World:
 
 @pytest.fixture(scope="package")
 def _v3_chain() -> V3World:
-    from tests.support.evm import Evm
+    from marketsim.local_evm import Evm
     from tests.support.uniswap_v3 import deploy_uniswap_v3
 
     evm = Evm()

@@ -16,7 +16,8 @@ from eth_account import Account
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import get_settings
 from marketsim.exchange_server import ExchangeServer
-from tests.execution.conftest import FAST, REPO_ROOT
+from tests.execution.conftest import FAST
+from tests.support.config import shipped_config_data
 from tests.support.exchange_orders import BinanceOrders
 
 API_KEY = "vk3J8sQmZr2LwX9pNc4TbE7yHa1UdG6f"
@@ -86,8 +87,8 @@ class Dex:
 
 @pytest.fixture(scope="module")
 def _chain() -> Iterator[Dex]:
-    from tests.support.evm import Evm, deploy_uniswap_v2
-    from tests.support.rpc_server import JsonRpcServer
+    from marketsim.local_evm import Evm, deploy_uniswap_v2
+    from marketsim.rpc_server import JsonRpcServer
 
     evm = Evm()
     uni = deploy_uniswap_v2(evm)
@@ -125,7 +126,7 @@ def make_pool(_chain: Dex, monkeypatch, kimera_home):
 
 def write_live_config(path: Path, execution: dict[str, Any], **sections: Any) -> Path:
     """The shipped config, FAST execution settings merged with ``execution``, top-level ``sections`` replaced."""
-    data = yaml.safe_load((REPO_ROOT / "kimera.yaml").read_text())
+    data = shipped_config_data()  # its first chain: the sections these tests replace are `chain:`'s
     data.update(sections)
     section = data.setdefault("execution", {})
     for key, value in {**FAST, **execution}.items():

@@ -26,8 +26,8 @@ PRICES = {"ethereum": 2000, "bsc": 2060}
 
 @pytest.fixture(scope="module")
 def two_chains() -> Iterator[dict[str, Any]]:
-    from tests.support.evm import Evm, deploy_uniswap_v2
-    from tests.support.rpc_server import JsonRpcServer
+    from marketsim.local_evm import Evm, deploy_uniswap_v2
+    from marketsim.rpc_server import JsonRpcServer
 
     trader = Account.create()
     chains = {}
@@ -62,7 +62,7 @@ def _config(world: dict[str, Any], tmp_path) -> Any:
             {"address": c["pair"].address, "dex": "uniswap_v2", "token0": t0, "token1": t1, "chain": name}
         )
         venues.append({"name": f"uni_{name}", "type": "uniswap", "pool": c["pair"].address,
-                       "router": c["uni"].router.address, "rpc_url": c["rpc"].url, "receipt_wait_s": 5.0})  # fmt: skip
+                       "router": c["uni"].router.address, "rpc_url": c["rpc"].url, "receipt_wait_s": 5.0, "chain": name})  # fmt: skip
     return live_config(
         tmp_path, {"venues": venues}, chain=None, chains=chains, dex={"source": "sim", "pools": pools}
     )
@@ -140,3 +140,73 @@ async def test_a_gap_smaller_than_fees_gas_and_bridge_is_no_opportunity(venues) 
         find_opportunity([ChainPool("ethereum", here), ChainPool("bsc", near)], config.execution.arbitrage)
         is None
     )
+
+
+async def _settled(service: Any, deadline_s: float = 60.0) -> None:
+    """Wait until the desk has traded and every leg it sent is settled (an observable condition)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        desk = service.arbitrage
+        if desk is not None and desk.trades and all(t.settled for t in desk.trades):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(service.arbitrage.report() if service.arbitrage else "no arbitrage desk")
+
+
+async def test_the_services_desk_trades_both_legs_from_inventory_and_reports_the_drift(
+    two_chains, venues
+) -> None:
+    from execution.killswitch import SwitchState
+    from execution.service import ExecutionService
+
+    config, by_chain = venues
+    inventory = {"ethereum": {"ETH": 40.0, "USDT": 150_000.0}, "bsc": {"ETH": 40.0, "USDT": 150_000.0}}
+    arbitrage = config.execution.arbitrage.model_copy(
+        update={"venues": ["uni_ethereum", "uni_bsc"], "interval_s": 0.1, "inventory": inventory}
+    )
+    config = config.model_copy(
+        update={"execution": config.execution.model_copy(update={"arbitrage": arbitrage})}
+    )
+    before = _holdings(two_chains)
+    service = ExecutionService(config, get_settings(), venues={f"uni_{n}": v for n, v in by_chain.items()})
+    await service.start()
+    try:
+        await _settled(service)
+        service.killswitch.set(SwitchState.REDUCING, "test: no further arbitrage")  # the desk only opens
+        await _settled(service)
+        deadline = time.monotonic() + 30  # the next look reads the pools the legs moved
+        while service.arbitrage.last_basis["ETH"]["ethereum->bsc"] > 0.029 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        report = service.arbitrage.report()
+    finally:
+        await service.stop()
+    after = _holdings(two_chains)
+    trades = report["trades"]
+    first = trades[0]
+    # the gap was bought on the cheap chain and sold on the dear one, both legs filled in full
+    assert (first["legs"]["buy"]["chain"], first["legs"]["sell"]["chain"]) == ("ethereum", "bsc")
+    for t in trades:
+        assert t["legs"]["buy"]["state"] == t["legs"]["sell"]["state"] == "filled"
+        assert t["legs"]["buy"]["filled"] == t["legs"]["sell"]["filled"]
+        assert t["realised_net"] == pytest.approx(t["predicted_net"], abs=0.5)  # gas: estimated, then paid
+        assert t["realised_net"] > 0
+    # the desk's inventory moved exactly as the chains did (quote at par: USDC held, USDT quoted)
+    for chain in PRICES:
+        held = report["inventory"][chain]
+        assert held["ETH"] - inventory[chain]["ETH"] == pytest.approx(
+            after[chain]["ETH"] - before[chain]["ETH"], abs=1e-9
+        )
+        assert held["USDT"] - inventory[chain]["USDT"] == pytest.approx(
+            after[chain]["USD"] - before[chain]["USD"], rel=1e-9
+        )
+    bought = sum(float(t["legs"]["buy"]["filled"]) for t in trades)
+    assert report["drift"]["ethereum"]["ETH"] == pytest.approx(bought) and report["drift"]["bsc"][
+        "ETH"
+    ] == pytest.approx(-bought)
+    # and the way back is planned on paper: ETH from ethereum to bsc, the quote the other way
+    moves = {(m["asset"], m["from_chain"], m["to_chain"]): m for m in report["rebalance"]}
+    assert set(moves) == {("ETH", "ethereum", "bsc"), ("USDT", "bsc", "ethereum")}
+    assert moves[("ETH", "ethereum", "bsc")]["amount"] == pytest.approx(bought)
+    assert moves[("ETH", "ethereum", "bsc")]["lands_after_s"] == config.execution.arbitrage.bridge.latency_s
+    # the 3 % gap it traded on closed to within the pools' fees (0.3 % each) and the costs
+    assert 0 < report["basis"]["ETH"]["ethereum->bsc"] < 0.01

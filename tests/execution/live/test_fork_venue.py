@@ -14,16 +14,16 @@ from eth_account import Account
 from execution.venues.base import OrderRequest, Side, TimeInForce, VenueStatus
 from execution.venues.factory import uniswap_venue
 from kimera.settings import get_settings
+from marketsim.local_evm import get_amount_out
 from tests.execution.live.conftest import live_config
-from tests.support.evm import get_amount_out
 
 ONE = 10**18
 
 
 @pytest.fixture(scope="module")
 def sushi_chain() -> Iterator[dict[str, Any]]:
-    from tests.support.evm import Evm, deploy_uniswap_v2
-    from tests.support.rpc_server import JsonRpcServer
+    from marketsim.local_evm import Evm, deploy_uniswap_v2
+    from marketsim.rpc_server import JsonRpcServer
     from tests.support.sushiswap import deploy_sushiswap
 
     evm = Evm()

@@ -63,8 +63,8 @@ class V3Dex:
 
 @pytest.fixture(scope="module")
 def _v3_dex() -> Iterator[V3Dex]:
-    from tests.support.evm import Evm
-    from tests.support.rpc_server import JsonRpcServer
+    from marketsim.local_evm import Evm
+    from marketsim.rpc_server import JsonRpcServer
     from tests.support.uniswap_v3 import deploy_uniswap_v3
 
     evm = Evm()

@@ -11,8 +11,8 @@ import pytest
 from execution.venues.base import OrderNotFound, OrderRejected, OrderRequest, Side, TimeInForce, VenueStatus
 from execution.venues.factory import uniswap_venue
 from kimera.settings import get_settings
+from marketsim.local_evm import get_amount_out
 from tests.execution.live.conftest import dec, live_config
-from tests.support.evm import get_amount_out
 
 
 def order(cid: str, side: Side, amount: str, limit: str | None) -> OrderRequest:

@@ -84,8 +84,8 @@ class ChainWorld:
 
 @pytest.fixture(scope="module")
 def _deployed_chain() -> Iterator[ChainWorld]:
-    from tests.support.evm import Evm, deploy_uniswap_v2
-    from tests.support.rpc_server import JsonRpcServer
+    from marketsim.local_evm import Evm, deploy_uniswap_v2
+    from marketsim.rpc_server import JsonRpcServer
 
     evm = Evm()
     uni = deploy_uniswap_v2(evm)
@@ -100,7 +100,7 @@ def _deployed_chain() -> Iterator[ChainWorld]:
 @pytest.fixture
 def chain_world(_deployed_chain: ChainWorld, kimera_home) -> Iterator[ChainWorld]:
     """The deployed chain, reverted to its deployed state after each test (eth-tester snapshot)."""
-    from tests.support.rpc_server import RpcFaults
+    from marketsim.rpc_server import RpcFaults
 
     world = _deployed_chain
     snapshot = world.evm.tester.take_snapshot()

@@ -15,13 +15,13 @@ from web3 import Web3
 
 from connect.evm import scaled
 from kimera.config import ConfigError
+from marketsim.local_evm import get_amount_out
 from pipelines.ingest.chains import ingest_each_chain, ingest_reference_each_chain, per_chain
 from pipelines.ingest.feeds import FEEDS, REFERENCE_FEEDS
 from pipelines.sources import make_sources
 from pipelines.sources.rows import EPOCH
 from tests.pipelines.sources.conftest import FAST_RETRY
 from tests.support.config import config_with
-from tests.support.evm import get_amount_out
 
 ONE = 10**18
 
@@ -56,8 +56,8 @@ class Chain:
 
 @pytest.fixture(scope="module")
 def two_chains() -> Iterator[list[Chain]]:
-    from tests.support.evm import Evm, deploy_uniswap_v2
-    from tests.support.rpc_server import JsonRpcServer
+    from marketsim.local_evm import Evm, deploy_uniswap_v2
+    from marketsim.rpc_server import JsonRpcServer
 
     chains = []
     for name, chain_id, price in (("ethereum", None, 2), ("bsc", 56, 3)):

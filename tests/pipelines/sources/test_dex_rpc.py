@@ -18,11 +18,11 @@ from connect.evm import (
 )
 from kimera.config import ConfigError
 from kimera.schema import DEX_POOL_RESERVES, DEX_SWAPS, conform
+from marketsim.local_evm import deploy_log_emitter, emit_log, get_amount_out
 from pipelines.sources import make_sources
 from pipelines.sources.dex_rpc import RpcDexSource
 from tests.pipelines.sources.conftest import ChainWorld
 from tests.support.config import config_with
-from tests.support.evm import deploy_log_emitter, emit_log, get_amount_out
 
 ONE = 10**18
 

@@ -47,8 +47,8 @@ class V3Chain:
 
 @pytest.fixture(scope="module")
 def v3_chain() -> Iterator[V3Chain]:
-    from tests.support.evm import Evm
-    from tests.support.rpc_server import JsonRpcServer
+    from marketsim.local_evm import Evm
+    from marketsim.rpc_server import JsonRpcServer
     from tests.support.uniswap_v3 import deploy_uniswap_v3
 
     evm = Evm()

@@ -23,9 +23,9 @@ USDC, WETH = 10**6, 10**18
 
 @pytest.fixture(scope="module")
 def aave_chain() -> Iterator[dict[str, Any]]:
+    from marketsim.local_evm import Evm
+    from marketsim.rpc_server import JsonRpcServer
     from tests.support.aave import deploy_aave_v3
-    from tests.support.evm import Evm
-    from tests.support.rpc_server import JsonRpcServer
 
     evm = Evm()
     aave = deploy_aave_v3(evm)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-import yaml
 
 from connect.http import retry_after_seconds
 from kimera.config import ConfigError, RetryConfig
 from pipelines.sources.retry import SourceUnavailable, call_with_retries, redact
-from tests.support.config import REPO_CONFIG, config_with
+from tests.support.config import REPO_CONFIG, config_with, shipped_config_data
 
 
 def test_retry_after_in_seconds_or_as_an_http_date() -> None:
@@ -63,8 +62,8 @@ def test_the_commented_live_examples_in_kimera_yaml_are_valid() -> None:
             "retry": {"attempts": 5, "backoff_s": 0.5, "max_backoff_s": 30, "max_retry_after_s": 120, "timeout_s": 15},
             "stream": {"trades": True, "order_books": True, "flush_seconds": 10, "reconnect_max_s": 30},
         },
-        chain={**yaml.safe_load(text)["chain"], "source": "rpc", "rpc_url_secret": "eth_rpc_url"},
-        dex={**yaml.safe_load(text)["dex"], "source": "rpc"},
+        chain={**shipped_config_data()["chain"], "source": "rpc", "rpc_url_secret": "eth_rpc_url"},
+        dex={**shipped_config_data()["dex"], "source": "rpc"},
     )  # fmt: skip
     assert [v.venue for v in config.exchange.ccxt_venues] == ["binance", "kraken", "coinbase", "htx"]
 

@@ -70,7 +70,8 @@ def test_every_source_method_returns_contract_rows_inside_the_window(config) -> 
     assert set(produced["exchange_ohlcv"].column("venue").to_pylist()) == {"alpha", "bravo", "charlie"}
     pools = sources.dex.pools()
     assert pools.schema.equals(RAW_TABLES["dex_pools"].schema, check_metadata=True)
-    assert sorted(pools.column("pool").to_pylist()) == sorted(p.address.lower() for p in config.dex.pools)
+    primary = config.chain_views()[0]  # the config's sources read its first chain
+    assert sorted(pools.column("pool").to_pylist()) == sorted(p.address.lower() for p in primary.dex.pools)
 
 
 def test_reference_tables_follow_the_config(config) -> None:

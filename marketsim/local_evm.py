@@ -4,7 +4,7 @@
 symbol UNI-V2, 18 decimals) and WETH9, Router02 from v2-periphery (its init-code hash matches the
 npm Pair bytecode), and creates pairs. Every transaction's receipt status is checked: an explicit
 gas limit would otherwise hide a revert. Serve the chain over HTTP with
-:class:`tests.support.rpc_server.JsonRpcServer` to reach it exactly as a mainnet node.
+:class:`marketsim.rpc_server.JsonRpcServer` to reach it exactly as a mainnet node.
 
 Artefacts come from ``evm/node_modules/@uniswap/{v2-core,v2-periphery}/build`` (``make setup``).
 """
@@ -22,7 +22,7 @@ from web3 import EthereumTesterProvider, Web3
 from web3.contract import Contract
 from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
 
-BUILD = Path(__file__).resolve().parents[2] / "evm" / "node_modules" / "@uniswap"
+BUILD = Path(__file__).resolve().parents[1] / "evm" / "node_modules" / "@uniswap"
 MAX_UINT = 2**256 - 1
 
 
