@@ -1,6 +1,7 @@
-"""The Celery executor: a backfill's steps run on two Celery workers (separate processes, as two
-machines would be) through a real Redis broker; one worker is killed (SIGKILL, its whole process
-group) in the middle of a step, the step is handed to the other worker, the backfill completes and
+"""The Celery executor: a training partition and an ingest backfill run their steps on two Celery
+workers (separate processes, as two machines would be) through a real Redis broker. The training
+run's parallel steps use both workers; then one worker is killed (SIGKILL, its whole process group)
+in the middle of an ingest step, the step is handed to the other worker, the backfill completes and
 the raw tables equal a single-machine run of the same hours."""
 
 from __future__ import annotations
@@ -10,19 +11,63 @@ import signal
 import time
 from datetime import datetime
 
+import duckdb
 import pytest
+import yaml
 from dagster import DagsterEventType, DagsterInstance, instance_for_test
 
 from kimera.app.cluster.processes import Cluster, running_cluster
 from kimera.settings import Settings
+from models.synthetic import make_world
 from pipelines.definitions import build_location
 from pipelines.ingest.schedules import INGEST_JOB
 from pipelines.runner import run_job
 from tests.conftest import REPO_ROOT
-from tests.scale.test_dagster_cluster import _launch_backfill, _raw_tables, _wait_for
-from tests.support.config import SIM_FILLED_TABLES
+from tests.pipelines.ml.test_assets import SMALL_MODELS
+from tests.scale.test_dagster_cluster import LAUNCH, STATUS
 
 HOURS = range(0, 12)
+TABLES = ("exchange_ohlcv", "chain_blocks", "lending_reserves")  # a few, to keep the test short
+PARTITION = "2026-02-10"  # a training partition the synthetic marts cover
+LAUNCH_RUN = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
+
+
+def _settings(tmp_path, name: str) -> Settings:
+    """A KIMERA_HOME with the repository's config and small models, its marts a synthetic world."""
+    config = yaml.safe_load((REPO_ROOT / "kimera.yaml").read_text())
+    config["models"] = SMALL_MODELS
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    settings = Settings(home=tmp_path / name, config=path)
+    settings.home_dir.mkdir(parents=True)
+    world = make_world(bars=1000, strength=0.4, seed=3)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.register("f", world.features)
+        con.register("l", world.labels)
+        con.execute("CREATE TABLE marts.features AS SELECT * FROM f")
+        con.execute("CREATE TABLE marts.labels AS SELECT * FROM l")
+    return settings
+
+
+def _wait(
+    cluster: Cluster, query: str, variables: dict, path: tuple[str, str], done, timeout_s: float
+) -> str:
+    """Poll ``query`` until ``done`` holds for the status at ``path``; returns that status."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = cluster.graphql(query, variables)[path[0]][path[1]]
+        if done(status):
+            return status
+        assert time.monotonic() < deadline, f"still {status} after {timeout_s} s"
+        time.sleep(3)
+
+
+def _raw_tables(warehouse) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {t: con.execute(f"SELECT * FROM raw.{t} ORDER BY ALL").fetchall() for t in TABLES}
 
 
 def _celery_steps(instance: DagsterInstance) -> list[tuple[str, str]]:
@@ -45,7 +90,9 @@ def _succeeded(instance: DagsterInstance) -> set[str]:
     }
 
 
-def _kill_a_worker_mid_step(cluster: Cluster, instance: DagsterInstance, timeout_s: float) -> tuple[str, str]:
+def _kill_a_worker_mid_step(
+    cluster: Cluster, instance: DagsterInstance, earlier: set[tuple[str, str]], timeout_s: float
+) -> tuple[str, str]:
     """SIGKILL the process group of a worker caught in the middle of a step; returns (step key,
     worker name).
 
@@ -53,7 +100,7 @@ def _kill_a_worker_mid_step(cluster: Cluster, instance: DagsterInstance, timeout
     let go on (SIGCONT) and the next one is tried, so the kill always lands mid-step.
     """
     deadline = time.monotonic() + timeout_s
-    tried: set[tuple[str, str]] = set()
+    tried = set(earlier)  # steps seen before: not candidates
     while True:
         assert time.monotonic() < deadline, f"no worker caught in the middle of a step in {timeout_s} s"
         done = _succeeded(instance)
@@ -73,30 +120,59 @@ def _kill_a_worker_mid_step(cluster: Cluster, instance: DagsterInstance, timeout
 
 
 @pytest.mark.slow
-def test_a_killed_celery_worker_steps_move_to_the_other_and_tables_match(
-    kimera_home: Settings, tmp_path
-) -> None:
+def test_training_and_ingest_run_on_celery_workers_and_survive_a_killed_one(kimera_home, tmp_path) -> None:
+    clustered = _settings(tmp_path, "clustered")
     with running_cluster(
-        kimera_home, max_concurrent_runs=1, executor="celery", workers=2, visibility_timeout_s=20
+        clustered, max_concurrent_runs=1, executor="celery", workers=2, visibility_timeout_s=20
     ) as cluster:
         assert cluster.broker_url and cluster.broker_url.startswith("redis://127.0.0.1:")
         assert len({w.pid for w in cluster.workers}) == 2
-        backfill = _launch_backfill(cluster, HOURS)
         with DagsterInstance.from_config(str(cluster.dagster_home)) as instance:
-            killed_step, killed_worker = _kill_a_worker_mid_step(cluster, instance, timeout_s=600)
+            # a training partition: its searches and members run side by side, one per worker
+            selector = {"repositoryLocationName": "kimera", "repositoryName": "__repository__"}
+            params = {
+                "selector": {**selector, "jobName": "ml_training"},
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": PARTITION}]},
+            }
+            launched = cluster.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+            assert launched["__typename"] == "LaunchRunSuccess", launched
+            run_id = launched["run"]["runId"]
+            status = _wait(cluster, RUN_STATUS, {"id": run_id}, ("runOrError", "status"),
+                           lambda s: s in {"SUCCESS", "FAILURE", "CANCELED"}, timeout_s=900)  # fmt: skip
+            assert status == "SUCCESS"
+            training = _celery_steps(instance)
+            assert {w for _, w in training} == {w.name for w in cluster.workers}
+            assert {"ml__dataset", "ml__ensemble", "ml__evaluations"} <= {s for s, _ in training}
+
+            # an ingest backfill, one worker killed in the middle of a step
+            backfill = {
+                "partitionNames": [f"2026-01-01-{h:02d}:00" for h in HOURS],
+                "assetSelection": [{"path": ["raw", t]} for t in TABLES],
+                "fromFailure": False,
+            }
+            launched = cluster.graphql(LAUNCH, {"params": backfill})["launchPartitionBackfill"]
+            assert launched["__typename"] == "LaunchBackfillSuccess", launched
+            killed_step, killed_worker = _kill_a_worker_mid_step(cluster, instance, set(training), 600)
             assert killed_step not in _succeeded(instance)  # it was killed mid-step
-            assert _wait_for(cluster, [backfill], timeout_s=900) == ["COMPLETED_SUCCESS"]
-            steps = _celery_steps(instance)
+            status = _wait(cluster, STATUS, {"id": launched["backfillId"]}, ("partitionBackfillOrError", "status"),
+                           lambda s: s.startswith("COMPLETED") or s in {"FAILED", "CANCELED"}, timeout_s=900)  # fmt: skip
+            assert status == "COMPLETED_SUCCESS"
+            steps = [s for s in _celery_steps(instance) if s not in set(training)]
             succeeded = _succeeded(instance)
+    with duckdb.connect(str(clustered.warehouse_path), read_only=True) as con:
+        models = con.execute("SELECT DISTINCT model FROM ml.evaluations ORDER BY model").fetchall()
+    assert [m for (m,) in models] == sorted(
+        ["always_up", "persistence", "linear", "lightgbm", "lstm", "transformer", "ensemble"]
+    )
 
     # every step ran on a Celery worker; the killed one's step ran again, on the other worker
     survivor = next(w.name for w in cluster.workers if w.name != killed_worker)
-    assert succeeded == {step for step, _ in steps}
+    assert succeeded == {step for step, _ in training + steps}
     assert [w for s, w in steps if s == killed_step] == [killed_worker, survivor]
     assert all(w == survivor for s, w in steps if s != killed_step)
 
     # the same hours, one run in this process on a SQLite instance, in a second KIMERA_HOME
-    alone = Settings(home=tmp_path / "single-machine", config=REPO_ROOT / "kimera.yaml")
+    alone = _settings(tmp_path, "single-machine")
     (tmp_path / "single-dagster").mkdir()
     with instance_for_test(temp_dir=str(tmp_path / "single-dagster")) as single_instance:
         outcome = run_job(
@@ -104,5 +180,5 @@ def test_a_killed_celery_worker_steps_move_to_the_other_and_tables_match(
             defs=build_location(alone), console_log_level="CRITICAL",
         )  # fmt: skip
     assert outcome.success, outcome.error
-    clustered, single = _raw_tables(kimera_home.warehouse_path), _raw_tables(alone.warehouse_path)
-    assert all(single[t.name] for t in SIM_FILLED_TABLES) and clustered == single
+    on_workers, single = _raw_tables(clustered.warehouse_path), _raw_tables(alone.warehouse_path)
+    assert all(single.values()) and on_workers == single
