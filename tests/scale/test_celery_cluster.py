@@ -122,8 +122,11 @@ def _kill_a_worker_mid_step(
 @pytest.mark.slow
 def test_training_and_ingest_run_on_celery_workers_and_survive_a_killed_one(kimera_home, tmp_path) -> None:
     clustered = _settings(tmp_path, "clustered")
+    # the killed worker's step is handed on after the visibility timeout: short, to keep the test
+    # short, but well above the longest step here (~30 s on a loaded 2-core machine), which a
+    # shorter one would hand to a second worker while the first still runs it
     with running_cluster(
-        clustered, max_concurrent_runs=1, executor="celery", workers=2, visibility_timeout_s=20
+        clustered, max_concurrent_runs=1, executor="celery", workers=2, visibility_timeout_s=90
     ) as cluster:
         assert cluster.broker_url and cluster.broker_url.startswith("redis://127.0.0.1:")
         assert len({w.pid for w in cluster.workers}) == 2
