@@ -111,10 +111,11 @@ def running_cluster(
         env["DAGSTER_HOME"] = str(dagster_home)
         env["KIMERA_CONFIG"] = str(settings.config.expanduser().resolve())
         broker_url = None
+        for name in ("KIMERA_CELERY_BROKER_URL", "KIMERA_CELERY_BACKEND_URL"):
+            env.pop(name, None)  # this cluster's own broker, or none: never one from the caller's shell
         if executor == "celery":
             broker_url = stack.enter_context(throwaway_redis()).url(0)
-            env["KIMERA_CELERY_BROKER_URL"] = broker_url
-            env.pop("KIMERA_CELERY_BACKEND_URL", None)  # results on the same throwaway server
+            env["KIMERA_CELERY_BROKER_URL"] = broker_url  # results on the same throwaway server
             timeout = visibility_timeout_s or settings.celery_visibility_timeout_s
             env["KIMERA_CELERY_VISIBILITY_TIMEOUT_S"] = str(timeout)
         dagster = [sys.executable, "-m", "dagster"]
