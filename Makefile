@@ -73,11 +73,15 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## servers: PostgreSQL's server programs (initdb, pg_ctl) for `kimera cluster` and the scaled-out tests
+## servers: PostgreSQL's server programs (initdb, pg_ctl) and redis-server (the Celery broker) for
+## `kimera cluster` and the scaled-out tests
 servers:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; } || \
 	  echo "PostgreSQL's server programs are missing: install them (e.g. apt-get install postgresql) for kimera cluster"
+	@command -v redis-server >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server; } || \
+	  echo "redis-server is missing: install it (e.g. apt-get install redis-server) for kimera cluster --executor celery"
 
 ## cluster: Dagster on a throwaway PostgreSQL (queued runs, daemon, UI on :3000); Ctrl-C stops it
 cluster: setup

@@ -75,6 +75,20 @@ class Settings(BaseSettings):
     # servers other than AWS (MinIO, R2, a local test server), their endpoint.
     lake_url: str | None = Field(default=None, description="Lake root, e.g. s3://bucket/kimera.")
     lake_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint of the lake.")
+    # The Celery executor (docs/scaling-out.md): unset, steps run in the run's own process.
+    # URLs may carry a password (redis://:pw@host/0): SecretStr keeps them out of reprs and logs
+    celery_broker_url: SecretStr | None = Field(
+        default=None, description="Celery broker for Dagster's steps, e.g. redis://redis.internal:6379/0."
+    )
+    celery_backend_url: SecretStr | None = Field(
+        default=None, description="Celery result backend (step results); default: the broker URL."
+    )
+    celery_visibility_timeout_s: int = Field(
+        default=3600,
+        ge=10,
+        description="A step whose worker vanished (killed, machine lost) is handed to another worker "
+        "after this many seconds; keep it above the longest step, which would otherwise run twice.",
+    )
 
     # --- derived locations (all under home) -------------------------------------------------------
     @property

@@ -4,20 +4,22 @@ A domain adds itself with one import and one entry in :data:`DOMAINS`: its
 ``pipelines/<domain>/definitions.py`` exposes ``defs`` and, where they depend on the config (the
 partitions start at ``start``), ``build_defs(config)``. Resources (``warehouse``, ``kimera``) are
 bound here once, so domains only name them. Steps run in-process: on a laptop the multiprocess
-executor spends seconds per step re-importing code, and DuckDB has one writer anyway.
+executor spends seconds per step re-importing code, and DuckDB has one writer anyway. With a Celery
+broker set (``KIMERA_CELERY_BROKER_URL``), Celery workers run them (:mod:`pipelines.distributed`).
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 
 from connect.sim import check_simulated_world
 from kimera.config import KimeraConfig, load_config
 from kimera.settings import Settings, get_settings
 from pipelines.alerts import definitions as alerts
 from pipelines.backtest import definitions as backtest
+from pipelines.distributed import executor_for
 from pipelines.features import definitions as features
 from pipelines.ingest import definitions as ingest
 from pipelines.landing import definitions as landing
@@ -40,7 +42,7 @@ def build_location(settings: Settings | None = None, config: KimeraConfig | None
     check_simulated_world(config)  # what the simulated sources would refuse at run time, refused now
     domains = [d.build_defs(config) if hasattr(d, "build_defs") else d.defs for d in DOMAINS]
     return Definitions.merge(
-        *domains, Definitions(resources=shared_resources(settings), executor=in_process_executor)
+        *domains, Definitions(resources=shared_resources(settings), executor=executor_for(settings))
     )
 
 

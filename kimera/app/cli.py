@@ -125,11 +125,16 @@ def ui(host: str, port: int) -> None:
 @main.command()
 @click.option("--port", default=3000, show_default=True, type=int, help="The Dagster UI's port.")
 @click.option("--max-runs", default=4, show_default=True, type=click.IntRange(min=1), help="Runs at once.")
-def cluster(port: int, max_runs: int) -> None:
+@click.option(
+    "--executor", default="in_process", show_default=True, type=click.Choice(["in_process", "celery"]),
+    help="Where steps run: in each run's process, or on Celery workers (with a throwaway Redis).",
+)  # fmt: skip
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Celery workers.")
+def cluster(port: int, max_runs: int, executor: str, workers: int) -> None:
     """Dagster on a throwaway PostgreSQL: queued runs, each in its own process, daemon and UI (Ctrl-C stops)."""
     from kimera.app.cluster.processes import run_cluster_cli
 
-    run_cluster_cli(port=port, max_concurrent_runs=max_runs)
+    run_cluster_cli(port=port, max_concurrent_runs=max_runs, executor=executor, workers=workers)
 
 
 @main.command("import")

@@ -14,12 +14,21 @@ import httpx
 import pytest
 
 from kimera.app.cluster.postgres import PostgresServer, free_port, throwaway_postgres
+from kimera.app.cluster.redis import RedisServer, throwaway_redis
 
 
 @pytest.fixture
 def postgres() -> Iterator[PostgresServer]:
     """A fresh PostgreSQL server for one test, deleted after it."""
     with throwaway_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A fresh Redis server (free loopback port, own folder, nothing persisted) for one test, stopped
+    and deleted after it (``kimera cluster --executor celery`` starts its own the same way)."""
+    with throwaway_redis() as server:
         yield server
 
 
