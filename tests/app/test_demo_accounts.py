@@ -9,15 +9,18 @@ process the paper stage starts); the signals in between are signed pushes as the
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from kimera.app.cli import main
 from kimera.app.demo.accounts import FOLLOWERS, LEADER, demo_accounts, demo_config
 from kimera.config import load_config
 from kimera.settings import Settings, get_settings, prepare_home
@@ -75,6 +78,8 @@ def test_the_demos_paper_day_trades_every_account_and_the_summary_and_report_sho
     from kimera.app.demo.context import DemoContext
     from kimera.app.demo.paper_trading import paper_stage
     from kimera.app.demo.report import report_stage
+    from kimera.app.report import build_report, configured_journal
+    from kimera.app.report.data import Journal
     from kimera.signing import client_auth
 
     config = load_config(settings=demo_home)
@@ -119,6 +124,19 @@ def test_the_demos_paper_day_trades_every_account_and_the_summary_and_report_sho
     for name in ("fund_btc", "fund_eth", *(f for f, _, _ in FOLLOWERS)):
         assert f"<td>{name}</td>" in page
     assert "kimera statement --day" in page  # no statements written yet: the page says how
+
+    # once `kimera statement` has written the day's statements, the section links each account's
+    with Journal(configured_journal(demo_home)) as journal:
+        [(first_fill,)] = journal.reader.rows("SELECT min(at) FROM account_fills")
+    day = datetime.fromtimestamp(float(first_fill), UTC).date().isoformat()
+    written = CliRunner().invoke(main, ["statement", "--day", day, "--json"])
+    assert written.exit_code == 0, written.output
+    page = build_report(demo_home).path.read_text()
+    statements = json.loads(written.output)
+    assert statements and all(d["fills"] > 0 for d in statements)
+    for d in statements:
+        account = d["account"]
+        assert f'<a href="../statements/{account}/{day}.html">{account} {day}</a>' in page
 
 
 def _wait_for_no_live_orders(settings: Settings, timeout: float = 60.0) -> None:
