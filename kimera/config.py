@@ -953,6 +953,9 @@ class ExecutionStrategy(_Section):
     account: AccountName = "default"
     model_tag: str | None = Field(default=None, description="Signals whose model_tag starts with this.")
     horizon: Annotated[int, Field(ge=1)] | None = None
+    assets: list[str] | None = Field(
+        default=None, min_length=1, description="Only signals for these assets (None: every asset)."
+    )
     capital_share: Annotated[float, Field(gt=0, le=1)] = Field(
         default=1.0, description="Fraction of the account's capital the sizing scales to."
     )

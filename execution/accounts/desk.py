@@ -131,22 +131,30 @@ class Desk:
 
     # --- who is who ------------------------------------------------------------------------------
     def strategy_for(self, body: dict[str, Any]) -> ExecutionStrategy:
-        """The strategy a signal belongs to: named by ``strategy``, else the first whose model tag
-        prefix and horizon match, else the only one."""
+        """The strategy a signal belongs to: named by ``strategy`` (which must trade its asset), else
+        the first whose model tag prefix, horizon and asset filter match."""
         name = body.get("strategy")
         if name is not None:
             if name not in self.strategies:
                 raise UnknownStrategy(
                     f"strategy {name!r} is not configured; strategies: {sorted(self.strategies)}"
                 )
-            return self.strategies[name]
+            named = self.strategies[name]
+            if named.assets is not None and body.get("asset") not in named.assets:
+                raise UnknownStrategy(
+                    f"strategy {name!r} trades only {named.assets}, not {body.get('asset')!r}"
+                )
+            return named
         for s in self.strategies.values():
-            if (s.model_tag is None or str(body.get("model_tag", "")).startswith(s.model_tag)) and (
-                s.horizon is None or s.horizon == body.get("horizon")
+            if (
+                (s.model_tag is None or str(body.get("model_tag", "")).startswith(s.model_tag))
+                and (s.horizon is None or s.horizon == body.get("horizon"))
+                and (s.assets is None or body.get("asset") in s.assets)
             ):
                 return s
         raise UnknownStrategy(
-            f"no strategy takes model_tag {body.get('model_tag')!r} horizon {body.get('horizon')!r}; "
+            f"no strategy takes model_tag {body.get('model_tag')!r} horizon {body.get('horizon')!r} "
+            f"asset {body.get('asset')!r}; "
             f"strategies: {sorted(self.strategies)}"
         )
 

@@ -40,7 +40,16 @@ def test_an_empty_home_gets_a_page_that_says_what_is_missing(kimera_home: Settin
     assert report.pictures == [] and "<img" not in page
     assert "Not shown: no warehouse at" in page and "run `kimera demo`" in page
     assert "Not shown: no execution journal" in page
-    assert set(report.missing) == {"pipeline", "prices", "features", "models", "paper", "backtest"}
+    assert set(report.missing) == {
+        "pipeline",
+        "prices",
+        "features",
+        "models",
+        "paper",
+        "accounts",
+        "backtest",
+    }
+    assert "Not shown: no accounts snapshot at" in page  # the demo saves GET /accounts while its service runs
     printed = CliRunner().invoke(main, ["report"])
     assert printed.exit_code == 0, printed.output
     assert f"report: {report.path.as_uri()} (0 plots)" in printed.output

@@ -76,6 +76,19 @@ def test_the_demo_ends_with_a_report_and_a_summary_and_stops_its_servers(
     # Nothing trained yet on one day: the report says so rather than drawing something.
     assert "not in the report (models)" in out
     assert "prices.png" in report.read_text() and "features.png" in report.read_text()
+    # The demo's service trades its own accounts (kimera/app/demo/accounts.py): a fund with two
+    # strategies, copied by three followers; on one day nothing is trained, so none has traded yet.
+    assert "accounts and followers (GET /accounts" in out
+    for who in (
+        "account fund (ACTIVE)",
+        "strategy fund_btc of fund",
+        "strategy fund_eth of fund",
+        "follower copy_equity of account fund (equity_fraction)",
+        "follower copy_fixed of account fund (fixed_notional)",
+        "follower copy_risk of account fund (risk_budget)",
+    ):
+        assert re.search(rf"{re.escape(who)}: return .*, 0 orders, 0 fills", out), who
+    assert "Accounts and followers" in report.read_text()
     # The journal exists (the service ran) and the servers are gone with the demo.
     assert kimera_home.journal_path.exists()
     assert not _answers(service_port, "/healthz") and not _answers(paper_port, "/ping")

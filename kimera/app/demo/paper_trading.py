@@ -13,6 +13,7 @@ import os
 import secrets
 import sys
 
+from kimera.app.demo.accounts import demo_config
 from kimera.app.demo.context import DemoContext
 from kimera.app.demo.train import paper_start
 from kimera.signing import new_secret, secret_name
@@ -25,7 +26,8 @@ def paper_stage(ctx: DemoContext) -> list[str]:
     cfg = ctx.config.execution
     url = f"http://{cfg.host}:{cfg.port}"
     env = ctx.settings.tool_environment()
-    env["KIMERA_CONFIG"] = str(ctx.settings.config.expanduser().resolve())
+    # the service trades the demo's accounts: a fund with two strategies and three followers
+    env["KIMERA_CONFIG"] = str(demo_config(ctx.settings, ctx.config))
     given = ctx.settings.secret("execution_view_token") is not None
     if not given:  # a token for this run only, so the summary can print the status page's URL
         env[VIEW_TOKEN_ENV] = secrets.token_urlsafe(32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from kimera.app.demo.accounts import fetch_accounts
 from kimera.app.demo.context import DemoContext
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ def report_stage(ctx: DemoContext) -> list[str]:
     orders, fills, P&L and latency of paper trading, and what the report could not show."""
     # the report's readers load pandas, DuckDB and the models: imported when the stage runs
     from kimera.app.report import build_report, configured_journal
+    from kimera.app.report.accounts import activity, line, rows, save_snapshot
     from kimera.app.report.data import Journal, Missing, Warehouse
     from kimera.app.report.pnl import summarise
 
@@ -30,6 +32,9 @@ def report_stage(ctx: DemoContext) -> list[str]:
                 break
         time.sleep(0.5)
     ctx.progress.update(settle, total=1, completed=1)
+    accounts = fetch_accounts(ctx.settings, ctx.config) if ctx.status_url else None
+    if isinstance(accounts, dict):  # the service's in-memory figures, kept for the report's section
+        save_snapshot(ctx.settings.report_dir, accounts)
     task = ctx.progress.add_task("  report and plots", total=1)
     report = build_report(ctx.settings)
     ctx.progress.update(task, completed=1)
@@ -63,6 +68,16 @@ def report_stage(ctx: DemoContext) -> list[str]:
             f"  signal to first venue answer: p50 {latency.quantile(0.5):.1f} ms, "
             f"p99 {latency.quantile(0.99):.1f} ms ({len(latency)} signals)"
         )
+    if isinstance(accounts, dict):
+        with Journal(journal_url) as journal:
+            counts = activity(journal.reader)
+        lines.append(
+            "accounts and followers (GET /accounts; drawdown is the largest from a peak, tracking error "
+            "annualised to the leader; orders and fills from the journal):"
+        )
+        lines += [f"  {line(row)}" for row in rows(accounts, counts)]
+    elif isinstance(accounts, str):
+        lines.append(f"  accounts and followers: {accounts}")
     if ctx.status_url:  # the demo stops the service it started; the journal stays
         lines.append(
             "  the service stops with the demo; `kimera execute` carries on from its journal and prints "

@@ -40,6 +40,7 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
     ``dagster dev`` or the execution service run.
     """
     from kimera.app.report import sections
+    from kimera.app.report.accounts import section as accounts_section
     from kimera.app.report.backtest_section import PICTURES as BACKTEST_PICTURES
     from kimera.app.report.backtest_section import backtest
     from kimera.app.report.data import Journal, Warehouse
@@ -59,6 +60,7 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
             sections.features(wh, out),
             sections.models(wh, out),
             sections.paper(journal, out, wh.signal_pushes()),
+            accounts_section(journal.reader, out, settings.home_dir),
             backtest(wh, out),
         ]
     page = out / "index.html"

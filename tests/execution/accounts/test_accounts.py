@@ -169,3 +169,31 @@ def test_the_account_partition_lives_in_a_postgresql_journal_too(postgres):  # n
         (f.fill_id, f.amount, "lstm_btc") for f in fills
     ]
     assert isinstance(got[0]["price"], Decimal)
+
+
+def test_an_asset_filter_sends_each_assets_signals_to_its_own_strategy(tmp_path):
+    from execution.accounts.desk import UnknownStrategy
+
+    filtered = {
+        **TWO_STRATEGIES,
+        "strategies": [
+            {"name": "lstm_btc", "account": "fund", "capital_share": 0.5, "assets": ["BTC"]},
+            {"name": "tf_eth", "account": "fund", "capital_share": 0.5, "assets": ["ETH"]},
+        ],
+    }
+    url = f"sqlite:///{tmp_path / 'journal.sqlite'}"
+    with paper_desk(url, filtered) as pd:
+        # the same model tag and horizon: only the asset tells the strategies apart
+        btc = pd.signal(signal("b1", "BTC"), T0)
+        eth = pd.signal(signal("e1", "ETH"), T0)
+        assert (btc.strategy, eth.strategy) == ("lstm_btc", "tf_eth")
+        with pytest.raises(UnknownStrategy, match=r"strategy 'tf_eth' trades only \['ETH'\], not 'BTC'"):
+            pd.desk.strategy_for(signal("b2", "BTC", strategy="tf_eth"))
+        with pytest.raises(UnknownStrategy, match="no strategy takes .* asset 'SOL'"):
+            pd.desk.strategy_for(signal("s1", "SOL"))
+    assert rows(url, "SELECT strategy, asset FROM account_orders ORDER BY asset") == [
+        ("lstm_btc", "BTC"),
+        ("tf_eth", "ETH"),
+    ]
+    with pytest.raises(ValidationError, match="assets"):
+        ExecutionConfig(strategies=[{"name": "none", "assets": []}])
