@@ -121,7 +121,7 @@ class AccountState:
     def mark(self, marks: dict[str, float], now: float) -> float:
         """Record equity at ``now``; move the high-water mark and the drawdown state. Returns equity."""
         equity = self.equity(marks)
-        self.equity_history.append((now, equity))
+        _record(self.equity_history, now, equity)
         self.high_water = max(self.high_water, equity)
         drawdown = 1 - equity / self.high_water
         limits = self.config.portfolio
@@ -132,7 +132,7 @@ class AccountState:
         else:
             self.state = TradingState.ACTIVE
         for b in self.books.values():
-            b.equity_history.append((now, b.capital + book_pnl(b, marks)))
+            _record(b.equity_history, now, b.capital + book_pnl(b, marks))
         return equity
 
     def apply_fill(self, fill: VenueFill) -> LiveOrder | None:
@@ -157,3 +157,12 @@ def book_pnl(book: Book, marks: dict[str, float]) -> float:
         mark = marks.get(asset)
         total += p.realised - p.fees + p.unrealised(None if mark is None else Decimal(repr(mark)))
     return float(total)
+
+
+def _record(history: list[tuple[float, float]], at: float, equity: float) -> None:
+    """Append a mark; a second mark at the same moment (two assets' signals of one bar) replaces it,
+    so returns are per period and not diluted by zero-length steps."""
+    if history and history[-1][0] == at:
+        history[-1] = (at, equity)
+    else:
+        history.append((at, equity))

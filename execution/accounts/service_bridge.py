@@ -121,7 +121,9 @@ class AccountsBridge:
                 f"no fresh order book for {desk.pairs.get(body['asset'], body['asset'])}",
             )
             return Decision("refused", r.detail, refusals=[r]), []
-        desk.mark(marks, now)
+        # Performance is marked on the market's clock (the bar the signal was made at), not the
+        # wall's: a replayed or accelerated day would otherwise annualise marks seconds apart.
+        desk.mark(marks, _market_time(body.get("feature_time"), now))
 
         def kill_switch(reducing: bool) -> str | None:
             if svc.killswitch.allows(reducing):
@@ -203,3 +205,19 @@ class AccountsBridge:
         svc = self.service
         marks = {a: r for a, s in self.desk.pairs.items() if (r := svc.market.reference_price(s)) is not None}
         return self.desk.summary(marks)
+
+
+def _market_time(feature_time: Any, fallback: float) -> float:
+    """The signal's bar time as epoch seconds (ISO 8601 text or a datetime); ``fallback`` without one."""
+    from datetime import UTC, datetime
+
+    if isinstance(feature_time, str):
+        try:
+            feature_time = datetime.fromisoformat(feature_time.replace("Z", "+00:00"))
+        except ValueError:
+            return fallback
+    if isinstance(feature_time, datetime):
+        if feature_time.tzinfo is None:
+            feature_time = feature_time.replace(tzinfo=UTC)
+        return feature_time.timestamp()
+    return fallback

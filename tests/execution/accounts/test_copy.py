@@ -156,3 +156,24 @@ def test_performance_figures_by_hand():
     assert sharpe(up_down) == pytest.approx((1 / 30) / 0.115470053 * 365**0.5, rel=1e-6)
     assert tracking_error(up_down, up_down) == 0
     assert sharpe(up_down[:2]) is None
+
+
+def test_marks_follow_the_bar_clock_so_an_accelerated_day_annualises_per_bar() -> None:
+    """The demo replays a day in minutes of wall time: marks taken at the signals' bar times keep the
+    Sharpe annualised per hourly bar (not per second of wall time), and two assets' signals of the
+    same bar make one mark, not a zero-length step."""
+    from execution.accounts.books import _record
+    from execution.accounts.service_bridge import _market_time
+
+    equity = [100.0, 101.0, 100.5, 102.0, 101.0, 103.0]
+    history: list[tuple[float, float]] = []
+    for hour, value in enumerate(equity):
+        at = _market_time(f"2026-01-01T{hour:02d}:00:00Z", fallback=1e9 + hour)
+        _record(history, at, value - 0.25)  # the first asset's signal of the bar
+        _record(history, at, value)  # the second asset's, at the same bar: replaces
+    assert [e for _, e in history] == equity
+    r = [b / a - 1 for a, b in zip(equity, equity[1:], strict=False)]
+    mean = sum(r) / len(r)
+    sd = (sum((x - mean) ** 2 for x in r) / (len(r) - 1)) ** 0.5
+    assert sharpe(history) == pytest.approx(mean / sd * (365 * 24) ** 0.5, rel=1e-9)
+    assert _market_time(None, fallback=7.0) == 7.0 and _market_time("not a time", fallback=7.0) == 7.0
