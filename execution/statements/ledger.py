@@ -12,9 +12,10 @@ Conventions (UTC):
   ``execution.reports.costs``. Day P&L = realised + change in unrealised - fees - gas.
 - Slippage (positive = cost, quote currency): side x (fill price - reference) x amount, against the
   arrival price and against the best single venue's touch at decision time (``decision_quotes``).
-- Accounts: a journal whose ``orders`` have an ``account`` column holds several; one without has
-  the single account :data:`DEFAULT_ACCOUNT`, which also holds orders whose account is NULL
-  (written before the column existed).
+- Accounts: the accounts layer (``execution/accounts``) journals each account's order in
+  ``account_orders``, keyed by the service order's parent id; a service order belongs to that
+  account. A journal without that table (no accounts configured) has the single account
+  :data:`DEFAULT_ACCOUNT`, which also holds any order no account claims.
 """
 
 from __future__ import annotations
@@ -118,18 +119,23 @@ class Statement:
         return self.realised + (self.unrealised_close - self.unrealised_open) - self.fees - self.gas
 
 
-def _columns(reader: JournalReader, table: str) -> set[str]:
-    if reader.dialect == "sqlite":
-        return {row[1] for row in reader.rows(f"PRAGMA table_info({table})")}
-    return {r[0] for r in reader.rows("SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,))}  # fmt: skip
+def _account_join(reader: JournalReader) -> str | None:
+    """The join that gives a service order (``o``) its account (``ao.account``), or None without accounts."""
+    if reader.has_table("account_orders"):
+        return "LEFT JOIN account_orders ao ON ao.client_order_id = o.parent_id"
+    return None
 
 
 def accounts(reader: JournalReader) -> list[str]:
-    """The accounts the journal holds orders for (the single default one when it has no account column)."""
-    if "account" not in _columns(reader, "orders"):
+    """The accounts the journal holds orders for (the single default one without the accounts layer)."""
+    join = _account_join(reader)
+    if join is None:
         return [DEFAULT_ACCOUNT]
     found = [
-        r[0] for r in reader.rows("SELECT DISTINCT COALESCE(account, ?) FROM orders", (DEFAULT_ACCOUNT,))
+        r[0]
+        for r in reader.rows(
+            f"SELECT DISTINCT COALESCE(ao.account, ?) FROM orders o {join}", (DEFAULT_ACCOUNT,)
+        )
     ]
     return sorted(found) or [DEFAULT_ACCOUNT]
 
@@ -145,7 +151,8 @@ def _epoch(moment: datetime) -> float:
 def _fills_until(
     reader: JournalReader, account: str, end: float, kinds: dict[str, str]
 ) -> list[StatementFill]:
-    has_account = "account" in _columns(reader, "orders")
+    join = _account_join(reader)
+    has_account = join is not None
     if not has_account and account != DEFAULT_ACCOUNT:
         raise UnknownAccount(f"account {account!r} is not in the journal; it holds: {DEFAULT_ACCOUNT}")
     quotes = reader.has_table("decision_quotes")
@@ -154,7 +161,8 @@ def _fills_until(
               FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id
               LEFT JOIN parents p ON p.parent_id = o.parent_id
               {"LEFT JOIN decision_quotes q ON q.parent_id = o.parent_id" if quotes else ""}
-              WHERE f.at < ? {"AND COALESCE(o.account, ?) = ?" if has_account else ""}
+              {join or ""}
+              WHERE f.at < ? {"AND COALESCE(ao.account, ?) = ?" if has_account else ""}
               ORDER BY f.at, f.venue, f.fill_id"""
     params = (end, DEFAULT_ACCOUNT, account) if has_account else (end,)
     return [

@@ -93,7 +93,13 @@ def test_the_demos_paper_day_trades_every_account_and_the_summary_and_report_sho
             # four bars of both assets, long then short then long: every book trades each bar
             for i, forecast in enumerate((0.004, -0.004, 0.004, -0.004)):
                 for j, asset in enumerate(("BTC", "ETH")):
-                    body = signal(10 * i + j, asset, forecast=forecast, width=0.004)
+                    body = signal(
+                        10 * i + j,
+                        asset,
+                        forecast=forecast,
+                        width=0.004,
+                        feature_time=f"2026-04-01T{i:02d}:00:00",
+                    )
                     answer = httpx.post(f"{url}/signals", json=body, auth=auth, timeout=30)
                     assert answer.status_code == 200, answer.text
                     assert {a["account"] for a in answer.json()["accounts"]} == {
@@ -133,7 +139,9 @@ def test_the_demos_paper_day_trades_every_account_and_the_summary_and_report_sho
     assert written.exit_code == 0, written.output
     page = build_report(demo_home).path.read_text()
     statements = json.loads(written.output)
-    assert statements and all(d["fills"] > 0 for d in statements)
+    # one statement per account of the accounts layer, each with that account's own fills
+    assert {d["account"] for d in statements} >= {"fund", *(f for f, _, _ in FOLLOWERS)}
+    assert all(d["fills"] > 0 for d in statements if d["account"] != "default")
     for d in statements:
         account = d["account"]
         assert f'<a href="../statements/{account}/{day}.html">{account} {day}</a>' in page

@@ -164,24 +164,32 @@ def test_kimera_statement_writes_html_and_pdf_and_refuses_an_unknown_account(day
     assert wrong_day.exit_code == 2 and "%Y-%m-%d" in wrong_day.output
 
 
-def test_with_an_account_column_each_account_gets_its_own_statement(day_journal, kimera_home):
+def test_with_the_accounts_layer_each_account_gets_its_own_statement(day_journal, kimera_home):
     import sqlite3
 
-    with sqlite3.connect(kimera_home.journal_path) as con:  # the shape the accounts work gives the journal
-        con.execute("ALTER TABLE orders ADD COLUMN account TEXT")
-        con.execute(
-            "UPDATE orders SET account = CASE WHEN client_order_id = 'B' THEN 'follower' ELSE 'leader' END"
-        )
+    from execution.accounts.journal import ORDER_SQL, schema
+
+    def claim(con, parent_id: str, account: str) -> None:  # the row the accounts layer journals
+        con.execute(ORDER_SQL, (parent_id, account, account, None, f"s-{parent_id}", None, "BTC",
+                                "BTC/USDT", "buy", "1", "100", 100.0, 0.0))  # fmt: skip
+
+    with sqlite3.connect(kimera_home.journal_path) as con:
+        for ddl, _ in schema("sqlite"):
+            con.execute(ddl)
+        claim(con, "P1", "leader")
+        claim(con, "P2", "follower")
+        claim(con, "P3", "leader")
     done = write_statements(day_journal, DAY, None, KINDS, kimera_home.home_dir / "statements")
-    assert [(d["account"], d["fills"]) for d in done] == [("follower", 1), ("leader", 1)]
+    # P4 (the 3rd's sell) is no account's: the default account holds it, with no fill on the 2nd
+    assert sorted((d["account"], d["fills"]) for d in done) == [
+        ("default", 0),
+        ("follower", 1),
+        ("leader", 1),
+    ]
     reader = JournalReader(day_journal)
-    with pytest.raises(UnknownAccount, match="it holds: follower, leader"):
-        build_statement(reader, DEFAULT_ACCOUNT, DAY, KINDS)
+    with pytest.raises(UnknownAccount, match="it holds: default, follower, leader"):
+        build_statement(reader, "whale", DAY, KINDS)
     reader.close()
-    with sqlite3.connect(kimera_home.journal_path) as con:  # journaled before the column: the default account
-        con.execute("UPDATE orders SET account = NULL WHERE client_order_id = 'C'")
-    done = write_statements(day_journal, DAY, None, KINDS, kimera_home.home_dir / "statements")
-    assert [(d["account"], d["fills"]) for d in done] == [("default", 1), ("follower", 1), ("leader", 0)]
 
 
 async def test_a_real_services_fills_carry_the_best_venue_at_decision_into_the_statement(
