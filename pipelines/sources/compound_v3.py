@@ -20,6 +20,11 @@ become ``raw.lending_events`` rows:
   absorbed); each ``AbsorbCollateral(absorber, borrower, asset, amount, usd)`` of the same absorb is
   a ``collateral_absorbed`` row of that asset (one per collateral asset, so not on the liquidation
   row, whose collateral columns stay empty).
+* ``raw.lending_reserves``: one row per block in which the base asset moved, at the last such log,
+  read from Comet's view functions at that block: ``totalSupply()``/``totalBorrow()`` (present
+  values), ``getSupplyRate``/``getBorrowRate(getUtilization())`` (per second, 1e18) made yearly
+  with Comet's 365-day year, and ``totalsBasic()``'s supply and borrow indexes (1e15) as the indexes.
+  Comet has no stable rate: 0.
 * Not turned into rows: ``Transfer`` between accounts (a supply position moving), the ``Transfer``
   minted to a borrower whose absorbed collateral exceeded the debt, ``TransferCollateral``,
   ``BuyCollateral`` (the protocol selling absorbed collateral) and ``WithdrawReserves``.
@@ -38,6 +43,9 @@ from connect.evm import _data, first_topic, topic, topic_address
 
 ABI_FILE = Path(__file__).with_name("comet_abi.json")
 ZERO = "0x" + "0" * 40
+SECONDS_PER_YEAR = 31_536_000  # Comet's (365 days)
+RATE_SCALE = 10**18
+INDEX_SCALE = 10**15
 
 DECODED = ("Supply", "Withdraw", "SupplyCollateral", "WithdrawCollateral", "AbsorbDebt", "AbsorbCollateral",
            "Transfer")  # fmt: skip
@@ -135,3 +143,24 @@ def _paired_transfer(logs: list[dict], i: int, who: str, mint: bool) -> tuple[di
         return None
     (amount,) = decode(["uint256"], _data(nxt))
     return nxt, amount
+
+
+def comet_state(read: Callable[[str, object], object], comet, block: int) -> dict:
+    """The market's state at the end of ``block``: rates yearly, indexes as fractions, totals in base
+    token units (int). ``read(label, function_call)`` performs one view call at that block."""
+    f = comet.functions
+    utilisation = int(read("getUtilization()", f.getUtilization()))
+    totals = read("totalsBasic()", f.totalsBasic())
+    return {
+        "supply_rate": int(read("getSupplyRate()", f.getSupplyRate(utilisation)))
+        * SECONDS_PER_YEAR
+        / RATE_SCALE,
+        "variable_borrow_rate": int(read("getBorrowRate()", f.getBorrowRate(utilisation)))
+        * SECONDS_PER_YEAR
+        / RATE_SCALE,
+        "stable_borrow_rate": 0.0,
+        "liquidity_index": int(totals[0]) / INDEX_SCALE,
+        "variable_borrow_index": int(totals[1]) / INDEX_SCALE,
+        "total_supplied": int(read("totalSupply()", f.totalSupply())),
+        "total_borrowed": int(read("totalBorrow()", f.totalBorrow())),
+    }

@@ -24,7 +24,7 @@ from kimera.config import KimeraConfig
 from kimera.schema import LENDING_EVENTS, LENDING_RESERVES
 from kimera.settings import Settings, get_settings
 from pipelines.sources.chain_rpc import BlockWindows, make_client, ts_of
-from pipelines.sources.compound_v3 import comet_abi, comet_topics, decode_comet_logs
+from pipelines.sources.compound_v3 import comet_abi, comet_state, comet_topics, decode_comet_logs
 from pipelines.sources.rows import table_from_records
 from pipelines.sources.rpc import RpcClient
 
@@ -116,6 +116,20 @@ class RpcLendingSource(BlockWindows):
             ).lower()
         return self._base[market]
 
+    def _comet_reserve(self, market: str, base: str, block: int, row: dict) -> dict:
+        comet = self.client.w3.eth.contract(address=Web3.to_checksum_address(market), abi=comet_abi())
+
+        def read(label: str, fn):
+            return self.client.call(
+                f"comet {market} {label}@{block}", lambda: fn.call(block_identifier=block)
+            )
+
+        state = comet_state(read, comet, block)
+        d = self.decimals(base)
+        keep = ("chain", "protocol", "market", "block_number", "block_hash", "log_index", "ts")
+        return {**{k: row[k] for k in keep}, "reserve": base, **state,
+                "total_supplied": scaled(state["total_supplied"], d), "total_borrowed": scaled(state["total_borrowed"], d)}  # fmt: skip
+
     def _total(self, token: str, block: int) -> int:
         c = self.client.w3.eth.contract(address=Web3.to_checksum_address(token), abi=TOTAL_SUPPLY_ABI)
         return int(self.client.call(f"token {token} totalSupply()@{block}",
@@ -199,8 +213,15 @@ class RpcLendingSource(BlockWindows):
             row["amount"] = scaled(row["amount"], self.decimals(row["reserve"]))
             events.append(row)
         for address, market_logs in comet.items():
-            for row in decode_comet_logs(market_logs, self.base_token(address), row_of):
+            base = self.base_token(address)
+            moved: dict[int, dict] = {}  # block -> the last row in it that moved the base asset
+            for row in decode_comet_logs(market_logs, base, row_of):
                 events.append({**row, "amount": scaled(row["amount"], self.decimals(row["reserve"]))})
+                if row["reserve"] == base:
+                    moved[row["block_number"]] = row
+            for block, row in sorted(moved.items()):
+                reserves.append(self._comet_reserve(address, base, block, row))
         events.sort(key=lambda r: (r["block_number"], r["log_index"], r["market"]))
+        reserves.sort(key=lambda r: (r["block_number"], r["log_index"], r["market"]))
         return {"lending_events": table_from_records(LENDING_EVENTS, events),
                 "lending_reserves": table_from_records(LENDING_RESERVES, reserves)}  # fmt: skip

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from kimera.schema import LENDING_EVENTS, conform
+from kimera.schema import LENDING_EVENTS, LENDING_RESERVES, conform
 from pipelines.sources.compound_v3 import comet_abi, comet_events
 from pipelines.sources.lending import RpcLendingSource
 from pipelines.sources.rows import EPOCH
@@ -130,3 +130,59 @@ def test_comet_supply_borrow_repay_and_absorb_land_as_the_chain_has_them(
         ("supply", receipts[4].logs[-1].logIndex),
     ]
     assert len({(e["block_number"], e["log_index"]) for e in events}) == len(events)
+
+
+def test_comet_market_state_after_each_block_that_moved_the_base_asset(
+    comet_chain, history, kimera_home
+) -> None:
+    """Utilisation and rates from Comet's view functions (the stand-in's plain rate line, not
+    Comet's curve), read at each block whose logs moved the base asset."""
+    comet, usdc = comet_chain["comet"], comet_chain["usdc"].address.lower()
+    states = conform(
+        LENDING_RESERVES, RpcLendingSource(history["config"]).reserves(*history["window"])
+    ).to_pylist()
+
+    base_moves = [r for i, r in enumerate(history["receipts"]) if i != 1]  # not the collateral supply
+    assert [s["block_number"] for s in states] == [r.blockNumber for r in base_moves]
+    assert [s["log_index"] for s in states] == [r.logs[-1].logIndex for r in base_moves]
+    assert {(s["protocol"], s["reserve"]) for s in states} == {("compound_v3", usdc)}
+    for s in states:
+        f, at = comet.functions, {"block_identifier": s["block_number"]}
+        u = f.getUtilization().call(**at)
+        assert s["total_supplied"] == f.totalSupply().call(**at) / USDC
+        assert s["total_borrowed"] == f.totalBorrow().call(**at) / USDC
+        assert s["variable_borrow_rate"] == f.getBorrowRate(u).call(**at) * 31_536_000 / 10**18
+        assert s["supply_rate"] == f.getSupplyRate(u).call(**at) * 31_536_000 / 10**18
+        assert s["liquidity_index"] == s["variable_borrow_index"] == 1.0
+    # 1,002,345.678901 supplied, then 2,345.6789 withdrawn; 15,000 + 654.321101 borrowed, 15,000 repaid,
+    # 654.321 absorbed
+    last = states[-1]
+    assert (last["total_supplied"], last["total_borrowed"]) == (1_000_000.000001, 0.000101)
+    assert states[2]["total_borrowed"] == 10_000.0 and 0.02 < states[2]["variable_borrow_rate"] < 0.03
+
+
+def test_comet_rows_land_through_the_ingest_and_pass_the_raw_quality_suite(history, tmp_path) -> None:
+    """The lending feeds as the Dagster assets call them, into DuckDB; GX's quality suite passes."""
+    import duckdb
+
+    from pipelines.features.expectations import validate_raw
+    from pipelines.ingest.chains import ingest_each_chain
+    from pipelines.ingest.feeds import FEEDS
+    from pipelines.sources import make_sources
+    from pipelines.warehouse import ensure_raw_schema
+
+    sources = make_sources(history["config"])
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        ensure_raw_schema(con)
+        written = {t: ingest_each_chain(con, FEEDS[t], sources, *history["window"]).rows_written
+                   for t in ("lending_events", "lending_reserves")}  # fmt: skip
+        assert written == {"lending_events": 10, "lending_reserves": 6}
+        landed = con.execute(
+            "select event, count(*) from raw.lending_events where protocol = 'compound_v3' group by all"
+        ).fetchall()
+        assert dict(landed) == {"supply": 3, "withdraw": 1, "borrow": 2, "repay": 2, "liquidation": 1,
+                                "collateral_absorbed": 1}  # fmt: skip
+        window = tuple(t.replace(tzinfo=None) for t in history["window"])
+        for table in written:
+            result = validate_raw(con, table, window)
+            assert result.passed and result.row_count == written[table], result.summary()
