@@ -273,7 +273,11 @@ LENDING_EVENTS = RawTable(
             _f("log_index", pa.int32()),
             _f("ts", TS),
             _f("tx_hash", pa.string()),
-            _f("event", pa.string(), doc="supply, withdraw, borrow, repay, liquidation or collateral_absorbed (Compound V3)"),
+            _f(
+                "event",
+                pa.string(),
+                doc="supply, withdraw, borrow, repay, liquidation or collateral_absorbed (Compound V3)",
+            ),
             _f(
                 "reserve",
                 pa.string(),
