@@ -65,7 +65,10 @@ def history(comet_chain) -> dict[str, Any]:
     ]
     config = config_with(
         chain={"source": "rpc", "name": "testchain", "rpc_url": comet_chain["rpc"].url, "confirmations": 0,
-               "retry": FAST_RETRY},
+               "retry": FAST_RETRY, "exchange_wallets": [{"address": b, "label": "fund_x", "category": "fund"}],
+               "tokens": [{"symbol": "USDC", "address": usdc.address, "decimals": 6, "asset": "USD",
+                           "whale_threshold": 10_000},
+                          {"symbol": "WETH", "address": weth.address, "asset": "ETH"}]},
         lending={"source": "rpc", "markets": [{"address": comet.address, "protocol": "compound_v3"}]},
     )  # fmt: skip
     window = (
@@ -186,3 +189,36 @@ def test_comet_rows_land_through_the_ingest_and_pass_the_raw_quality_suite(histo
         for table in written:
             result = validate_raw(con, table, window)
             assert result.passed and result.row_count == written[table], result.summary()
+
+
+@pytest.mark.slow  # a dbt build
+def test_comet_flows_and_state_reach_the_lending_features(history, tmp_path, kimera_home) -> None:
+    """Ingest, then dbt: marts.lending has Comet's borrows (the labelled wallet's large one too), its
+    liquidation and its utilisation."""
+    import duckdb
+
+    from pipelines.features.dbt_cli import run_dbt
+    from pipelines.features.project import dbt_vars
+    from pipelines.ingest.chains import ingest_each_chain, ingest_reference_each_chain
+    from pipelines.ingest.feeds import FEEDS, REFERENCE_FEEDS
+    from pipelines.sources import make_sources
+    from pipelines.warehouse import ensure_raw_schema
+
+    config, home = history["config"], tmp_path / "home"
+    home.mkdir()
+    sources = make_sources(config)
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        ensure_raw_schema(con)
+        for table in ("lending_events", "lending_reserves"):
+            ingest_each_chain(con, FEEDS[table], sources, *history["window"])
+        for table in ("tokens", "wallet_labels"):
+            ingest_reference_each_chain(con, REFERENCE_FEEDS[table], config, sources)
+    run_dbt(["build", "--select", "+lending"], home=home, dbt_vars=dbt_vars(config))
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        usd = con.execute(
+            "select sum(borrow_volume), sum(liquidation_volume), sum(liquidations),"
+            " sum(labelled_large_borrow_volume), max_by(utilisation, bar_time) from marts.lending"
+            " where asset = 'USD'"
+        ).fetchone()
+    assert usd[:4] == (pytest.approx(15_654.321101, abs=1e-9), 654.321, 1, 15_000.0)
+    assert usd[4] == pytest.approx(0.000101 / 1_000_000.000001, rel=1e-12)
