@@ -282,9 +282,12 @@ class DexConfig(_Section):
 
 class LendingMarket(_Section):
     address: Address = Field(
-        description="The lending pool (Aave V3: the Pool proxy, from PoolAddressesProvider.getPool())."
+        description="The lending pool (Aave V3: the Pool proxy, from PoolAddressesProvider.getPool();"
+        " Compound V3: the Comet proxy of one base asset, e.g. cUSDCv3)."
     )
-    protocol: Literal["aave_v3"] = "aave_v3"
+    protocol: Literal["aave_v3", "compound_v3"] = Field(
+        default="aave_v3", description="compound_v3: events only, decoded from Comet's published ABI."
+    )
     chain: str | None = Field(
         default=None, description="The chain (a name in chains:) it lives on; default the first."
     )

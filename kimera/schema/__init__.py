@@ -273,7 +273,11 @@ LENDING_EVENTS = RawTable(
             _f("log_index", pa.int32()),
             _f("ts", TS),
             _f("tx_hash", pa.string()),
-            _f("event", pa.string(), doc="supply, withdraw, borrow, repay or liquidation"),
+            _f(
+                "event",
+                pa.string(),
+                doc="supply, withdraw, borrow, repay, liquidation or collateral_absorbed (Compound V3)",
+            ),
             _f(
                 "reserve",
                 pa.string(),
@@ -321,7 +325,8 @@ LENDING_RESERVES = RawTable(
     ),
     key=("chain", "protocol", "market", "block_number", "log_index"),
     time_column="ts",
-    doc="A reserve's rates and indexes after every action on it (Aave ReserveDataUpdated).",
+    doc="A reserve's rates and indexes after every action on it (Aave ReserveDataUpdated; Compound V3:"
+    " its view functions at the end of each block that moved its base asset).",
     simulated=False,
 )
 

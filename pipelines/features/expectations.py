@@ -112,7 +112,7 @@ RULES: dict[str, RawRules] = {
     ),
     "lending_events": RawRules(
         non_negative=("amount",),
-        accepted={"event": ("supply", "withdraw", "borrow", "repay", "liquidation")},
+        accepted={"event": ("supply", "withdraw", "borrow", "repay", "liquidation", "collateral_absorbed")},
         series=("chain", "protocol", "market"),
         ordered_by=("block_number", "log_index"),
         hex_columns=("market", "reserve", "user", "caller"),

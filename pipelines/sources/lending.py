@@ -1,4 +1,5 @@
-"""Lending markets from chain logs (``lending.source: rpc``): Aave V3 pools.
+"""Lending markets from chain logs (``lending.source: rpc``): Aave V3 pools and Compound V3 (Comet)
+markets (``protocol: compound_v3``, decoded by :mod:`pipelines.sources.compound_v3`; events only).
 
 * ``raw.lending_events``: ``Supply``, ``Withdraw``, ``Borrow``, ``Repay`` and ``LiquidationCall`` of
   each configured pool, amounts divided by the reserve's decimals (read from the token once);
@@ -23,6 +24,7 @@ from kimera.config import KimeraConfig
 from kimera.schema import LENDING_EVENTS, LENDING_RESERVES
 from kimera.settings import Settings, get_settings
 from pipelines.sources.chain_rpc import BlockWindows, make_client, ts_of
+from pipelines.sources.compound_v3 import comet_abi, comet_state, comet_topics, decode_comet_logs
 from pipelines.sources.rows import table_from_records
 from pipelines.sources.rpc import RpcClient
 
@@ -69,6 +71,7 @@ class RpcLendingSource(BlockWindows):
         self.markets_by_address = {m.address.lower(): m for m in config.lending.markets}
         self._decimals: dict[str, int] = {}
         self._tokens: dict[str, tuple[str, str, str]] = {}  # reserve -> (aToken, stable debt, variable debt)
+        self._base: dict[str, str] = {}  # Comet market -> its base token
 
     def markets(self) -> list[str]:
         return sorted(self.markets_by_address)
@@ -104,6 +107,29 @@ class RpcLendingSource(BlockWindows):
             self._tokens[reserve] = (data[8], data[9], data[10])
         return self._tokens[reserve]
 
+    def base_token(self, market: str) -> str:
+        """A Comet market's base asset (``baseToken()``, read once)."""
+        if market not in self._base:
+            comet = self.client.w3.eth.contract(address=Web3.to_checksum_address(market), abi=comet_abi())
+            self._base[market] = str(
+                self.client.call_function(f"comet {market} baseToken()", comet.functions.baseToken())
+            ).lower()
+        return self._base[market]
+
+    def _comet_reserve(self, market: str, base: str, block: int, row: dict) -> dict:
+        comet = self.client.w3.eth.contract(address=Web3.to_checksum_address(market), abi=comet_abi())
+
+        def read(label: str, fn):
+            return self.client.call(
+                f"comet {market} {label}@{block}", lambda: fn.call(block_identifier=block)
+            )
+
+        state = comet_state(read, comet, block)
+        d = self.decimals(base)
+        keep = ("chain", "protocol", "market", "block_number", "block_hash", "log_index", "ts")
+        return {**{k: row[k] for k in keep}, "reserve": base, **state,
+                "total_supplied": scaled(state["total_supplied"], d), "total_borrowed": scaled(state["total_borrowed"], d)}  # fmt: skip
+
     def _total(self, token: str, block: int) -> int:
         c = self.client.w3.eth.contract(address=Web3.to_checksum_address(token), abi=TOTAL_SUPPLY_ABI)
         return int(self.client.call(f"token {token} totalSupply()@{block}",
@@ -116,16 +142,27 @@ class RpcLendingSource(BlockWindows):
             return {"lending_events": table_from_records(LENDING_EVENTS, events),
                     "lending_reserves": table_from_records(LENDING_RESERVES, reserves)}  # fmt: skip
         query = {"address": [Web3.to_checksum_address(a) for a in self.markets_by_address],
-                 "topics": [[SUPPLY, WITHDRAW, BORROW, REPAY, LIQUIDATION, RESERVE_UPDATED]]}  # fmt: skip
+                 "topics": [[SUPPLY, WITHDRAW, BORROW, REPAY, LIQUIDATION, RESERVE_UPDATED, *comet_topics()]]}  # fmt: skip
         logs = sorted(
             self.client.get_logs(query, first, last),
             key=lambda e: (int(e["blockNumber"]), int(e["logIndex"])),
         )
         headers = self.client.headers({int(e["blockNumber"]) for e in logs})
+
+        def row_of(entry: dict) -> dict:
+            ref = LogRef.of(entry)
+            return {"chain": self.chain(), "protocol": self.markets_by_address[ref.address].protocol,
+                    "market": ref.address, "block_number": ref.block_number, "block_hash": ref.block_hash,
+                    "log_index": ref.log_index, "ts": ts_of(headers[ref.block_number].ts), "tx_hash": ref.tx_hash}  # fmt: skip
+
+        comet: dict[str, list[dict]] = {}
         for entry in logs:
             ref = LogRef.of(entry)
             market = self.markets_by_address.get(ref.address)
             if market is None:
+                continue
+            if market.protocol == "compound_v3":
+                comet.setdefault(ref.address, []).append(entry)
                 continue
             t = entry["topics"]
             common = {"chain": self.chain(), "protocol": market.protocol, "market": ref.address,
@@ -175,5 +212,16 @@ class RpcLendingSource(BlockWindows):
                 continue
             row["amount"] = scaled(row["amount"], self.decimals(row["reserve"]))
             events.append(row)
+        for address, market_logs in comet.items():
+            base = self.base_token(address)
+            moved: dict[int, dict] = {}  # block -> the last row in it that moved the base asset
+            for row in decode_comet_logs(market_logs, base, row_of):
+                events.append({**row, "amount": scaled(row["amount"], self.decimals(row["reserve"]))})
+                if row["reserve"] == base:
+                    moved[row["block_number"]] = row
+            for block, row in sorted(moved.items()):
+                reserves.append(self._comet_reserve(address, base, block, row))
+        events.sort(key=lambda r: (r["block_number"], r["log_index"], r["market"]))
+        reserves.sort(key=lambda r: (r["block_number"], r["log_index"], r["market"]))
         return {"lending_events": table_from_records(LENDING_EVENTS, events),
                 "lending_reserves": table_from_records(LENDING_RESERVES, reserves)}  # fmt: skip
