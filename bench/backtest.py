@@ -6,7 +6,8 @@ venues, DEX swaps and reserves, chain blocks), made by the simulator's batch ing
 throwaway warehouse. The full loop is what ``kimera backtest`` runs: the replay feed, the online
 features (dbt's compiled SQL in DuckDB), a promoted linear model, the live trader, sizing,
 pre-trade risk, the router and the fill model. The ceiling reads the same record batches from
-DuckDB and slices them by bar, doing nothing else. ``--quick`` replays 2 days.
+DuckDB and slices them by bar, doing nothing else. ``--quick`` replays 2 days. The features run as
+``kimera backtest`` ships them: dbt's SQL once per chunk of ``CHUNK_BARS`` bars, read bar by bar.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _bare(warehouse: Path, start, end, bar) -> tuple[int, float]:
 
 
 def run(quick: bool = False) -> list[Measure]:
-    from backtest.run import replay
+    from backtest.run import CHUNK_BARS, replay
     from kimera.config import TIMEFRAME_SECONDS, load_config
     from kimera.settings import Settings
     from pipelines.features.online_sql import compile_online_features
@@ -67,7 +68,7 @@ def run(quick: bool = False) -> list[Measure]:
             load_sim_reference(con, config)
             for day in range(days):
                 load_sim_window(con, config, start + timedelta(days=day), start + timedelta(days=day + 1))
-        compiled = compile_online_features(config, tmp / "compiled")
+        compiled = compile_online_features(config, tmp / "compiled", window_bars=CHUNK_BARS)
         _promote_linear(settings, start)
         bar = timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
 
