@@ -168,6 +168,7 @@ async def replay(
     executor = Executor(config, market, venues, Latency(seed, p50, p99), journal, order_style)
     clock = TestClock(start)
     outbox = Outbox(folder / "outbox.sqlite")  # the trader's own, never the live loop's
+    outbox.db.execute("pragma synchronous=off")  # a replay is rebuilt from its inputs, not from a crash
     trader = Trader(model, FeatureWindows([], 1, bar), outbox, None, clock)
     if model.loaded is not None:  # loaded above (to refuse a run without a model): shape the windows now
         trader.windows.reshape(list(model.loaded.model.feature_names), model.loaded.model.seq_len)
@@ -210,7 +211,9 @@ async def replay(
     placed: list = []
     feed = ReplayFeed(warehouse, start, end, bar, observe=observe)
     try:
-        await Loop(clock, feed, features, on_bar).run()
+        loop = Loop(clock, feed, features, on_bar)
+        loop.offload = False  # nothing else to serve: DuckDB inline, no thread hop per event
+        await loop.run()
         # orders decided at the last bar would reach the venue after the window: never filled
         for o in venues.open:
             o.status, o.reason = ("partial" if o.filled else "cancelled"), "the replay window ended"
