@@ -21,12 +21,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--order-style", choices=("taker", "maker"), default="taker")
     parser.add_argument("--json", action="store_true", help="Print the ml.backtests row as one JSON line.")
+    parser.add_argument(
+        "--per-bar-features", action="store_true", help="The feature SQL bar by bar (slower)."
+    )
     args = parser.parse_args(argv)
     from backtest.cli import backtest_cli
 
     try:
         backtest_cli(args.start, args.end, args.model, args.config, args.seed, args.order_style, args.json,
-                     against_journal=args.against_journal)  # fmt: skip
+                     against_journal=args.against_journal, per_bar_features=args.per_bar_features)  # fmt: skip
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

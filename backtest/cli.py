@@ -19,6 +19,7 @@ def backtest_cli(
     as_json: bool = False,
     echo=print,
     against_journal: str | None = None,
+    per_bar_features: bool = False,
 ) -> dict:
     """Run, store and print one backtest (compared with ``against_journal`` when given); returns its
     ``ml.backtests`` row (with the comparison's figures under ``against_journal``)."""
@@ -49,7 +50,7 @@ def backtest_cli(
     trade_from = window.first_bar if window is not None else None  # the journal's positions start flat there
     try:
         result = run_backtest(settings, config, start, end, model_tag=model_tag, seed=seed, order_style=order_style,
-                              trade_from=trade_from)  # fmt: skip
+                              trade_from=trade_from, per_bar_features=per_bar_features)  # fmt: skip
     except RegistryError as exc:
         raise ConfigError(f"--model: {exc}") from None
     row = dict(result.run)

@@ -23,7 +23,8 @@ def _us(column: pa.ChunkedArray) -> np.ndarray:
 
 
 def _text(column: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(column.to_pylist(), dtype=object)
+    """The strings as an object array, converted in Arrow's C++ (not one Python call per row)."""
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Market:
         self.watermark: int | None = None
         self.events = 0
         self._fresh: set[str] = set()
+        self._book_rows: dict[str, np.ndarray] | None = None  # venue|symbol -> row indices, per step
 
     def observe(self, event: Event) -> None:
         if isinstance(event, Watermark):
@@ -98,6 +100,7 @@ class Market:
                 "amount": rows["amount"].to_numpy(),
             }
             self._put(self.books, new, first, "key")
+            self._book_rows = None
         elif table == "exchange_trades":
             new = {
                 "key": _text(pc.binary_join_element_wise(rows["venue"], rows["symbol"], "|")),
@@ -140,14 +143,22 @@ class Market:
         c = self.books.cols
         if not len(self.books):
             return None
-        mask = (c["key"] == f"{venue}|{symbol}") & (c["ts"] <= t)
-        if not mask.any():
+        if self._book_rows is None:  # one pass over the step's rows instead of one per query
+            keys, inverse = np.unique(c["key"], return_inverse=True)
+            order = np.argsort(inverse, kind="stable")
+            bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
+            self._book_rows = {k: order[bounds[i] : bounds[i + 1]] for i, k in enumerate(keys.tolist())}
+        idx = self._book_rows.get(f"{venue}|{symbol}")
+        if idx is None:
             return None
-        at = c["ts"][mask].max()
-        rows = mask & (c["ts"] == at)
+        idx = idx[c["ts"][idx] <= t]
+        if not len(idx):
+            return None
+        at = c["ts"][idx].max()
+        idx = idx[c["ts"][idx] == at]
         out = {}
         for side in ("bid", "ask"):
-            pick = rows & (c["side"] == side)
+            pick = idx[c["side"][idx] == side]
             order = np.argsort(c["level"][pick], kind="stable")
             out[side] = np.column_stack([c["price"][pick][order], c["amount"][pick][order]])
         return Book(int(at), out["bid"], out["ask"])

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtest.chunked_features import ChunkedFeatures
 from backtest.executor import Executor, micros
 from backtest.fills import BacktestJournal, BacktestVenues, Fill, Latency, PoolRef, SimOrder
 from backtest.market import Market
@@ -40,6 +41,7 @@ from live.signals import Outbox
 from live.trader import Trader
 
 SWAP_GAS_UNITS = 120_000.0  # a Uniswap V2 swap through the router uses about this much gas
+CHUNK_BARS = 168  # bars of features per SQL run in a backtest (a week of 1h bars); 1 = the live loop's path
 
 
 @dataclass
@@ -118,7 +120,11 @@ async def replay(
     trade_from: datetime | None = None,
 ) -> BacktestResult:
     """Replay ``[start, end)`` of the warehouse through the loop and the execution path; bars before
-    ``trade_from`` only warm the features and the model's windows (nothing is traded on them)."""
+    ``trade_from`` only warm the features and the model's windows (nothing is traded on them).
+
+    ``compiled`` compiled for one bar runs the features bar by bar as ``kimera live`` does; compiled
+    for a window of several bars (``compile_online_features(window_bars=...)``) runs them a chunk at
+    a time (:mod:`backtest.chunked_features`), with the same rows."""
     from backtest.model import TaggedModel
 
     if order_style not in ("taker", "maker"):
@@ -162,10 +168,16 @@ async def replay(
     executor = Executor(config, market, venues, Latency(seed, p50, p99), journal, order_style)
     clock = TestClock(start)
     outbox = Outbox(folder / "outbox.sqlite")  # the trader's own, never the live loop's
+    outbox.db.execute("pragma synchronous=off")  # a replay is rebuilt from its inputs, not from a crash
     trader = Trader(model, FeatureWindows([], 1, bar), outbox, None, clock)
     if model.loaded is not None:  # loaded above (to refuse a run without a model): shape the windows now
         trader.windows.reshape(list(model.loaded.model.feature_names), model.loaded.model.seq_len)
-    features = OnlineFeatures(compiled, retention_bars=config.live.retention_bars)
+    if json.loads((compiled / "models.json").read_text()).get("window_bars", 1) > 1:
+        features: OnlineFeatures = ChunkedFeatures(
+            compiled, warehouse, start, end, config.live.retention_bars
+        )
+    else:
+        features = OnlineFeatures(compiled, retention_bars=config.live.retention_bars)
     equity: list[tuple[datetime, float, float, float]] = []
     mids: list[tuple[str, datetime, float]] = []
 
@@ -199,7 +211,9 @@ async def replay(
     placed: list = []
     feed = ReplayFeed(warehouse, start, end, bar, observe=observe)
     try:
-        await Loop(clock, feed, features, on_bar).run()
+        loop = Loop(clock, feed, features, on_bar)
+        loop.offload = False  # nothing else to serve: DuckDB inline, no thread hop per event
+        await loop.run()
         # orders decided at the last bar would reach the venue after the window: never filled
         for o in venues.open:
             o.status, o.reason = ("partial" if o.filled else "cancelled"), "the replay window ended"
@@ -339,16 +353,28 @@ def store(warehouse: Path, result: BacktestResult) -> None:
 
 
 def run_backtest(
-    settings: Settings, config: KimeraConfig, start: datetime, end: datetime, **kwargs
+    settings: Settings,
+    config: KimeraConfig,
+    start: datetime,
+    end: datetime,
+    *,
+    per_bar_features: bool = False,
+    **kwargs,
 ) -> BacktestResult:
-    """Compile the online features as ``kimera live`` does, replay, store the rows."""
+    """Compile the online features (dbt's SQL for windows of ``CHUNK_BARS`` bars, or, with
+    ``per_bar_features``, of one bar as ``kimera live`` runs them), replay, store the rows."""
     from pipelines.features.online_sql import compile_online_features
 
     check_window(config, start, end)  # before the compilation: a bad window is refused at once
     warehouse = kwargs.get("warehouse") or settings.warehouse_path
     if not warehouse.exists():
         raise ConfigError(f"no warehouse at {warehouse}: ingest the window first (kimera ingest --from --to)")
-    compiled = compile_online_features(config, backtest_dir(settings) / "compiled")
+    if per_bar_features:
+        compiled = compile_online_features(config, backtest_dir(settings) / "compiled")
+    else:
+        compiled = compile_online_features(
+            config, backtest_dir(settings) / "compiled-chunked", window_bars=CHUNK_BARS
+        )
     result = asyncio.run(replay(settings, config, compiled, start, end, **kwargs))
     store(warehouse, result)
     return result

@@ -50,6 +50,9 @@ class Loop:
         self.stats = LoopStats()
         self._gaps: list[Gap] = []
         self._next_close: datetime | None = None
+        # DuckDB work runs off the event loop so that a live sender's acks keep flowing; a replay
+        # (``kimera backtest``) has nothing else to serve and calls it inline (no thread hop per event)
+        self.offload = True
 
     async def run(self, max_bars: int | None = None) -> LoopStats:
         """Run until the feed ends (or ``max_bars`` bars have closed)."""
@@ -64,7 +67,7 @@ class Loop:
     async def handle(self, event: Event) -> None:
         if isinstance(event, RawRows):
             # DuckDB works off the event loop (it releases the GIL): the sender's acks keep flowing
-            await asyncio.to_thread(self.features.append, event.table, event.rows)
+            await self._call(self.features.append, event.table, event.rows)
             if self._next_close is None:
                 column = event.rows.schema.names
                 time_column = "open_time" if "open_time" in column else "ts"
@@ -84,7 +87,7 @@ class Loop:
 
     async def _close(self, bar_time: datetime, received: float) -> None:
         started = self.clock.monotonic()
-        rows = await asyncio.to_thread(self.features.close_bar, bar_time)
+        rows = await self._call(self.features.close_bar, bar_time)
         done = self.clock.monotonic()
         self.stats.feature_ms.append((done - started) * 1e3)
         bars = []
@@ -100,7 +103,10 @@ class Loop:
         result = self.on_bar(bars)
         if inspect.isawaitable(result):
             await result
-        await asyncio.to_thread(self.features.prune)
+        await self._call(self.features.prune)
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args) if self.offload else fn(*args)
 
     def _gap_of(self, asset: str, bar_time: datetime) -> str | None:
         opened = bar_time - self.features.bar

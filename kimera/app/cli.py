@@ -204,11 +204,19 @@ def train(day) -> None:
     default=None,
     help="Compare with this paper/live journal (path or URL) over its window.",
 )
-def backtest(start, end, model_tag, config_path, seed, order_style, as_json, against_journal) -> None:
+@click.option(
+    "--per-bar-features",
+    is_flag=True,
+    help="Run the feature SQL bar by bar as kimera live does (slower; the default runs it per chunk of bars).",
+)
+def backtest(
+    start, end, model_tag, config_path, seed, order_style, as_json, against_journal, per_bar_features
+):
     """Replay [--from, --to) of the warehouse through the live loop and the execution path."""
     from backtest.cli import backtest_cli
 
-    backtest_cli(start, end, model_tag, config_path, seed, order_style, as_json, click.echo, against_journal)
+    backtest_cli(start, end, model_tag, config_path, seed, order_style, as_json, click.echo, against_journal,
+                 per_bar_features)  # fmt: skip
 
 
 @main.command()

@@ -36,11 +36,12 @@ FORMAT = 1
 TARGET_MODEL = "features"
 
 
-def online_vars(config: KimeraConfig, anchor: datetime) -> dict[str, Any]:
-    """dbt vars of the one-bar window ``[anchor, anchor + bar)``. ``lookback_bars`` is 0: the loop
-    closes bars in order with all their data in, so there is no late data to rebuild for."""
+def online_vars(config: KimeraConfig, anchor: datetime, window_bars: int = 1) -> dict[str, Any]:
+    """dbt vars of the window ``[anchor, anchor + window_bars * bar)`` (one bar for the live loop; a
+    chunk of bars for a backtest). ``lookback_bars`` is 0: the loop closes bars in order with all
+    their data in, so there is no late data to rebuild for."""
     bar = timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
-    return dbt_vars(config, (anchor, anchor + bar)) | {"lookback_bars": 0}
+    return dbt_vars(config, (anchor, anchor + window_bars * bar)) | {"lookback_bars": 0}
 
 
 def project_fingerprint(config: KimeraConfig, project_dir: Path = DBT_PROJECT_DIR) -> str:
@@ -62,8 +63,11 @@ def compile_online_features(
     out_dir: Path,
     anchor: datetime | None = None,
     project_dir: Path = DBT_PROJECT_DIR,
+    window_bars: int = 1,
 ) -> Path:
     """Compile the feature models into ``out_dir`` (reused when the project and vars are unchanged).
+
+    ``window_bars`` > 1 compiles a window of that many bars (the backtest's chunked features).
 
     Two dbt commands on a scratch warehouse: ``run`` (the empty tables that incremental SQL reads
     as ``this``), then ``compile`` of the anchor window. Returns ``out_dir``.
@@ -72,7 +76,8 @@ def compile_online_features(
     manifest_path = out_dir / "models.json"
     if manifest_path.exists():
         existing = json.loads(manifest_path.read_text())
-        if existing.get("fingerprint") == fingerprint and existing.get("format") == FORMAT:
+        same_window = existing.get("window_bars", 1) == window_bars
+        if existing.get("fingerprint") == fingerprint and existing.get("format") == FORMAT and same_window:
             return out_dir
     bar_s = TIMEFRAME_SECONDS[config.features.bar]
     anchor = anchor or config.start_time
@@ -84,7 +89,9 @@ def compile_online_features(
     with duckdb.connect(str(scratch / "warehouse.duckdb")) as con:
         ensure_raw_schema(con)
     select = ["--select", f"+{TARGET_MODEL}"]
-    variables = online_vars(config, anchor)
+    if window_bars < 1:
+        raise ValueError(f"window_bars must be a positive number of bars, got {window_bars}")
+    variables = online_vars(config, anchor, window_bars)
     run_dbt(["run", *select], home=scratch, dbt_vars=variables, project_dir=project_dir)
     target = scratch / "dbt" / "target"
     run_dbt(["compile", *select], home=scratch, dbt_vars=variables, project_dir=project_dir)
@@ -95,6 +102,7 @@ def compile_online_features(
         "fingerprint": fingerprint,
         "bar_seconds": bar_s,
         "anchor": anchor.isoformat(sep=" "),
+        "window_bars": window_bars,
         "target": models[-1]["relation"],
         "models": models,
     }
