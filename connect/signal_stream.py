@@ -15,7 +15,7 @@ import orjson
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
-from kimera.signing import sign_request
+from kimera.signing import SignedAuth, sign_request
 from kimera.stream_mac import STREAM_PATH, encode_message
 
 
@@ -39,8 +39,18 @@ class SignalStreamClient:
     @classmethod
     async def connect(cls, url: str, key_id: str, secret: str | SecretStr, open_timeout_s: float = 10.0):
         """Open a stream to the service at ``url`` (``http://host:port``); raises :class:`StreamRefused`."""
+        return await cls.connect_signed(
+            url, key_id, sign_request("GET", STREAM_PATH, b"", key_id, secret), open_timeout_s
+        )
+
+    @classmethod
+    async def connect_with(cls, url: str, auth: SignedAuth, open_timeout_s: float = 10.0):
+        """:meth:`connect` with the key of ``auth`` (what ``kimera live`` holds)."""
+        return await cls.connect_signed(url, auth.key_id, auth.sign("GET", STREAM_PATH, b""), open_timeout_s)
+
+    @classmethod
+    async def connect_signed(cls, url: str, key_id: str, headers: dict[str, str], open_timeout_s: float):
         ws_url = url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1) + STREAM_PATH
-        headers = sign_request("GET", STREAM_PATH, b"", key_id, secret)
         ws = await connect(
             ws_url,
             additional_headers=headers,

@@ -178,3 +178,41 @@ async def test_session_and_api_keys_never_appear_in_logs_reprs_or_errors(service
     for text in seen:
         assert SECRET not in text and session_hex not in text
     assert "desk" in repr(client)
+
+
+async def test_kimera_live_stream_sender_drains_its_outbox_in_batches_and_a_resend_trades_nothing_twice(
+    service, stream_url, tmp_path
+):
+    from datetime import datetime
+
+    from kimera.signing import SignedAuth
+    from live.clock import TestClock
+    from live.model import Prediction
+    from live.signals import Outbox
+    from live.stream_sender import StreamSignalSender
+
+    start = datetime(2026, 4, 1)
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    for i, asset in enumerate(["BTC", "ETH", "BTC"]):
+        bar = start.replace(hour=i)
+        outbox.put(Prediction(f"live-{i}", "m1", asset, bar, 1, 0.004, -0.006, 0.014, 0.6), start)
+    sender = StreamSignalSender(outbox, stream_url, SignedAuth("desk", SecretStr(SECRET)), TestClock(start))
+    assert SECRET not in repr(sender.auth)
+    task = asyncio.create_task(sender.run())
+    try:
+        assert await sender.drain(60)
+        assert outbox.counts() == {"accepted": 3} and sender.stats.accepted == 3
+        assert all(journaled(service, f"live-{i}") == 1 for i in range(3))
+        orders = service.journal.query("SELECT COUNT(*) FROM orders")[0][0]
+        outbox.db.execute("update signals set status = 'queued'")  # as if the acks were lost
+        assert await sender.drain(60)
+        assert (
+            sender.stats.accepted == 6
+            and service.journal.query("SELECT COUNT(*) FROM orders")[0][0] == orders
+        )
+        answers = [orjson.loads(a) for (a,) in outbox.db.execute("select answer from signals").fetchall()]
+        assert all(a["duplicate"] for a in answers)
+    finally:
+        await sender.stop()
+        await task
+        outbox.close()
