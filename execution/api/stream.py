@@ -11,15 +11,14 @@ fresh 256-bit session key, and every message must carry the next sequence number
   whole message is **refused** (none of its signals is journaled); the connection stays open and
   the sequence number is spent.
 
-Valid signals each go through :func:`execution.api.intake.answer_signal`, the ``POST /signals``
-path (journaled before any order, idempotent by signal id), started together so the journal's
-writer commits the whole message's statements in one group; the ``ack`` frame lists each signal's
-answer in order (``status`` as ``POST /signals`` would answer, and its body).
+A message's valid signals are decided in order by the ``POST /signals`` decision path and
+journaled as one unit, one transaction, before any of their orders is sent
+(:meth:`ExecutionService.handle_signals`; idempotent by signal id); the ``ack`` frame lists each
+signal's answer in order (``status`` as ``POST /signals`` would answer it, and its body).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import secrets
@@ -27,7 +26,7 @@ import secrets
 import orjson
 
 from execution import redact
-from execution.api.intake import answer_signal, read_signal
+from execution.api.intake import answer_signals, read_signal
 from execution.auth import Unauthorized, Verifier, _target
 from execution.service import ExecutionService
 from kimera.signing import SIGNATURE_HEADER
@@ -136,7 +135,7 @@ class _Connection:
                 message = f"signal {i} (line {i + 1}) is not valid; no signal of this message was taken"
                 return {**_error("invalid_request", message, seq), "line": i + 1, "fields": fields}, True
             signals.append(signal)
-        answers = await asyncio.gather(*(answer_signal(self.service, s, self.key_id) for s in signals))
+        answers = await answer_signals(self.service, signals, self.key_id)
         results = b",".join(b'{"status":%d,"answer":%s}' % (status, payload) for status, payload in answers)
         return b'{"type":"ack","seq":%d,"results":[%s]}' % (seq, results), True
 

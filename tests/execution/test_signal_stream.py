@@ -61,9 +61,10 @@ async def test_a_batch_is_journaled_and_answered_per_signal_and_a_resend_after_r
     service, stream_url
 ):
     client = await SignalStreamClient.connect(stream_url, "desk", SECRET)
-    batch = [signal(1), signal(2, asset="ETH", forecast=-0.004), signal(3, asset="DOGE")]
+    batch = [signal(1), signal(2, asset="ETH", forecast=-0.004), signal(3, asset="DOGE"), signal(1)]
     results = await client.submit(batch)
-    assert [r["status"] for r in results] == [200, 200, 422]
+    assert [r["status"] for r in results] == [200, 200, 422, 200]
+    assert results[3]["answer"]["duplicate"] is True  # a repeat inside one message trades once
     assert results[0]["answer"]["outcome"] == "orders" and results[0]["answer"]["orders"]
     assert results[1]["answer"]["signal_id"] == "sig-2" and not results[1]["answer"]["duplicate"]
     assert "DOGE" in results[2]["answer"]["message"]
