@@ -80,7 +80,8 @@ def run(quick: bool = False) -> list[Measure]:
     return out
 
 
-def _run_mode(synchronous: str, rates: tuple[float, ...], seconds: float) -> list[Measure]:
+def _start_service(synchronous: str) -> tuple[int, int, list[subprocess.Popen]]:
+    """(venue port, service port, processes): the paper venue server and the service, each its own process."""
     venue_port, service_port = _port(), _port()
     tmp = Path(tempfile.mkdtemp(prefix="kimera-bench-exec-"))
     data = yaml.safe_load((ROOT / "kimera.yaml").read_text())
@@ -100,18 +101,31 @@ def _run_mode(synchronous: str, rates: tuple[float, ...], seconds: float) -> lis
                KIMERA_LOG_LEVEL="WARNING", KIMERA_SECRET_EXECUTION_KEY_LOCAL=BENCH_KEY)  # fmt: skip
     venue = subprocess.Popen([sys.executable, "-m", "execution.venues.server", "--port", str(venue_port),
                               "--config", str(config)], env=env, cwd=ROOT)  # fmt: skip
-    service = None
+    procs = [venue]
     try:
         _wait(f"http://127.0.0.1:{venue_port}/ping", venue)
         service = subprocess.Popen([sys.executable, "-m", "execution.app", "--port", str(service_port)], env=env,
                                    cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
+        procs.insert(0, service)
         _wait(f"http://127.0.0.1:{service_port}/healthz", service)
+    except BaseException:
+        _stop(procs)
+        raise
+    return venue_port, service_port, procs
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _run_mode(synchronous: str, rates: tuple[float, ...], seconds: float) -> list[Measure]:
+    venue_port, service_port, procs = _start_service(synchronous)
+    try:
         results = {r: asyncio.run(_measure(venue_port, service_port, r, seconds)) for r in rates}
     finally:
-        for proc in (service, venue):
-            if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=20)
+        _stop(procs)
     out = []
     for r, (ack, ping, acked_share) in results.items():
         p99, base99 = float(np.percentile(ack, 99) * 1e3), float(np.percentile(ping, 99) * 1e3)

@@ -158,6 +158,7 @@ def _serve(config, settings, keys, port: int | None) -> None:
 
     import uvicorn
 
+    from execution.api.stream import mount_signal_stream
     from execution.auth import secure_app
     from execution.nonces import NonceStore
 
@@ -170,7 +171,8 @@ def _serve(config, settings, keys, port: int | None) -> None:
     )
     # used nonces on disk, so a request captured before a restart cannot be replayed after it
     nonces = NonceStore(settings.journal_path.parent / "nonces.sqlite") if auth.persist_nonces else None
-    secure_app(app, keys, auth, service.metrics.registry, nonces=nonces)
+    verifier = secure_app(app, keys, auth, service.metrics.registry, nonces=nonces)
+    mount_signal_stream(app, service, verifier)  # GET /signals/stream: the websocket intake
     port = port or config.execution.port
     print(
         f"execution service on http://{config.execution.host}:{port} (OpenAPI at /docs; API keys {keys.ids()})"

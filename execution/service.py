@@ -68,6 +68,16 @@ class Decision:
     accounts: list[dict[str, Any]] | None = None  # with execution.accounts: what each account did
 
 
+@dataclass
+class _Taken:
+    """A signal decided and registered in memory, with the statements that make it durable."""
+
+    sid: str
+    decision: Decision
+    statements: list
+    t_start: float
+
+
 _PNL_QUANTUM = Decimal("0.00000001")
 
 
@@ -280,15 +290,88 @@ class ExecutionService:
         ``key_id``: the API key that signed it; with accounts, a key bound to one account may only
         signal that account's strategies (:class:`~execution.accounts.desk.ForeignAccount`)."""
         t_start = time.perf_counter()
+        taken = self._take(body, key_id, t_start)
+        if taken is None:
+            return await self._duplicate_view(body["signal_id"])
+        future = asyncio.get_running_loop().create_future()
+        self.pending_signals[taken.sid] = future
+        try:
+            t0 = time.perf_counter()
+            await self.journal.write(taken.statements)
+            self.metrics.observe("journal", time.perf_counter() - t0)
+        except Exception:
+            self._forget(taken)
+            raise
+        finally:
+            future.set_result(None)
+            self.pending_signals.pop(taken.sid, None)
+        return await self._send_decided(taken)
+
+    async def handle_signals(
+        self, bodies: list[dict[str, Any]], key_id: str | None = None
+    ) -> list[dict[str, Any] | Exception]:
+        """Several signals decided in order and journaled as ONE unit (one transaction) before any
+        of their orders is sent: each signal's answer as :meth:`handle_signal` gives it, or the
+        exception it would raise (``SignalConflict``, ``UnknownAsset``...; a ``JournalError`` for
+        every signal of the unit when the write fails, and then none of them happened)."""
+        t_start = time.perf_counter()
+        results: list[Any] = [None] * len(bodies)
+        taken: list[tuple[int, _Taken]] = []
+        statements: list = []
+        for i, body in enumerate(bodies):
+            try:
+                t = self._take(body, key_id, t_start)
+            except Exception as exc:  # this signal's refusal, as handle_signal would raise it
+                results[i] = exc
+                continue
+            if t is not None:
+                taken.append((i, t))
+                statements.extend(t.statements)
+        future = asyncio.get_running_loop().create_future()
+        for _, t in taken:
+            self.pending_signals[t.sid] = future
+        try:
+            if statements:
+                t0 = time.perf_counter()
+                await self.journal.write(statements)
+                self.metrics.observe("journal", time.perf_counter() - t0)
+        except Exception as exc:
+            for i, t in taken:
+                self._forget(t)
+                results[i] = exc
+            taken = []
+        finally:
+            future.set_result(None)
+            for _, t in taken:
+                self.pending_signals.pop(t.sid, None)
+            for sid in [k for k, v in self.pending_signals.items() if v is future]:
+                del self.pending_signals[sid]
+        trading = [(i, t) for i, t in taken if t.decision.orders]
+        for i, t in taken:  # no order to wait for: answered without a task each
+            if not t.decision.orders:
+                self.metrics.signals.labels(t.decision.outcome).inc()
+                results[i] = self.signal_view(t.sid, duplicate=False, decision=t.decision)
+        answers = await asyncio.gather(*(self._send_decided(t) for _, t in trading))
+        for (i, _), answer in zip(trading, answers, strict=True):
+            results[i] = answer
+        for i, body in enumerate(bodies):  # repeats of a signal already decided (here or before)
+            if results[i] is None:
+                try:
+                    results[i] = await self._duplicate_view(body["signal_id"])
+                except KeyError:  # its first occurrence was in this unit, which failed
+                    results[i] = next(r for r in results if isinstance(r, Exception))
+        return results
+
+    def _take(self, body: dict[str, Any], key_id: str | None, t_start: float) -> _Taken | None:
+        """Decide on a new signal and register its orders (not yet durable); None for a signal id
+        seen before. Raises ``SignalConflict``, ``UnknownAsset`` or the accounts' refusals."""
         sid = body["signal_id"]
         digest = _body_hash(body)
         seen = self.signals.get(sid)
         if seen is not None:
             if seen.get("hash") not in (None, digest):
                 raise SignalConflict(f"signal_id {sid!r} was already used for a different signal")
-            if sid in self.pending_signals:
-                await asyncio.shield(self.pending_signals[sid])
-            return self.signal_view(sid, duplicate=True)
+            return None
         if body["asset"] not in self.assets:
             raise UnknownAsset(
                 f"asset {body['asset']!r} is not traded; configured assets: {sorted(self.assets)}"
@@ -315,32 +398,35 @@ class ExecutionService:
             self.oms.register(order)
             statements.extend(self.oms.created_and_submitted(order))
         self.signals[sid] = {"outcome": decision.outcome, "parent_id": decision.parent_id, "detail": decision.detail, "hash": digest}  # fmt: skip
-        future = asyncio.get_running_loop().create_future()
-        self.pending_signals[sid] = future
-        try:
-            t0 = time.perf_counter()
-            await self.journal.write(statements)
-            self.metrics.observe("journal", time.perf_counter() - t0)
-        except Exception:
-            for order in decision.orders or []:  # nothing was durable, so nothing happened
-                self.oms.unregister(order)
-            if decision.parent_id:
-                self.parents.pop(decision.parent_id, None)
-                self.working.pop(decision.parent_id, None)
-            if self.accounts is not None:
-                self.accounts.forget(decision)
-            del self.signals[sid]
-            raise
-        finally:
-            future.set_result(None)
-            self.pending_signals.pop(sid, None)
+        return _Taken(sid, decision, statements, t_start)
+
+    def _forget(self, taken: _Taken) -> None:
+        """Its journal unit failed: nothing was durable, so nothing happened."""
+        decision = taken.decision
+        for order in decision.orders or []:
+            self.oms.unregister(order)
+        if decision.parent_id:
+            self.parents.pop(decision.parent_id, None)
+            self.working.pop(decision.parent_id, None)
+        if self.accounts is not None:
+            self.accounts.forget(decision)
+        self.signals.pop(taken.sid, None)
+
+    async def _duplicate_view(self, sid: str) -> dict[str, Any]:
+        if sid in self.pending_signals:
+            await asyncio.shield(self.pending_signals[sid])
+        return self.signal_view(sid, duplicate=True)
+
+    async def _send_decided(self, taken: _Taken) -> dict[str, Any]:
+        """Send a durable decision's orders and answer (after their acks, up to ``oms.ack_wait_s``)."""
+        decision = taken.decision
         self.metrics.signals.labels(decision.outcome).inc()
         sends = [self.oms.spawn(self.oms.send(o)) for o in decision.orders or []]
         if sends and self.cfg.oms.ack_wait_s > 0:
             done, _ = await asyncio.wait(sends, timeout=self.cfg.oms.ack_wait_s)
             if len(done) == len(sends):
-                self.metrics.observe("signal_to_ack", time.perf_counter() - t_start)
-        return self.signal_view(sid, duplicate=False, decision=decision)
+                self.metrics.observe("signal_to_ack", time.perf_counter() - taken.t_start)
+        return self.signal_view(taken.sid, duplicate=False, decision=decision)
 
     def signal_view(self, sid: str, duplicate: bool, decision: Decision | None = None) -> dict[str, Any]:
         seen = self.signals[sid]

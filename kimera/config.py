@@ -1070,6 +1070,11 @@ class LiveConfig(_Section):
     trade: bool = Field(
         default=True, description="Send signals to the execution service (false: predict only)."
     )
+    intake: Literal["http", "stream"] = Field(
+        default="http",
+        description="How signals reach the execution service: http (POST /signals, one request each) "
+        "or stream (the GET /signals/stream websocket, MAC'd batches; docs/execution.md).",
+    )
     retention_bars: Annotated[int, Field(ge=2, le=100_000)] = Field(
         default=400, description="Bars of model tables the online feature buffer keeps (>= every window)."
     )

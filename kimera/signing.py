@@ -103,11 +103,12 @@ class SignedAuth(httpx.Auth):
     def __repr__(self) -> str:
         return f"SignedAuth(key_id={self.key_id!r})"
 
+    def sign(self, method: str, target: str, body: bytes | None) -> dict[str, str]:
+        """Headers signing one request (e.g. a websocket handshake, which httpx does not send)."""
+        return sign_request(method, target, body, self.key_id, self._secret)
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        headers = sign_request(
-            request.method, request_target(request.url), request.content, self.key_id, self._secret
-        )
-        request.headers.update(headers)
+        request.headers.update(self.sign(request.method, request_target(request.url), request.content))
         yield request
 
 

@@ -30,6 +30,7 @@ from live.landing import land_predictions
 from live.loop import Loop
 from live.model import FeatureWindows, PromotedModel
 from live.signals import Outbox, SignalSender
+from live.stream_sender import StreamSignalSender
 from live.trader import Trader
 
 STAGES = ("features", "model", "queue", "ack")
@@ -139,7 +140,10 @@ async def run_live(
     sender = None
     if live.trade:
         url = f"http://{config.execution.host}:{config.execution.port}"
-        sender = SignalSender(outbox, url, auth, clock)
+        if live.intake == "stream":
+            sender = StreamSignalSender(outbox, url, auth, clock)
+        else:
+            sender = SignalSender(outbox, url, auth, clock)
     trader = Trader(model, FeatureWindows([], 1, bar), outbox, sender, clock)
     started = clock.now()
 

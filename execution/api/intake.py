@@ -34,22 +34,46 @@ async def answer_signal(
 ) -> tuple[int, bytes]:
     """(status, JSON body) of the answer to one valid signal; ``key_id`` signed it (None: unsigned app)."""
     try:
-        # without a strategy the body is as before accounts (its hash decides idempotency)
-        body = signal.model_dump(mode="json", exclude={"strategy"} if signal.strategy is None else None)
-        answer = await service.handle_signal(body, key_id=key_id)
-    except SignalConflict as exc:
+        answer = await service.handle_signal(_body(signal), key_id=key_id)
+    except (SignalConflict, ForeignAccount, UnknownStrategy, UnknownAsset, JournalError) as exc:
+        return _refused(signal, exc)
+    return 200, orjson.dumps(answer, default=_json_value)
+
+
+async def answer_signals(
+    service: ExecutionService, signals: list[SignalIn], key_id: str | None = None
+) -> list[tuple[int, bytes]]:
+    """(status, JSON body) for each of ``signals``, as :func:`answer_signal` would answer it, the
+    whole list decided in order and journaled in one unit (:meth:`ExecutionService.handle_signals`)."""
+    results = await service.handle_signals([_body(s) for s in signals], key_id=key_id)
+    out = []
+    for signal, result in zip(signals, results, strict=True):
+        if isinstance(result, (SignalConflict, ForeignAccount, UnknownStrategy, UnknownAsset, JournalError)):
+            out.append(_refused(signal, result))
+        elif isinstance(result, Exception):  # a fault of ours: named, and the other signals still answered
+            out.append(_problem(500, "internal_error", f"{type(result).__name__} deciding this signal"))
+        else:
+            out.append((200, orjson.dumps(result, default=_json_value)))
+    return out
+
+
+def _body(signal: SignalIn) -> dict[str, Any]:
+    # without a strategy the body is as before accounts (its hash decides idempotency)
+    return signal.model_dump(mode="json", exclude={"strategy"} if signal.strategy is None else None)
+
+
+def _refused(signal: SignalIn, exc: Exception) -> tuple[int, bytes]:
+    if isinstance(exc, SignalConflict):
         return _problem(409, "signal_conflict", str(exc))
-    except ForeignAccount as exc:
+    if isinstance(exc, ForeignAccount):
         return _problem(403, "wrong_account", str(exc))
-    except UnknownStrategy as exc:
+    if isinstance(exc, UnknownStrategy):
         field = {"field": "strategy", "given": signal.strategy, "accepted": str(exc)}
         return _problem(422, "invalid_request", f"strategy: {exc}", [field])
-    except UnknownAsset as exc:
+    if isinstance(exc, UnknownAsset):
         field = {"field": "asset", "given": signal.asset, "accepted": str(exc)}
         return _problem(422, "invalid_request", f"asset: {exc}", [field])
-    except JournalError as exc:
-        return _problem(503, "journal_unavailable", f"the decision could not be made durable: {exc}")
-    return 200, orjson.dumps(answer, default=_json_value)
+    return _problem(503, "journal_unavailable", f"the decision could not be made durable: {exc}")
 
 
 def _json_value(value: object) -> str:

@@ -32,3 +32,10 @@ def test_a_ccxt_feed_without_venues_and_a_bad_speed_are_refused_by_the_command(
 
     result = CliRunner().invoke(main, ["live", "--speed", "0"])
     assert result.exit_code == 2 and "live.speed" in result.output and "greater than 0" in result.output
+
+
+def test_the_signal_intake_is_http_unless_the_stream_is_chosen_and_nothing_else_is_accepted():
+    assert config_with().live.intake == "http"  # existing kimera.yaml files keep POST /signals
+    assert config_with(live={"intake": "stream"}).live.intake == "stream"
+    with pytest.raises(ConfigError, match=r"live.intake = 'grpc' is not accepted: .*'http' or 'stream'"):
+        config_with(live={"intake": "grpc"})
