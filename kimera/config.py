@@ -946,6 +946,11 @@ class KimeraConfig(_Section):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
 
+    @property
+    def sessions(self) -> dict[str, str]:
+        """Each asset's session calendar (kimera.sessions), by symbol: how the models count bars."""
+        return {a.symbol: a.sessions for a in self.assets}
+
     @field_validator("assets")
     @classmethod
     def _assets(cls, assets: list[Asset]) -> list[Asset]:
