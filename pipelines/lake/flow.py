@@ -6,11 +6,13 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from connect.sim import simulator_from_config
 from kimera.config import KimeraConfig
 from kimera.schema import RAW_TABLES
 from kimera.settings import Settings
+from pipelines.ingest.chains import per_chain
 from pipelines.ingest.feeds import FEEDS
 from pipelines.lake.store import Lake, attach_raw_views, export_marts, write_reference, write_window
 from pipelines.sources import make_sources
@@ -18,19 +20,24 @@ from pipelines.warehouse import ensure_raw_schema
 
 
 def ingest_window_to_lake(lake: Lake, config: KimeraConfig, start: datetime, end: datetime) -> int:
-    """Write every partitioned raw table for ``[start, end)`` from the config's sources, a file per
-    hour; returns the files written. Running it again over the same window rewrites the same files."""
+    """Write every partitioned raw table for ``[start, end)`` from the config's sources (every chain
+    of ``chains:``), a file per hour; returns the files written. Running it again over the same window rewrites the same files."""
     sources = make_sources(config)
     written = 0
     for feed in FEEDS.values():
-        written += write_window(lake, feed.table, start, end, feed.fetch(sources, start, end))
+        # an hour's file holds every chain of ``chains:`` (exchange tables: the one read)
+        each = [sources] if feed.family == "exchange" else per_chain(sources)
+        rows = pa.concat_tables([feed.fetch(s, start, end) for s in each])
+        written += write_window(lake, feed.table, start, end, rows)
     return written
 
 
 def ingest_reference_to_lake(lake: Lake, config: KimeraConfig) -> None:
-    """Write the simulated chain's reference tables (pools, tokens, wallet labels)."""
-    for name, rows in simulator_from_config(config).reference_tables().items():
-        write_reference(lake, RAW_TABLES[name], rows)
+    """Write the simulated chains' reference tables (pools, tokens, wallet labels), every chain of
+    ``chains:`` in one file per table, as the local warehouse holds them."""
+    per_chain = [simulator_from_config(view).reference_tables() for view in config.chain_views()]
+    for name in per_chain[0]:
+        write_reference(lake, RAW_TABLES[name], pa.concat_tables([tables[name] for tables in per_chain]))
 
 
 def catalog_path(settings: Settings) -> Path:
