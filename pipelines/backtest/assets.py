@@ -33,7 +33,7 @@ def command(window: BacktestWindow) -> list[str]:
     return cmd
 
 
-@asset(key=["ml", "backtest"], group_name="ml", compute_kind="python")
+@asset(key=["ml", "backtest"], group_name="backtest", compute_kind="python")
 def backtest_asset(context: AssetExecutionContext, config: BacktestWindow) -> MaterializeResult:
     """Replay the window through the live loop and the execution path; metadata: the run's figures."""
     done = subprocess.run(command(config), capture_output=True, text=True, check=False)

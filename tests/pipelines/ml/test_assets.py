@@ -178,6 +178,10 @@ def test_the_code_location_carries_the_ml_group_with_its_warehouse(kimera_home) 
         if a.group_names_by_key[k] == "ml"
     }
     assert {"ml/dataset", "ml/ensemble", "ml/evaluations"} <= ml
+    # the backtest needs a window (run config): in the training job's group, every retrain would fail
+    assert "ml/backtest" not in ml and "ml/backtest" in {
+        k.to_user_string() for k in repository.assets_defs_by_key
+    }
     for key in (["ml", "dataset"], ["ml", "evaluations"]):
         assert repository.assets_defs_by_key[dg.AssetKey(key)].op.pool == "duckdb"
     assert repository.get_job("ml_training").partitions_def is not None
