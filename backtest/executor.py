@@ -24,6 +24,7 @@ from execution.killswitch import KillSwitch
 from execution.risk import PreTradeRisk
 from execution.router import CexInput, PoolInput, route
 from execution.sizing import target_notional
+from execution.slicing import split
 from execution.venues.base import Side
 from kimera.config import KimeraConfig
 from live.model import Prediction
@@ -115,8 +116,11 @@ class Executor:
             return self._refuse(p, bar_time, "no_book", f"no CEX book of {p.asset} at or before {bar_time}")
         target = target_notional(p.forecast, p.lower, p.upper, ex.sizing, ex.risk.max_position_notional) / ref
         held = self.positions.get(p.asset, 0.0)
-        change = round(round((target - held) / self.lot) * self.lot, 10)
-        if abs(change) * ref < ex.sizing.min_order_notional:
+        # as the service sizes: whole lots towards the target, never past it (rounding up could end
+        # a hair beyond max_position_notional, which the risk check then refuses)
+        qty = round(math.floor(abs(target - held) / self.lot + 1e-9) * self.lot, 12)
+        change = math.copysign(qty, target - held)
+        if qty * ref < ex.sizing.min_order_notional:
             return []
         daily = self.equity(t) - self.day_start_equity
         refusal = self.risk.check_parent(self.killswitch, held, change, ref, daily)
@@ -126,18 +130,25 @@ class Executor:
         if self.order_style == "maker":
             return self._post(p, bar_time, t, side, abs(change), ref)
         cex, pools = self._inputs(p.asset, side, t)
-        plan = route(side, abs(change), cex, pools, lot=self.lot)
+        # sliced as the service slices a parent (execution.slicing.split: no slice beyond what one
+        # venue order may be); slice k is sent twap_interval_s after slice k-1. Every slice is routed
+        # on the books known at the decision (no later book is read); the fill model then matches
+        # each against the book at its own arrival.
+        slices = split(qty, ref, self.lot, ex.routing, ex.risk.max_order_notional)
+        step = int(ex.routing.twap_interval_s * 1_000_000)
         orders = []
-        for leg in plan.legs:
-            if leg.amount <= 0:
-                continue
-            slip = ex.routing.slippage_bps / 1e4
-            limit = leg.worst_price * (1 + slip if side is Side.BUY else 1 - slip)
-            refusal = self.risk.check_child(leg.venue, leg.amount, limit, ref)
-            if refusal is not None:
-                orders += self._refuse(p, bar_time, refusal.reason, refusal.detail)
-                continue
-            orders.append(self._place(p, leg.venue, side, leg.amount, limit, "ioc", t, ref))
+        for k, size in enumerate(slices):
+            plan = route(side, float(size), cex, pools, lot=self.lot)
+            for leg in plan.legs:
+                if leg.amount <= 0:
+                    continue
+                slip = ex.routing.slippage_bps / 1e4
+                limit = leg.worst_price * (1 + slip if side is Side.BUY else 1 - slip)
+                refusal = self.risk.check_child(leg.venue, leg.amount, limit, ref)
+                if refusal is not None:
+                    orders += self._refuse(p, bar_time, refusal.reason, refusal.detail)
+                    continue
+                orders.append(self._place(p, leg.venue, side, leg.amount, limit, "ioc", t + k * step, ref))
         return orders
 
     def _post(self, p: Prediction, bar_time: datetime, t: int, side: Side, qty: float, ref: float):
