@@ -31,7 +31,6 @@ class Run:
     end: datetime
     partition: str
     bar_hours: float  # the features' bar (Sharpe is annualised with it)
-    sessions: dict[str, str]  # asset -> session calendar: windows and labels count trading bars
 
 
 def run_of(context: AssetExecutionContext) -> Run:
@@ -41,7 +40,7 @@ def run_of(context: AssetExecutionContext) -> Run:
     partition = context.partition_key
     folder = RunFolder.of(settings, partition, cfg.horizon)
     bar_hours = TIMEFRAME_SECONDS[config.features.bar] / 3600.0
-    return Run(settings, cfg, folder, training_end(context), partition, bar_hours, config.sessions)
+    return Run(settings, cfg, folder, training_end(context), partition, bar_hours)
 
 
 def windows_of(run: Run):
