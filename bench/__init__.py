@@ -57,6 +57,16 @@ class Outcome:
     error: str | None = None
 
 
+def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
+    """The fastest of ``repeat`` wall-clock runs of ``fn``, in seconds (the least disturbed run)."""
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
 def available() -> list[str]:
     """Names of the benchmarks in this package."""
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))

@@ -10,22 +10,12 @@ filter, same chunks) posted with httpx on a kept-alive connection, nothing decod
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from bench import Measure
+from bench import Measure, best_time
 
 CHUNK = 50
 CHAINS = (("ethereum", None), ("bsc", 56))  # None: eth-tester's own chain id
-
-
-def _best(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def run(quick: bool = False) -> list[Measure]:
@@ -76,7 +66,7 @@ def _one_chain(name: str, chain_id: int | None, blocks: int) -> Measure:
             rows = source.rows_between("dex_swaps", first, last).num_rows
 
         ours()  # warm: pool facts read and cached, as after a first ingest
-        ours_s = _best(ours)
+        ours_s = best_time(ours)
         topics = [[V2_SWAP, V2_SYNC, V3_SWAP, V3_MINT, V3_BURN]]
         with httpx.Client() as client:
 
@@ -88,7 +78,7 @@ def _one_chain(name: str, chain_id: int | None, blocks: int) -> Measure:
                     client.post(rpc.url, json=body).raise_for_status()
 
             raw()
-            raw_s = _best(raw)
+            raw_s = best_time(raw)
     scratch.cleanup()
     if rows != blocks:
         raise RuntimeError(f"the source read {rows} swaps of the {blocks} in the range")

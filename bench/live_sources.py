@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bench import Measure
+from bench import Measure, best_time
 
 # The local exchange server and dump writers live in tests/support (the offline tests use them too);
 # `kimera bench` runs from the console script, whose sys.path does not hold the repository.
@@ -27,15 +26,6 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.append(str(REPO_ROOT))
 
 DAY_2024 = 1_704_067_200_000
-
-
-def _best(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def _fresh_file(folder: Path, name: str) -> Path:
@@ -71,7 +61,7 @@ def _dump_measures(folder: Path, quick: bool) -> list[Measure]:
 
     measures = []
     for kind, (path, rows) in files.items():
-        value, baseline = rows / _best(lambda p=path: ours(p)), rows / _best(lambda p=path: peer(p))
+        value, baseline = rows / best_time(lambda p=path: ours(p)), rows / best_time(lambda p=path: peer(p))
         measures.append(
             Measure(
                 f"import Binance {kind} CSV into a warehouse file (parse + checks + write to raw)",
@@ -107,9 +97,9 @@ def _ccxt_measure(quick: bool) -> Measure:
         start = end - timedelta(hours=hours)
         rows = source.ohlcv(start, end).num_rows  # warm: markets loaded, connection open
         before = len(server.requests)
-        ours = _best(lambda: source.ohlcv(start, end), repeat=1)
+        ours = best_time(lambda: source.ohlcv(start, end), repeat=1)
         pages = server.requests[before:]
-        ours = min(ours, _best(lambda: source.ohlcv(start, end), repeat=2))
+        ours = min(ours, best_time(lambda: source.ohlcv(start, end), repeat=2))
         with httpx.Client() as client:
 
             def raw() -> None:
@@ -119,7 +109,7 @@ def _ccxt_measure(quick: bool) -> Measure:
                     ).raise_for_status()
 
             raw()
-            ceiling = _best(raw)
+            ceiling = best_time(raw)
     value, baseline = rows / ours, rows / ceiling
     return Measure("ccxt OHLCV paging (binance dialect, local)", value, "candles/s", "httpx GETs of the same pages",
                    baseline, value / baseline, "ratio >= 0.3", value / baseline >= 0.3)  # fmt: skip
