@@ -18,6 +18,7 @@ from datetime import datetime
 
 import numpy as np
 
+from backtest.candle_fills import last_close
 from backtest.fills import BUY, SELL, BacktestJournal, BacktestVenues, Latency, SimOrder
 from backtest.market import Market
 from execution.killswitch import KillSwitch
@@ -77,7 +78,18 @@ class Executor:
                 book = self.market.book(spec.name, self.pair[asset], t)
                 if book is not None and math.isfinite(book.mid):
                     mids.append(book.mid)
+        if not mids:  # no book: the close of the newest closed candle of the candle venues
+            mids = [c[0] for c in self._candles_of(asset, t)]
         return float(np.median(mids)) if mids else math.nan
+
+    def _candles_of(self, asset: str, t: int) -> list[tuple[float, float, str]]:
+        """(close, volume, venue) of the newest closed candle of each candle venue of ``asset``."""
+        out = []
+        for venue in sorted(self.venues.candle_venues):
+            last = last_close(self.market, venue, self.pair[asset], t)
+            if last is not None:
+                out.append((*last, venue))
+        return out
 
     def equity(self, t: int) -> float:
         value = self.cash
@@ -130,6 +142,9 @@ class Executor:
         if self.order_style == "maker":
             return self._post(p, bar_time, t, side, abs(change), ref)
         cex, pools = self._inputs(p.asset, side, t)
+        candles = self._candles_of(p.asset, t) if not cex and not pools else []
+        if candles:  # no book or pool, only candles: market orders on the busiest candle venue
+            return self._on_candles(p, bar_time, t, side, qty, ref, max(candles, key=lambda c: c[1])[2])
         # sliced as the service slices a parent (execution.slicing.split: no slice beyond what one
         # venue order may be); slice k is sent twap_interval_s after slice k-1. Every slice is routed
         # on the books known at the decision (no later book is read); the fill model then matches
@@ -149,6 +164,21 @@ class Executor:
                     orders += self._refuse(p, bar_time, refusal.reason, refusal.detail)
                     continue
                 orders.append(self._place(p, leg.venue, side, leg.amount, limit, "ioc", t + k * step, ref))
+        return orders
+
+    def _on_candles(self, p: Prediction, bar_time: datetime, t: int, side: Side, qty: float, ref: float,
+                    venue: str) -> list[SimOrder]:  # fmt: skip
+        """Sliced as the book path; each slice a market order whose rest works over the next candles
+        (backtest.candle_fills) until the next bar replaces it."""
+        ex = self.config.execution
+        step = int(ex.routing.twap_interval_s * 1_000_000)
+        orders = []
+        for k, size in enumerate(split(qty, ref, self.lot, ex.routing, ex.risk.max_order_notional)):
+            refusal = self.risk.check_child(venue, float(size), ref, ref)
+            if refusal is not None:
+                orders += self._refuse(p, bar_time, refusal.reason, refusal.detail)
+                continue
+            orders.append(self._place(p, venue, side, float(size), None, "gtc", t + k * step, ref))
         return orders
 
     def _post(self, p: Prediction, bar_time: datetime, t: int, side: Side, qty: float, ref: float):
@@ -192,7 +222,7 @@ class Executor:
                 pools.append(PoolInput(spec.name, base, quote, spec.fee, gas, routing.max_pool_fraction))
         return cex, pools
 
-    def _place(self, p: Prediction, venue: str, side: Side, qty: float, limit: float, tif: str, t: int,
+    def _place(self, p: Prediction, venue: str, side: Side, qty: float, limit: float | None, tif: str, t: int,
                ref: float) -> SimOrder:  # fmt: skip
         self._seq += 1
         spec = self.venues.specs[venue]

@@ -120,6 +120,8 @@ class BacktestVenues:
         self.pools = pools  # venue name -> pool
         self.swap_gas_units = swap_gas_units
         self.gas_price_asset = gas_price_asset
+        self.candles = None  # backtest.candle_fills.CandleFills, for venues with candles but no book
+        self.candle_venues: set[str] = set()
         self.orders: list[SimOrder] = []
         self.open: list[SimOrder] = []
         self.fills: list[Fill] = []
@@ -147,13 +149,15 @@ class BacktestVenues:
             if o.arrive_at > until:
                 continue
             before = (o.status, o.filled)
-            if o.status == "pending":
+            if o.venue in self.candle_venues:
+                self.candles.match(o, self.specs[o.venue], until, self._candle_fill)
+            elif o.status == "pending":
                 spec = self.specs[o.venue]
                 if spec.kind == "amm":
                     self._swap(o, spec)
                 else:
                     self._take(o, spec)
-            if o.status == "resting":
+            if o.status == "resting" and o.venue not in self.candle_venues:
                 self._rest(o, self.specs[o.venue], until)
             if o.status not in ("pending", "resting"):
                 self.open.remove(o)
@@ -259,6 +263,9 @@ class BacktestVenues:
                 if book is not None and math.isfinite(book.mid):
                     return book.mid
         return 0.0
+
+    def _candle_fill(self, o: SimOrder, price: float, amount: float, fee: float, ts: int, how: str) -> None:
+        self._fill(o, price, amount, fee, 0.0, ts, how)
 
     def _fill(self, o: SimOrder, price: float, amount: float, fee: float, gas: float, ts: int, how: str,
               block: int | None = None) -> None:  # fmt: skip

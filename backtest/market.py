@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kimera.config import TIMEFRAME_SECONDS
 from live.events import Event, RawRows, Watermark
 
 US = np.int64(1)  # times are epoch microseconds (int64) throughout
@@ -74,6 +75,9 @@ class Market:
         self.trades = _Columns(("key", "ts", "side", "price", "amount"))
         self.reserves = _Columns(("key", "ts", "block", "reserve0", "reserve1"))
         self.blocks = _Columns(("key", "ts", "block", "base_fee_gwei"))
+        # candles (ts = open, end = close) are kept only for a run with candle venues (backtest.candle_fills)
+        self.candles = _Columns(("key", "ts", "end", "open", "high", "low", "close", "volume"))
+        self.keep_candles = False
         self.watermark: int | None = None
         self.events = 0
         self._fresh: set[str] = set()
@@ -119,6 +123,17 @@ class Market:
                 "reserve1": rows["reserve1"].to_numpy(),
             }
             self._put(self.reserves, new, first, "key")
+        elif table == "exchange_ohlcv" and self.keep_candles:
+            opened = _us(rows["open_time"])
+            lengths = {tf: TIMEFRAME_SECONDS[tf] * 1_000_000 for tf in set(rows["timeframe"].to_pylist())}
+            span = np.array([lengths[tf] for tf in rows["timeframe"].to_pylist()], dtype=np.int64)
+            new = {
+                "key": _text(pc.binary_join_element_wise(rows["venue"], rows["symbol"], "|")),
+                "ts": opened,
+                "end": opened + span,
+                **{n: rows[n].to_numpy() for n in ("open", "high", "low", "close", "volume")},
+            }
+            self._put(self.candles, new, first, "key")
         elif table == "chain_blocks":
             new = {
                 "key": _text(rows["chain"]),

@@ -23,12 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtest.candle_fills import BOOK, CANDLES, CandleFills, venue_fill_models
 from backtest.chunked_features import ChunkedFeatures
 from backtest.executor import Executor, micros
 from backtest.fills import BacktestJournal, BacktestVenues, Fill, Latency, PoolRef, SimOrder
 from backtest.market import Market
 from backtest.metrics import costs_per_venue, explain, performance, vectorised
 from backtest.replay import ReplayFeed, raw_tables, read_only
+from execution.venues.matching import PaperVenueSpec
 from execution.venues.specs import paper_specs, pool_refs
 from kimera.config import TIMEFRAME_SECONDS, ConfigError, KimeraConfig
 from kimera.settings import Settings
@@ -163,7 +165,14 @@ async def replay(
         pool = next(p for p in config.dex.pools if p.address == ref.address)
         pools[ref.name] = PoolRef(ref.address.lower(), token_asset.get(pool.token0) == ref.asset)
     pair = {a.symbol: a.pair for a in config.assets}
+    with read_only(warehouse) as con:
+        fill_models = venue_fill_models(con, start, end)
+    specs += candle_venue_specs(config, fill_models, {s.name for s in specs})
     venues = BacktestVenues(market, specs, pools, SWAP_GAS_UNITS, pair.get("ETH"))
+    venues.candle_venues = {v for v, m in fill_models.items() if m == CANDLES}
+    if venues.candle_venues:
+        market.keep_candles = True
+        venues.candles = CandleFills(market, config.backtest.candles)
     journal = BacktestJournal(folder / "journal.jsonl")
     executor = Executor(config, market, venues, Latency(seed, p50, p99), journal, order_style)
     clock = TestClock(start)
@@ -229,6 +238,8 @@ async def replay(
     figures = performance(curve["equity"].to_numpy(), curve["exposure"].to_numpy(), curve["traded"].to_numpy(),
                           capital, bar.total_seconds())  # fmt: skip
     per_venue = costs_per_venue(venues.orders, venues.fills)
+    for venue, costs in per_venue.items():
+        costs["fill_model"] = fill_models.get(venue, BOOK if venues.specs[venue].kind == "cex" else "amm")
     totals = {k: float(sum(v[k] for v in per_venue.values())) for k in ("fees", "gas", "slippage")}
     preds = pd.DataFrame(
         [
@@ -256,6 +267,7 @@ async def replay(
         "config": json.dumps(
             {
                 "order_style": order_style,
+                "fill_models": fill_models,
                 "latency_ms": [p50, p99],
                 "trade_from": str(trade_from) if trade_from else None,
                 "config": json.loads(config_text),
@@ -280,6 +292,26 @@ async def replay(
                           wf, executor.refusals, folder / "journal.jsonl",
                           [(d.prediction.prediction_id, d.prediction.asset, d.prediction.feature_time)
                            for d in trader.decisions])  # fmt: skip
+
+
+def candle_venue_specs(
+    config: KimeraConfig, fill_models: dict[str, str], known: set[str]
+) -> list[PaperVenueSpec]:
+    """A venue for each candle venue the config does not run (an imported dump's ``--venue``), with
+    the fee and latency of ``backtest.candles``."""
+    candles = config.backtest.candles
+    symbols = tuple(a.pair for a in config.assets)
+    return [
+        PaperVenueSpec(
+            name=venue,
+            kind="cex",
+            symbols=symbols,
+            fee=candles.fee_bps / 1e4,
+            latency_s=candles.latency_ms / 1e3,
+        )  # fmt: skip
+        for venue, model in fill_models.items()
+        if model == CANDLES and venue not in known
+    ]
 
 
 def as_frames(result: BacktestResult) -> dict[str, pd.DataFrame]:
@@ -389,13 +421,16 @@ def summary(result: BacktestResult) -> list[str]:
         f"{r['fills']} fills",
         f"  total return {r['total_return']:+.4%}  Sharpe {r['sharpe']:.2f}  Sortino {r['sortino']:.2f}  "
         f"max drawdown {r['max_drawdown']:.4%}  win rate {_pct(r['win_rate'])}  turnover {r['turnover']:.4f}/bar",
-        "  venue          fills     notional       fees        gas   slippage  slip bps",
+        "  venue          fills     notional       fees        gas   slippage  slip bps  fill model",
     ]
     for venue, v in result.per_venue.items():
         lines.append(
             f"  {venue:12s} {v['fills']:7d} {v['notional']:12,.2f} {v['fees']:10,.2f} {v['gas']:10,.2f} "
-            f"{v['slippage']:10,.2f} {v['slippage_bps']:9.2f}"
+            f"{v['slippage']:10,.2f} {v['slippage_bps']:9.2f}  {v.get('fill_model', '')}"
         )
+    models = json.loads(r["config"]).get("fill_models") or {}
+    if models:
+        lines.append("  fill model per venue: " + ", ".join(f"{v} {m}" for v, m in models.items()))
     wf = result.vectorised
     if wf:
         lines.append(

@@ -1080,6 +1080,34 @@ class LiveConfig(_Section):
     )
 
 
+class BacktestCandles(_Section):
+    """The candle fill model of ``kimera backtest``: venues with candles but no order book (docs/backtest.md)."""
+
+    spread_bps: NonNegativeFloat = Field(
+        default=2.0, description="Assumed bid-ask spread; a taker pays half of it on the candle's open."
+    )
+    participation: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.1,
+        description="Most of a candle's volume our orders may take; the rest waits for later candles.",
+    )
+    impact_bps: NonNegativeFloat = Field(
+        default=10.0,
+        description="Slippage at the participation cap, linear in the share of the cap an order takes.",
+    )
+    fee_bps: NonNegativeFloat = Field(
+        default=10.0, description="Taker fee of a candle venue that is not a configured sim venue."
+    )
+    latency_ms: PositiveFloat = Field(
+        default=50.0, description="Published latency of a candle venue that is not a configured sim venue."
+    )
+
+
+class BacktestConfig(_Section):
+    """``kimera backtest`` (docs/backtest.md)."""
+
+    candles: BacktestCandles = Field(default_factory=BacktestCandles)
+
+
 AlertEvent = Literal["fill", "refusal", "kill_switch", "drift", "run_failed", "loop_lag"]
 ALERT_EVENTS: tuple[str, ...] = ("fill", "refusal", "kill_switch", "drift", "run_failed", "loop_lag")
 
@@ -1156,6 +1184,7 @@ class KimeraConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     # Set on chain views (kimera.chains): the first chain's view, whose simulated prices all share.
     _world: KimeraConfig | None = PrivateAttr(default=None)
