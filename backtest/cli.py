@@ -47,6 +47,8 @@ def backtest_cli(
         raise ConfigError("--from and --to are required (or --against-journal, which reads its window)")
     from models.registry import RegistryError
 
+    if model_tag is None:
+        model_tag = newest_unpromoted(settings, config, echo)
     trade_from = window.first_bar if window is not None else None  # the journal's positions start flat there
     try:
         result = run_backtest(settings, config, start, end, model_tag=model_tag, seed=seed, order_style=order_style,
@@ -71,3 +73,18 @@ def backtest_cli(
         )
         echo(f"  journal: {result.journal}")
     return row
+
+
+def newest_unpromoted(settings, config, echo) -> str | None:
+    """With nothing promoted yet (``kimera train`` stores models, the promotion gate promotes), the
+    newest trained ``serving.model`` (named in the output); None when one is promoted or none stored."""
+    from models.promoted import read_promoted
+    from models.registry import list_models
+
+    if read_promoted(settings) is not None:
+        return None
+    stored = list_models(config.serving.model, settings)
+    if not stored:
+        return None
+    echo(f"no model promoted yet: backtesting the newest trained, {stored[0].tag}")
+    return stored[0].tag
