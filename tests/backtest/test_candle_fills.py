@@ -8,14 +8,16 @@ from datetime import datetime, timedelta
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from backtest.candle_fills import CandleFills, venue_fill_models
 from backtest.fills import BacktestVenues, Latency, SimOrder
 from backtest.market import Market
 from execution.venues.matching import PaperVenueSpec
-from kimera.config import BacktestCandles
+from kimera.config import BacktestCandles, ConfigError
 from kimera.schema import RAW_TABLES, conform
 from live.events import RawRows, Watermark
+from tests.support.config import write_config
 
 T0 = datetime(2026, 1, 1)
 HOUR = timedelta(hours=1)
@@ -173,3 +175,10 @@ def test_a_venue_with_books_fills_on_its_books_and_one_with_only_candles_on_cand
         con.execute("insert into raw.order_book_snapshots values ('alpha', '2026-01-01 00:05')")
         assert venue_fill_models(con, T0, T0 + HOUR) == {"alpha": "book", "binance": "candles"}
         assert venue_fill_models(con, T0 + HOUR, T0 + 2 * HOUR) == {}
+
+
+def test_a_participation_beyond_the_whole_candle_is_refused_naming_the_key(tmp_path):
+    with pytest.raises(ConfigError) as refused:
+        write_config(tmp_path / "k.yaml", backtest={"candles": {"participation": 1.5}})
+    assert "backtest.candles.participation" in str(refused.value)
+    assert not (tmp_path / "k.yaml").exists()
