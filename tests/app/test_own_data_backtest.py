@@ -67,3 +67,26 @@ def test_import_features_train_then_backtest_on_candles_alone(own_home, tmp_path
     assert outside == []  # every fill on the candle it happened in, inside its [low, high]
     assert decided_at_fill == 0  # never before the order reached the venue
     assert '"fill_models": {"binance": "candles"}' in config
+
+
+def test_the_train_summary_leaves_out_the_oracle_when_the_bars_had_none():
+    """An imported dump is not the simulator's: its oracle scores are NULL, and `kimera train` must
+    still print its summary (it failed formatting None after 17 minutes of training)."""
+    from datetime import datetime
+
+    from kimera.app.demo.train import _oracle_scores
+
+    end = datetime(2025, 12, 1)
+    with duckdb.connect() as con:
+        con.execute("create schema ml")
+        con.execute(
+            "create table ml.oracle_scores as select * from (values "
+            "('lstm', null::double, null::double, null::double, null::double, null::double), "
+            "('linear', 0.54, 0.52, 0.5, 0.1, 0.2)) "
+            "t(model, bayes_accuracy, oracle_hit, recovery, recovery_se, expected_recovery)"
+        )
+        con.execute(
+            "alter table ml.oracle_scores add column training_end timestamp default timestamp '2025-12-01'"
+        )
+        con.execute("alter table ml.oracle_scores add column horizon integer default 1")
+        assert _oracle_scores(con, end, 1) == {"linear": (0.54, 0.52, 0.5, 0.1, 0.2)}

@@ -104,7 +104,7 @@ def _oracle_scores(con, training_end: datetime, horizon: int) -> dict[str, tuple
         return {}
     rows = con.execute(
         "SELECT model, bayes_accuracy, oracle_hit, recovery, recovery_se, expected_recovery FROM ml.oracle_scores "
-        "WHERE training_end = ? AND horizon = ?",
+        "WHERE training_end = ? AND horizon = ? AND bayes_accuracy IS NOT NULL",  # NULL: no oracle for these bars
         [training_end, horizon],
     ).fetchall()
     return {model: tuple(values) for model, *values in rows}
