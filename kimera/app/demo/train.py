@@ -104,18 +104,23 @@ def _oracle_scores(con, training_end: datetime, horizon: int) -> dict[str, tuple
         return {}
     rows = con.execute(
         "SELECT model, bayes_accuracy, oracle_hit, recovery, recovery_se, expected_recovery FROM ml.oracle_scores "
-        "WHERE training_end = ? AND horizon = ? AND bayes_accuracy IS NOT NULL",  # NULL: no oracle for these bars
+        "WHERE training_end = ? AND horizon = ?",
         [training_end, horizon],
     ).fetchall()
     return {model: tuple(values) for model, *values in rows}
 
 
-def _oracle_phrase(scores: tuple[float, ...]) -> str:
-    bayes, oracle_hit, recovery, se, expected = scores
-    return (
-        f"  Bayes A* {bayes:.4f} (oracle hit {oracle_hit:.4f})  recovery {recovery:.2f} ± {se:.2f}"
-        f" (calls {expected:.2f})"
+def _oracle_phrase(scores: tuple[float | None, ...]) -> str:
+    """NULL scores print as n/a: recovery is undefined when the oracle's realised edge is not
+    positive (its hit rate at or below a coin's), and data that is not the simulator's has no oracle."""
+    bayes, oracle_hit, recovery, se, expected = (
+        _or_na(v, spec) for v, spec in zip(scores, (".4f", ".4f", ".2f", ".2f", ".2f"), strict=True)
     )
+    return f"  Bayes A* {bayes} (oracle hit {oracle_hit})  recovery {recovery} ± {se} (calls {expected})"
+
+
+def _or_na(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 def _features_left_out(ctx: DemoContext, partition: str) -> str:
