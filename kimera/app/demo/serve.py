@@ -119,7 +119,9 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
             ]
         auth = execution.auth()
         task = ctx.progress.add_task("  paper day, signals bar by bar", total=len(rows))
-        with httpx.Client(base_url=ctx.paper_clock_url, timeout=5.0) as paper:
+        # no kept-alive connection: the server may close one while the stage waits for slices
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=ctx.paper_clock_url, timeout=5.0, limits=fresh) as paper:
             for feature_time, bar in rows.groupby("feature_time", sort=True):
                 t = pd.Timestamp(feature_time).tz_localize("UTC").timestamp()
                 moved = paper.put("/admin/clock", json={"time": t})
