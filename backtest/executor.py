@@ -2,7 +2,9 @@
 then orders to the backtest venues, journaled.
 
 Per traded decision (a signal the live trader queued): the target position from
-:func:`execution.sizing.target_notional`, the change from the current position, the parent checks
+:func:`execution.sizing.target_notional` for the strategy the service's desk gives the signal
+(:mod:`backtest.books`), the change from the current position up to the account's per-order
+notional, the parent checks
 of :class:`execution.risk.PreTradeRisk` (kill switch, daily loss, position limit), the least-cost
 split of :func:`execution.router.route` over the books and pools of that moment, and per leg the
 child checks (order notional, price band) and an IOC order at the planned worst level plus the
