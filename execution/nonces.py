@@ -87,7 +87,7 @@ class NonceStore:
                 raise NonceReused(nonce)
             if len(self._seen) >= self.max_nonces:
                 raise NonceStoreFull()
-            if self._closed:
+            if self._closed or (self._writer is not None and not self._writer.is_alive()):
                 raise NonceStoreClosed("the nonce store is closed: no nonce can be written")
             # expiries arrive nearly in order; one earlier than the last is only kept a little longer
             self._seen[(key_id, nonce)] = expires_at
@@ -129,7 +129,7 @@ class NonceStore:
                 db.execute("DELETE FROM nonces WHERE expires_at <= ?", (max(p[2] for p in pending),))
             db.execute("COMMIT")
             self.commits += 1
-        except sqlite3.Error as exc:
+        except Exception as exc:  # any failure refuses these requests; the writer goes on
             if db.in_transaction:
                 db.execute("ROLLBACK")
             for *_, durable in pending:  # the requests are refused; their nonces stay used in memory

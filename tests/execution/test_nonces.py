@@ -45,3 +45,17 @@ def test_a_closed_file_store_refuses_rather_than_forgetting(tmp_path):
         store.use("ops", "b" * 32, now=100.0, expires_at=160.0)
     memory = NonceStore()  # in memory only: nothing to write, nothing to wait for
     assert memory.use("ops", "b" * 32, now=100.0, expires_at=160.0) is None
+
+
+def test_a_nonce_that_cannot_be_written_refuses_its_request(tmp_path):
+    import sqlite3
+
+    from tests.execution.test_auth import headers_of, refused, verifier
+
+    path = tmp_path / "nonces.sqlite"
+    store = NonceStore(path)
+    with sqlite3.connect(path) as other:  # the file loses its table behind the service's back
+        other.execute("DROP TABLE nonces")
+    v = verifier(nonces=store)
+    assert refused(v, "POST", "/signals", headers_of("POST", "/signals", b"{}"), b"{}") == "unavailable"
+    store.close()
