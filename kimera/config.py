@@ -1160,6 +1160,11 @@ class KimeraConfig(_Section):
     # Set on chain views (kimera.chains): the first chain's view, whose simulated prices all share.
     _world: KimeraConfig | None = PrivateAttr(default=None)
 
+    @property
+    def sessions(self) -> dict[str, str]:
+        """Each asset's session calendar (kimera.sessions), by symbol: how the models count bars."""
+        return {a.symbol: a.sessions for a in self.assets}
+
     @field_validator("assets")
     @classmethod
     def _assets(cls, assets: list[Asset]) -> list[Asset]:

@@ -16,6 +16,7 @@ from typing import Any
 from dagster_dbt import DbtProject
 
 from kimera.config import TIMEFRAME_SECONDS, ConfigError, KimeraConfig
+from kimera.sessions import closed_slots
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -53,8 +54,14 @@ def dbt_vars(config: KimeraConfig, window: tuple[datetime, datetime] | None = No
         "vol_window": features.vol_window,
         "zscore_window": features.zscore_window,
         "book_levels": features.book_levels,
-        # markets that close (sessions other than 24/7): their closed sessions are not missing bars
-        "session_assets": [a.symbol for a in config.assets if a.sessions != "24/7"] or None,
+        # markets that close (sessions other than 24/7): their closed bar slots are not bars, so
+        # windows and label horizons count trading bars (kimera.sessions)
+        "session_assets": {
+            a.symbol: [list(s) for s in closed_slots(a.sessions, bar_s * 1_000_000)]
+            for a in config.assets
+            if a.sessions != "24/7"
+        }
+        or None,
     }
     if window is not None:
         start, end = window

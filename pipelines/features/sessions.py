@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from kimera.sessions import CALENDARS
+
+__all__ = ["CALENDARS", "closed_seconds"]
+
 WEEK = timedelta(days=7)
 MONDAY = datetime(2024, 1, 1)  # a Monday, 00:00 UTC
-
-CALENDARS: dict[str, tuple[tuple[int, int], ...]] = {
-    "24/7": (),
-    "weekdays": ((5 * 1440, 7 * 1440),),  # Saturday 00:00 to Monday 00:00
-    "fx": ((4 * 1440 + 22 * 60, 6 * 1440 + 22 * 60),),  # Friday 22:00 to Sunday 22:00
-}
 
 
 def closed_seconds(start: datetime, end: datetime, calendar: str) -> float:
