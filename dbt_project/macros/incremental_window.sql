@@ -68,9 +68,9 @@
     {%- endif -%}
     {%- set dt = modules.datetime -%}
     {#- markets that close (session_assets) count trading bars: `bars` of them span at most twice as
-        much time plus a closed weekend (two days) -#}
+        much time plus a closed weekend and holidays (a week) -#}
     {%- set sessions = var('session_assets', none) -%}
-    {%- set reach = (bars | int) * (2 if sessions else 1) * bar_seconds() + (2 * 86400 if sessions else 0) -%}
+    {%- set reach = (bars | int) * (2 if sessions else 1) * bar_seconds() + (7 * 86400 if sessions else 0) -%}
     {%- set start = dt.datetime.fromisoformat(w.start) - dt.timedelta(seconds=reach) -%}
     {{ return(start.isoformat(sep=' ')) }}
 {%- endmacro %}
