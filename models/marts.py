@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from kimera.sessions import trading_bar_index
+from kimera.sessions import Calendar, as_calendar, trading_bar_index
 from models.columns import describe_dropped, usable_columns
 
 KEY = ("asset", "bar_time")
@@ -31,16 +31,17 @@ class Marts:
     feature_names: tuple[str, ...]
     horizon: int
     dropped_features: dict[str, str] = field(default_factory=dict)  # left out, and why (models.columns)
-    sessions: dict[str, str] = field(default_factory=dict)  # asset -> session calendar; absent = 24/7
+    # asset -> session calendar (a kimera.sessions.Calendar or a weekly name); absent = 24/7
+    sessions: dict[str, Calendar | str] = field(default_factory=dict)
 
     def bars_apart(self, asset: str, bar_time: np.ndarray, step: pd.Timedelta, k: int) -> np.ndarray:
         """For sorted bars of ``asset``: whether ``bar_time[i + k]`` is exactly ``k`` bars after
         ``bar_time[i]`` (one entry per ``i < n - k``). Bars count trading bars: for an asset whose
-        market closes (``sessions``), a closed session between two bars is not a gap, a missing bar
-        inside a session is; for a 24/7 asset it is ``k`` bar intervals of time."""
+        market closes (``sessions``), a closed session or closed date between two bars is not a gap,
+        a missing bar on an open day is; for a 24/7 asset it is ``k`` bar intervals of time."""
         t = np.asarray(bar_time, dtype="datetime64[us]")
-        calendar = self.sessions.get(asset, "24/7")
-        if calendar == "24/7":
+        calendar = as_calendar(self.sessions.get(asset, "24/7"))
+        if calendar.always_open:
             return t[k:] - t[: len(t) - k] == np.timedelta64(k * step)
         step_us = int(step / pd.Timedelta(microseconds=1))
         index = trading_bar_index(t.astype(np.int64), step_us, calendar)
@@ -57,7 +58,7 @@ class Marts:
         step = bar_step(frame)
         unknown = frame["bar_time"] + self.horizon * step >= pd.Timestamp(end)
         for asset, calendar in self.sessions.items():
-            if calendar == "24/7":
+            if as_calendar(calendar).always_open:
                 continue
             # h trading bars ahead may lie past a closed session: known only if that bar is before end
             rows = (frame["asset"] == asset).to_numpy()
@@ -87,7 +88,7 @@ def align(
     labels: pd.DataFrame,
     horizon: int,
     feature_names: list[str] | None = None,
-    sessions: dict[str, str] | None = None,
+    sessions: dict[str, Calendar | str] | None = None,
 ) -> Marts:
     """Join features and the horizon's labels on ``(asset, bar_time)`` after checking the contract.
 
@@ -152,7 +153,7 @@ def read_marts(
     horizon: int,
     feature_names: list[str] | None = None,
     end: datetime | None = None,
-    sessions: dict[str, str] | None = None,
+    sessions: dict[str, Calendar | str] | None = None,
 ) -> Marts:
     """Read ``marts.features`` and ``marts.labels`` from a DuckDB connection, up to ``end`` (exclusive).
 

@@ -155,7 +155,7 @@ def judge(con, settings: Settings, config: KimeraConfig, the_plan: Plan) -> Deci
         return None  # fewer complete windows than labelled bars (warm-up, gaps): wait for more
 
 
-def _oos_windows(con, model, start: datetime, sessions: dict[str, str]):
+def _oos_windows(con, model, start: datetime, sessions: dict):
     """The model's labelled windows ending at or after ``start``, from the marts as they are now."""
     import numpy as np
 

@@ -17,7 +17,7 @@ def recent_windows(
     after: dict[str, datetime],
     default_after: datetime,
     max_bars: int,
-    sessions: dict[str, str] | None = None,
+    sessions: dict | None = None,  # asset -> kimera.sessions.Calendar
 ):
     """Complete windows ending after ``after[asset]`` (else ``default_after``), the last ``max_bars`` per asset.
 

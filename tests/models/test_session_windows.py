@@ -7,13 +7,13 @@ still breaks every window over it; and a label h trading bars ahead is only know
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from kimera.sessions import trading_bar_index
+from kimera.sessions import session_calendar, trading_bar_index
 from models.marts import align
 from models.windows import make_windows
 
@@ -91,3 +91,27 @@ def test_trading_bars_are_one_apart_across_a_closed_session_and_bars_inside_it_n
     assert np.diff(trading_bar_index(daily, 24 * HOUR_US, "weekdays")).tolist() == [1]  # Friday -> Monday
     with pytest.raises(ValueError, match="session calendar 'lunar' is not accepted"):
         trading_bar_index(closes, HOUR_US, "lunar")
+
+
+def test_daily_windows_of_an_exchange_span_its_holidays_but_not_a_missing_day() -> None:
+    """Daily stock bars in November 2025: Thanksgiving (Thursday 27th) is an NYSE holiday; Tuesday
+    the 18th is an open day with no bar, a data gap."""
+    days = pd.bdate_range("2025-11-03", "2025-12-05")
+    holiday, missing = pd.Timestamp("2025-11-27"), pd.Timestamp("2025-11-18")
+    closes = [d + pd.Timedelta(days=1) for d in days if d not in (holiday, missing)]  # bar_time = close
+    n = len(closes)
+    features = pd.DataFrame({"asset": "SPY", "bar_time": closes, "x": np.arange(n, dtype=float)})
+    labels = pd.DataFrame({"asset": "SPY", "bar_time": closes, "fwd_ret_1": 0.001, "fwd_dir_1": 1})
+    nyse = session_calendar("nyse", start=date(2025, 1, 1))
+    windows = make_windows(align(features, labels, 1, sessions={"SPY": nyse}), seq_len=3)
+    ends = set(pd.to_datetime(windows.bar_time))
+    friday_after = pd.Timestamp("2025-11-29")  # the close of the Friday after Thanksgiving
+    assert friday_after in ends  # Tuesday, Wednesday, Friday: three trading days in a row
+    # the windows ending on the two bars after the missing Tuesday hold it: dropped as gaps
+    assert pd.Timestamp("2025-11-20") not in ends and pd.Timestamp("2025-11-21") not in ends
+    assert pd.Timestamp("2025-11-22") in ends
+    assert windows.dropped["gap"] == 2
+    # the same bars as a plain weekday market: Thanksgiving too is a gap
+    weekdays = make_windows(align(features, labels, 1, sessions={"SPY": "weekdays"}), seq_len=3)
+    assert friday_after not in set(pd.to_datetime(weekdays.bar_time))
+    assert weekdays.dropped["gap"] == 4
