@@ -12,7 +12,7 @@ export DAGSTER_DISABLE_TELEMETRY := true
 .PHONY: setup demo test test-slow lint ui bench clean servers cluster
 
 ## setup: create .venv with pip (if missing), install the project, its npm test artefacts and dbt manifest
-setup: $(VENV)/.installed evm/node_modules/.installed evm/build/sushiswap.json evm/build/pancakeswap/.done dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium zk/build/.done servers
+setup: $(VENV)/.installed evm/node_modules/.installed evm/build/sushiswap.json evm/build/pancakeswap/.done evm/build/pancakeswap/router.json dbt_project/target/manifest.json .tools/uv/bin/uv .tools/chromium zk/build/.done servers
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,13 @@ evm/build/sushiswap.json: evm/node_modules/.installed evm/compile_sushiswap.js
 evm/build/pancakeswap/.done:
 	mkdir -p evm/build/pancakeswap && cd evm/build/pancakeswap && npm pack @pancakeswap-libs/pancake-swap-core@0.1.0 --silent \
 	  && tar xzf pancakeswap-libs-pancake-swap-core-0.1.0.tgz && touch .done
+
+# PancakeSwap's router ships as Solidity sources (pancakeswap-peripheral, npm pack: its dependencies pull
+# truffle): compiled with solc-js 0.6.6 (evm/package.json), the npm Pair's init code hash written in.
+evm/build/pancakeswap/router.json: evm/build/pancakeswap/.done evm/node_modules/.installed evm/compile_pancakeswap.js
+	mkdir -p evm/build/pancakeswap/periphery && cd evm/build/pancakeswap/periphery \
+	  && npm pack pancakeswap-peripheral@1.1.0-beta.0 --silent && tar xzf pancakeswap-peripheral-1.1.0-beta.0.tgz
+	cd evm && node compile_pancakeswap.js
 
 # dagster-dbt needs dbt's manifest at import time (DbtProject.prepare_if_dev only acts under `dagster dev`).
 dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) -print 2>/dev/null)

@@ -58,11 +58,13 @@ def backtest_cli(
     row = dict(result.run)
     extra: list[str] = []
     if window is not None:
-        from backtest.divergence import backtest_decisions, compare, lines
+        from backtest.divergence import backtest_decisions, compare, lines, sizing_note
 
         figures = compare(window.decisions, backtest_decisions(result))
         row["against_journal"] = figures
         extra = lines(figures, str(against_journal))
+        note = sizing_note(window, [s.name for s in config.execution.strategies])
+        extra += [note] if note else []
     if as_json:
         echo(json.dumps(row, default=str, sort_keys=True))
     else:

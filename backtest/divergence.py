@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,7 @@ class JournalWindow:
     model_tag: str | None
     first_bar: datetime
     last_bar: datetime
+    strategies: frozenset[str] = frozenset()  # the service's strategies that ordered (account journal)
 
 
 def read_journal(url: str | Path) -> JournalWindow:
@@ -56,6 +58,16 @@ def read_journal(url: str | Path) -> JournalWindow:
         parents = {r[0]: r[1] for r in reader.rows("SELECT parent_id, side FROM parents")}
         orders = reader.rows("SELECT client_order_id, parent_id FROM orders")
         fills = reader.rows("SELECT client_order_id, price, amount FROM fills")
+        strategies = (
+            {
+                r[0]
+                for r in reader.rows(
+                    "SELECT DISTINCT strategy FROM account_orders WHERE strategy IS NOT NULL"
+                )
+            }
+            if reader.has_table("account_orders")
+            else set()
+        )
     finally:
         reader.close()
     parent_of = {o: p for o, p in orders}
@@ -75,7 +87,20 @@ def read_journal(url: str | Path) -> JournalWindow:
     if not decisions:
         raise ValueError(f"the journal at {url} holds no signal: nothing to compare")
     bars = [d.bar_time for d in decisions]
-    return JournalWindow(decisions, tags.most_common(1)[0][0], min(bars), max(bars))
+    return JournalWindow(decisions, tags.most_common(1)[0][0], min(bars), max(bars), frozenset(strategies))
+
+
+def sizing_note(window: JournalWindow, configured: list[str]) -> str | None:
+    """A warning when the journal's orders came from strategies the backtest's config does not have
+    (the backtest would size them otherwise), naming both and what to pass."""
+    missing = sorted(window.strategies - set(configured) - {"default"})
+    if not missing:
+        return None
+    return (
+        f"  note: the journal's orders are by strategies {missing}, which this config does not configure "
+        f"(it has {sorted(configured) or ['default']}): the backtest sizes otherwise. Pass the service's config "
+        "with --config (the demo's: $KIMERA_HOME/demo/kimera.yaml)"
+    )
 
 
 def backtest_decisions(result: BacktestResult) -> dict[tuple[str, datetime], Decision]:
@@ -93,11 +118,13 @@ def backtest_decisions(result: BacktestResult) -> dict[tuple[str, datetime], Dec
     return out
 
 
-def compare(journal: list[Decision], backtest: dict[tuple[str, datetime], Decision]) -> dict[str, float]:
-    same, diffs_bp, pnl = 0, [], []
+def compare(journal: list[Decision], backtest: dict[tuple[str, datetime], Decision]) -> dict[str, Any]:
+    same, diffs_bp, pnl, different = 0, [], [], []
     for j in journal:
         b = backtest.get((j.asset, j.bar_time), Decision(j.asset, j.bar_time, "none"))
         same += b.side == j.side
+        if b.side != j.side:
+            different.append(f"{j.asset} {j.bar_time:%Y-%m-%d %H:%M} journal {j.side}, backtest {b.side}")
         if j.side == b.side != "none" and j.average_price and b.average_price:
             diffs_bp.append(abs(b.average_price / j.average_price - 1) * 1e4)
             sign = 1.0 if j.side == "buy" else -1.0
@@ -109,6 +136,7 @@ def compare(journal: list[Decision], backtest: dict[tuple[str, datetime], Decisi
         "median_fill_diff_bp": float(np.median(diffs_bp)) if diffs_bp else math.nan,
         "pnl_tracking_rms": float(np.sqrt(np.mean(np.square(pnl)))) if pnl else math.nan,
         "pnl_difference": float(np.sum(pnl)) if pnl else 0.0,
+        "different": different,  # the bars decided differently, for a reader to look at
     }
 
 
@@ -117,7 +145,12 @@ def warmup_start(first_bar: datetime, bar: timedelta, bars: int) -> datetime:
     return first_bar - bars * bar
 
 
-def lines(figures: dict[str, float], journal: str) -> list[str]:
+def lines(figures: dict[str, Any], journal: str, shown: int = 5) -> list[str]:
+    different = figures.get("different", [])
+    told = [
+        f"  decided differently: {'; '.join(different[:shown])}"
+        + (f"; and {len(different) - shown} more" if len(different) > shown else "")
+    ] if different else []  # fmt: skip
     return [
         f"against the journal {journal}: {figures['bars']} decided bars",
         f"  same decision in {figures['same_decision']:.1%} of bars (goal >= 95 %)",
@@ -125,4 +158,5 @@ def lines(figures: dict[str, float], journal: str) -> list[str]:
         f"{figures['compared_fills']} bars both filled (goal <= 2 bp)",
         f"  P&L tracking error {figures['pnl_tracking_rms']:,.2f} quote RMS per bar, "
         f"{figures['pnl_difference']:+,.2f} in all (backtest minus journal, on the journal's quantity)",
+        *told,
     ]

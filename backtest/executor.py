@@ -2,7 +2,9 @@
 then orders to the backtest venues, journaled.
 
 Per traded decision (a signal the live trader queued): the target position from
-:func:`execution.sizing.target_notional`, the change from the current position, the parent checks
+:func:`execution.sizing.target_notional` for the strategy the service's desk gives the signal
+(:mod:`backtest.books`), the change from the current position up to the account's per-order
+notional, the parent checks
 of :class:`execution.risk.PreTradeRisk` (kill switch, daily loss, position limit), the least-cost
 split of :func:`execution.router.route` over the books and pools of that moment, and per leg the
 child checks (order notional, price band) and an IOC order at the planned worst level plus the
@@ -15,9 +17,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import numpy as np
 
+from backtest.books import Book, book_for
 from backtest.candle_fills import last_close
 from backtest.fills import BUY, SELL, BacktestJournal, BacktestVenues, Latency, SimOrder
 from backtest.market import Market
@@ -64,10 +68,17 @@ class Executor:
         ex = self.config.execution
         self.cash = ex.sizing.capital
         self.day_start_equity = self.cash
-        self.risk = PreTradeRisk(ex.risk, {})  # rate budgets: one decision per bar never meets them
+        # per account (rate budgets: one decision per bar never meets them)
+        self._risks: dict[str, PreTradeRisk] = {}
         self.pair = {a.symbol: a.pair for a in self.config.assets}
         self._seq = 0
         self._booked = 0
+
+    def risk_of(self, book: Book) -> PreTradeRisk:
+        """The pre-trade checks with the limits of ``book``'s account."""
+        if book.name not in self._risks:
+            self._risks[book.name] = PreTradeRisk(book.risk, {})
+        return self._risks[book.name]
 
     # --- the book ------------------------------------------------------------------------------
     def mid(self, asset: str, t: int) -> float:
@@ -126,30 +137,38 @@ class Executor:
         ref = self.mid(p.asset, t)
         if not math.isfinite(ref):
             return self._refuse(p, bar_time, "no_book", f"no CEX book of {p.asset} at or before {bar_time}")
-        target = target_notional(p.forecast, p.lower, p.upper, ex.sizing, ex.risk.max_position_notional) / ref
+        try:
+            book = book_for(self.config, p.asset, p.model_tag, p.horizon)
+        except ValueError as exc:
+            return self._refuse(p, bar_time, "no_strategy", str(exc))
+        position_limit = book.risk.max_position_notional
+        target = target_notional(p.forecast, p.lower, p.upper, book.sizing, position_limit) / ref
         held = self.positions.get(p.asset, 0.0)
-        # as the service sizes: whole lots towards the target, never past it (rounding up could end
-        # a hair beyond max_position_notional, which the risk check then refuses)
-        qty = round(math.floor(abs(target - held) / self.lot + 1e-9) * self.lot, 12)
+        # as the service's desk sizes: whole lots towards the target, never past it (rounding up
+        # could end a hair beyond max_position_notional, which the risk check then refuses), and no
+        # parent beyond the account's per-order notional at its limit price (the next signal
+        # trades the rest)
+        most = book.risk.max_order_notional / self._desk_limit(p.asset, ref, buy=target > held)
+        qty = round(math.floor(min(abs(target - held), most) / self.lot + 1e-9) * self.lot, 12)
         change = math.copysign(qty, target - held)
-        if qty * ref < ex.sizing.min_order_notional:
+        if qty <= 0 or qty * ref < book.sizing.min_order_notional:
             return []
         daily = self.equity(t) - self.day_start_equity
-        refusal = self.risk.check_parent(self.killswitch, held, change, ref, daily)
+        refusal = self.risk_of(book).check_parent(self.killswitch, held, change, ref, daily)
         if refusal is not None:
             return self._refuse(p, bar_time, refusal.reason, refusal.detail)
         side = Side.BUY if change > 0 else Side.SELL
         if self.order_style == "maker":
-            return self._post(p, bar_time, t, side, abs(change), ref)
+            return self._post(p, bar_time, t, side, abs(change), ref, self.risk_of(book))
         cex, pools = self._inputs(p.asset, side, t)
         candles = self._candles_of(p.asset, t) if not cex and not pools else []
         if candles:  # no book or pool, only candles: market orders on the busiest candle venue
-            return self._on_candles(p, bar_time, t, side, qty, ref, max(candles, key=lambda c: c[1])[2])
+            return self._on_candles(p, bar_time, t, side, qty, ref, max(candles, key=lambda c: c[1])[2], book)
         # sliced as the service slices a parent (execution.slicing.split: no slice beyond what one
         # venue order may be); slice k is sent twap_interval_s after slice k-1. Every slice is routed
         # on the books known at the decision (no later book is read); the fill model then matches
         # each against the book at its own arrival.
-        slices = split(qty, ref, self.lot, ex.routing, ex.risk.max_order_notional)
+        slices = split(qty, ref, self.lot, ex.routing, book.risk.max_order_notional)
         step = int(ex.routing.twap_interval_s * 1_000_000)
         orders = []
         for k, size in enumerate(slices):
@@ -159,7 +178,7 @@ class Executor:
                     continue
                 slip = ex.routing.slippage_bps / 1e4
                 limit = leg.worst_price * (1 + slip if side is Side.BUY else 1 - slip)
-                refusal = self.risk.check_child(leg.venue, leg.amount, limit, ref)
+                refusal = self.risk_of(book).check_child(leg.venue, leg.amount, limit, ref)
                 if refusal is not None:
                     orders += self._refuse(p, bar_time, refusal.reason, refusal.detail)
                     continue
@@ -167,21 +186,31 @@ class Executor:
         return orders
 
     def _on_candles(self, p: Prediction, bar_time: datetime, t: int, side: Side, qty: float, ref: float,
-                    venue: str) -> list[SimOrder]:  # fmt: skip
+                    venue: str, book: Book) -> list[SimOrder]:  # fmt: skip
         """Sliced as the book path; each slice a market order whose rest works over the next candles
         (backtest.candle_fills) until the next bar replaces it."""
         ex = self.config.execution
         step = int(ex.routing.twap_interval_s * 1_000_000)
         orders = []
-        for k, size in enumerate(split(qty, ref, self.lot, ex.routing, ex.risk.max_order_notional)):
-            refusal = self.risk.check_child(venue, float(size), ref, ref)
+        for k, size in enumerate(split(qty, ref, self.lot, ex.routing, book.risk.max_order_notional)):
+            refusal = self.risk_of(book).check_child(venue, float(size), ref, ref)
             if refusal is not None:
                 orders += self._refuse(p, bar_time, refusal.reason, refusal.detail)
                 continue
             orders.append(self._place(p, venue, side, float(size), None, "gtc", t + k * step, ref))
         return orders
 
-    def _post(self, p: Prediction, bar_time: datetime, t: int, side: Side, qty: float, ref: float):
+    def _desk_limit(self, asset: str, ref: float, buy: bool) -> float:
+        """The parent's limit price as the desk sets it: the mark plus (buy) or less (sell) the routing
+        slippage allowance, on the price grid of the symbol's first CEX venue, rounded inwards."""
+        slip = self.config.execution.routing.slippage_bps / 1e4
+        tick = next((s.price_increment for s in self.venues.specs.values()
+                     if s.kind == "cex" and self.pair[asset] in s.symbols), Decimal("0.01"))  # fmt: skip
+        price = Decimal(repr(ref * (1 + slip if buy else 1 - slip)))
+        return float(price.quantize(tick, rounding=ROUND_FLOOR if buy else ROUND_CEILING))
+
+    def _post(self, p: Prediction, bar_time: datetime, t: int, side: Side, qty: float, ref: float,
+              risk: PreTradeRisk):  # fmt: skip
         best = None
         for spec in self.venues.specs.values():
             book = self.market.book(spec.name, self.pair[p.asset], t) if spec.kind == "cex" else None
@@ -193,7 +222,7 @@ class Executor:
                 best = (spec.name, price)
         if best is None:
             return self._refuse(p, bar_time, "no_book", f"no CEX book of {p.asset} to post on")
-        refusal = self.risk.check_child(best[0], qty, best[1], ref)
+        refusal = risk.check_child(best[0], qty, best[1], ref)
         if refusal is not None:
             return self._refuse(p, bar_time, refusal.reason, refusal.detail)
         return [self._place(p, best[0], side, qty, best[1], "gtc", t, ref)]

@@ -187,12 +187,26 @@ async def replay(
         )
     else:
         features = OnlineFeatures(compiled, retention_bars=config.live.retention_bars)
-    equity: list[tuple[datetime, float, float, float]] = []
+    equity: list[tuple[datetime, float, float]] = []
     mids: list[tuple[str, datetime, float]] = []
+
+    def decide_pending() -> None:
+        # A decision at bar close t is executed once the feed has handed over the rows stamped t:
+        # the bar's step is [t - bar, t), so the book snapshot taken at t (the one the paper and
+        # live venues quote when the signal arrives) comes with the next step. Every query of the
+        # executor is "at or before t", so nothing later than the decision is read.
+        for prediction, bar_time in pending:
+            before = len(venues.orders)
+            executor.decide(prediction, bar_time)
+            traded[bar_time] = traded.get(bar_time, 0.0) + sum(
+                o.amount * o.arrival_price for o in venues.orders[before:]
+            )
+        pending.clear()
 
     def observe(event: Event) -> None:
         market.observe(event)
         if isinstance(event, Watermark):
+            decide_pending()
             executor.apply(venues.advance(micros(event.until)))
 
     async def on_bar(bars) -> None:
@@ -204,25 +218,27 @@ async def replay(
         executor.apply(venues.cancel_resting("replaced at the next bar"))
         for d in trader.decisions[len(decided) :]:
             if d.traded and (trade_from is None or bar_time >= trade_from):
-                executor.decide(d.prediction, bar_time)
+                pending.append((d.prediction, bar_time))
         decided.extend(trader.decisions[len(decided) :])
-        traded_now = sum(o.amount * o.arrival_price for o in venues.orders[len(placed) :])
-        placed.extend(venues.orders[len(placed) :])
         exposure = 0.0
         for asset in pair:
             mid = executor.mid(asset, t)
             if math.isfinite(mid):
                 mids.append((asset, bar_time, mid))
                 exposure += abs(executor.positions.get(asset, 0.0)) * mid
-        equity.append((bar_time, executor.equity(t), exposure, traded_now))
+        equity.append((bar_time, executor.equity(t), exposure))
 
     decided: list = []
-    placed: list = []
+    # the traded decisions of the last bar, executed at the next watermark
+    pending: list[tuple[Any, datetime]] = []
+    traded: dict[datetime, float] = {}  # notional of the orders decided per bar
     feed = ReplayFeed(warehouse, start, end, bar, observe=observe)
     try:
         loop = Loop(clock, feed, features, on_bar)
         loop.offload = False  # nothing else to serve: DuckDB inline, no thread hop per event
         await loop.run()
+        decide_pending()  # the last bar's decisions see the window's last rows
+        executor.apply(venues.advance(micros(end)))
         # orders decided at the last bar would reach the venue after the window: never filled
         for o in venues.open:
             o.status, o.reason = ("partial" if o.filled else "cancelled"), "the replay window ended"
@@ -234,7 +250,8 @@ async def replay(
         journal.close()
 
     capital = config.execution.sizing.capital
-    curve = pd.DataFrame(equity, columns=["bar_time", "equity", "exposure", "traded"])
+    curve = pd.DataFrame(equity, columns=["bar_time", "equity", "exposure"])
+    curve["traded"] = [traded.get(b, 0.0) for b in curve["bar_time"]]
     figures = performance(curve["equity"].to_numpy(), curve["exposure"].to_numpy(), curve["traded"].to_numpy(),
                           capital, bar.total_seconds())  # fmt: skip
     per_venue = costs_per_venue(venues.orders, venues.fills)

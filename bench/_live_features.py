@@ -33,3 +33,55 @@ def model_times(compiled: Path, config: KimeraConfig, bars: int) -> dict[str, tu
     finally:
         features.close()
     return {name: (float(np.median(t[:, 0])), float(np.median(t[:, 1]))) for name, t in spent.items()}
+
+
+ON_CHAIN = ("chain_blocks", "token_transfers", "dex_swaps", "dex_pool_reserves")
+
+
+class _ExchangeOnly:
+    """The simulator's feed without its on-chain tables: what a centralised exchange's feed gives."""
+
+    def __init__(self, feed) -> None:
+        self.feed = feed
+
+    def __getattr__(self, name: str):
+        return getattr(self.feed, name)
+
+    async def events(self, clock):
+        from live.events import RawRows
+
+        async for event in self.feed.events(clock):
+            if not (isinstance(event, RawRows) and event.table in ON_CHAIN):
+                yield event
+
+
+def close_bar_cpu(compiled: Path, config: KimeraConfig, bars: int, exchange_only: bool) -> tuple[float, int]:
+    """(CPU p50 ms of one bar's features as shipped, one script per bar; models skipped per bar)
+    on the simulator's feed, or on its exchange rows only (the DEX and chain buckets get no rows)."""
+    import time
+
+    from live.clock import TestClock
+    from live.features import OnlineFeatures
+    from live.feeds.sim import SimFeed
+    from live.loop import Loop
+
+    start = config.start_time
+    end = start + bars * timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
+    features = OnlineFeatures(compiled, retention_bars=config.live.retention_bars)
+    spent: list[float] = []
+    close = features.close_bar
+
+    def timed(bar_time):
+        cpu = time.thread_time()
+        rows = close(bar_time)
+        spent.append(time.thread_time() - cpu)
+        return rows
+
+    features.close_bar = timed  # type: ignore[method-assign]
+    feed = SimFeed(config, start, end)
+    try:
+        asyncio.run(Loop(TestClock(start), _ExchangeOnly(feed) if exchange_only else feed, features, lambda _: None).run())  # fmt: skip
+        skipped = sum(features.skipped.values()) // max(len(spent), 1)
+    finally:
+        features.close()
+    return float(np.median(spent[WARM_UP_BARS:]) * 1e3), skipped

@@ -96,6 +96,43 @@ def backtest(home: Path, days: int) -> dict:
     return {"rows": int(len(tested)), "sharpe": {k: round(r.sharpe, 3) for k, r in results.items()}}
 
 
+def replay(home: Path, days: int) -> dict:
+    """``kimera backtest``'s event-driven replay of the whole window (books, trades, swaps, blocks
+    through the online features, a promoted linear model, the live trader, risk, router and fill
+    model), as ``kimera bench backtest`` calls it; the daily loss limit is lifted so it trades throughout."""
+    import asyncio
+
+    import yaml
+
+    from backtest.run import CHUNK_BARS
+    from backtest.run import replay as run_replay
+    from bench.live import _promote_linear
+    from kimera.settings import Settings
+    from pipelines.features.online_sql import compile_online_features
+
+    data = yaml.safe_load((Path(__file__).resolve().parent.parent / "kimera.yaml").read_text())
+    data["execution"] = {"risk": {"daily_loss_limit": 1e9}}
+    config_path = home / "replay.yaml"
+    config_path.write_text(yaml.safe_dump(data))
+    config = load_config(config_path)
+    settings = Settings(home=home, config=config_path)
+    start = config.start_time
+    compiled = compile_online_features(config, home / "compiled", window_bars=CHUNK_BARS)
+    _promote_linear(settings, start)
+    began = time.perf_counter()
+    result = asyncio.run(
+        run_replay(
+            settings, config, compiled, start, start + timedelta(days=days), seed=7, code_version="bench"
+        )
+    )
+    return {
+        "rows": int(result.run["events"]),
+        "bars": int(result.run["bars"]),
+        "orders": int(result.run["orders"]),
+        "replay_seconds": time.perf_counter() - began,
+    }
+
+
 def idle(home: Path, days: int) -> dict:
     # the heavy libraries the stages load (dbt, torch, lightgbm), nothing run
     import lightgbm  # noqa: F401
@@ -108,7 +145,14 @@ def idle(home: Path, days: int) -> dict:
     return {"rows": 0}
 
 
-STAGES = {"ingest": ingest, "features": features, "training": training, "backtest": backtest, "idle": idle}
+STAGES = {
+    "ingest": ingest,
+    "features": features,
+    "training": training,
+    "backtest": backtest,
+    "replay": replay,
+    "idle": idle,
+}
 
 
 def main(stage: str, home: str, days: str) -> None:

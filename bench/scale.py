@@ -31,7 +31,7 @@ import numpy as np
 
 from bench import Measure
 
-STAGES = ("ingest", "features", "training", "backtest")
+STAGES = ("ingest", "features", "training", "backtest", "replay")
 SIZES = (1, 4, 16)
 ASSETS, VENUES = 2, 3
 MEMORY_LIMIT_MB = 24 * 1024
@@ -86,12 +86,12 @@ def run_stage(stage: str, home: Path, days: int) -> StageRun:
     return StageRun(stage, days, seconds, usage.ru_maxrss / 1024)
 
 
-def measure_curves(base_days: int) -> tuple[list[StageRun], float]:
+def measure_curves(base_days: int, sizes: tuple[int, ...] = SIZES) -> tuple[list[StageRun], float]:
     """Every stage at every size (each size in a fresh KIMERA_HOME), and the idle memory floor."""
     runs: list[StageRun] = []
     with tempfile.TemporaryDirectory(prefix="kimera-bench-scale-") as tmp:
         floor = run_stage("idle", Path(tmp), 0).peak_mb
-        for size in SIZES:
+        for size in sizes:
             home = Path(tmp) / f"x{size}"
             home.mkdir()
             for stage in STAGES:
@@ -100,17 +100,28 @@ def measure_curves(base_days: int) -> tuple[list[StageRun], float]:
     return runs, floor
 
 
-def run(quick: bool = False) -> list[Measure]:
+def run(quick: bool = False, sizes: tuple[int, ...] = SIZES) -> list[Measure]:
+    """The curves at ``sizes`` (two at least: 16x of the demo's 90 days takes hours on 2 cores)."""
     from kimera.config import load_config
 
+    if len(sizes) < 2:
+        raise ValueError(f"sizes {sizes}: the growth needs two sizes at least, e.g. 1 4")
     base_days = 10 if quick else load_config().demo_days
+    runs, floor = measure_curves(base_days, tuple(sorted(sizes)))
+    return curves(runs, floor, base_days)
+
+
+def curves(runs: list[StageRun], floor: float, base_days: int) -> list[Measure]:
+    """The table's rows from measured runs: time, peak memory, exponents, projections, and the first
+    stage to outgrow one machine."""
     unit = ASSETS * VENUES * base_days  # asset-venue-days at 1x
-    runs, floor = measure_curves(base_days)
     measures: list[Measure] = []
     outgrows: list[tuple[float, str, str]] = []
     model = MODEL_SIZE / unit
     for stage in STAGES:
-        mine = [r for r in runs if r.stage == stage]
+        mine = sorted((r for r in runs if r.stage == stage), key=lambda r: r.size)
+        if len(mine) < 2:
+            continue
         sizes = [r.size for r in mine]
         seconds = [max(r.seconds, 1e-3) for r in mine]
         peaks = [r.peak_mb for r in mine]
@@ -144,3 +155,23 @@ def run(quick: bool = False) -> list[Measure]:
                 "1,000 assets x 5 venues x 3 years", MODEL_SIZE, size / MODEL_SIZE, "reported", True)
     )  # fmt: skip
     return measures
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.scale [--quick] [--sizes 1 4]``: ``kimera bench scale`` at chosen sizes."""
+    import argparse
+
+    from bench import format_table
+
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1x is 10 days instead of demo_days")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=list(SIZES), help="multiples of 1x (default 1 4 16)"
+    )
+    args = parser.parse_args(argv)
+    measures = run(quick=args.quick, sizes=tuple(args.sizes))
+    print(format_table(measures, title=f"kimera bench scale at {args.sizes}x"))
+
+
+if __name__ == "__main__":
+    main()

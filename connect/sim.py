@@ -38,6 +38,16 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
     beside a real chain has no simulated chain activity, and no planted signal).
     """
     sim = config.sim
+    first_block = first_block_at_start(config)
+    if first_block < 1:
+        # blocks are numbered from a fixed anchor; a start years before it has no block numbers left
+        needed = sim.first_block - first_block + 1
+        raise ConfigError(
+            f"start = {config.start_time:%Y-%m-%d} is before the simulated chain's block 1 (sim.first_block = "
+            f"{sim.first_block} at {BLOCK_ANCHOR:%Y-%m-%d}, one block every {block_seconds(config)} s): set "
+            f"sim.first_block to at least {needed}, a later start, or, for imported candles, "
+            "exchange.source: file with their files"
+        )
     chain_simulated = config.chain.source == "sim"
     # Another chain of a world (chains: beyond the first): its pools and flows, the first chain's prices.
     other_chain = _world_of(config) is not None
@@ -105,7 +115,7 @@ def spec_from_config(config: KimeraConfig) -> SimSpec:
             book_depth=config.exchange.book_depth,
             trades_per_minute=sim.trades_per_minute,
             block_seconds=block_seconds(config),
-            first_block=first_block_at_start(config),
+            first_block=first_block,
             exchange_flows_per_hour=sim.exchange_flows_per_hour,
             flow_size_usd=sim.flow_size_usd,
             whales_per_day=sim.whales_per_day,

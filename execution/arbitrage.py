@@ -9,7 +9,8 @@ the rebalancing plan, not the trade.
 :func:`find_opportunity` searches every ordered pair of pools for the amount that maximises
 ``proceeds(sell) - cost(buy) - gas(both chains) - bridge(amount)``: with each pool's cost convex in
 the amount, that profit is concave, so a ternary search on the lot grid finds its maximum.
-:func:`cross_chain_basis` is the price gap between chains itself; :func:`plan_rebalance` says what
+:func:`cross_chain_basis` is the price gap between chains itself, :func:`cost_floor_bps` the gap no
+trade can pay below; :func:`plan_rebalance` says what
 bridge transfers bring inventory back to its targets, what they cost and when they land.
 """
 
@@ -72,6 +73,20 @@ def bridge_cost(bridge: BridgeModel, notional: float) -> float:
 def cross_chain_basis(pools: list[ChainPool]) -> dict[tuple[str, str], float]:
     """``mid(b) / mid(a) - 1`` for every ordered pair of chains: the cross-chain basis feature."""
     return {(a.chain, b.chain): b.mid / a.mid - 1 for a, b in permutations(pools, 2) if a.chain != b.chain}
+
+
+def gap_bps(buy: ChainPool, sell: ChainPool) -> float:
+    """How much dearer ``sell``'s mid is than ``buy``'s, in basis points."""
+    return (sell.mid / buy.mid - 1) * 1e4
+
+
+def cost_floor_bps(buy: ChainPool, sell: ChainPool, config: ArbitrageConfig) -> float:
+    """The smallest gap (bp of the notional) that any trade up to ``max_amount`` needs to break even:
+    both pools' fees, the bridge's fee, and gas on both chains plus the bridge's fixed charge spread
+    over the largest trade. Price impact only adds to it, so a gap below this floor pays at no size."""
+    notional = config.max_amount * buy.mid
+    fixed = buy.pool.gas_quote + sell.pool.gas_quote + config.bridge.fixed_quote
+    return (buy.pool.fee + sell.pool.fee) * 1e4 + config.bridge.fee_bps + fixed / notional * 1e4
 
 
 def opportunity_at(buy: ChainPool, sell: ChainPool, q: float, bridge: BridgeModel) -> Opportunity:

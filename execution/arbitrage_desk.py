@@ -22,8 +22,10 @@ from execution import orders as sm
 from execution.arbitrage import (
     ChainPool,
     Opportunity,
+    cost_floor_bps,
     cross_chain_basis,
     find_opportunity,
+    gap_bps,
     opportunity_at,
     plan_rebalance,
 )
@@ -109,6 +111,9 @@ class ArbitrageDesk:
     trades: list[ArbitrageTrade] = field(default_factory=list)
     last_basis: dict[str, dict[str, float]] = field(default_factory=dict)
     fees_quote: float = 0.0
+    looks: int = 0  # looks that priced the pools (not those waiting on unsettled legs)
+    seen: int = 0  # opportunities found clearing min_net_quote, before the inventory cut
+    widest: dict[str, Any] | None = None  # the widest gap of any look, with the cost floor of its pair
 
     def __post_init__(self) -> None:
         cfg = self.service.cfg.arbitrage
@@ -140,15 +145,34 @@ class ArbitrageDesk:
         if self.trades:  # price the next look on pool states read after the last legs settled
             await asyncio.gather(*(service.market.refresh(v, s) for v, s in self._watched()))
         best: tuple[str, Opportunity] | None = None
+        self.looks += 1
         for asset, pools in self._pools().items():
             self.last_basis[asset] = {f"{a}->{b}": v for (a, b), v in cross_chain_basis(pools).items()}
+            self._note_widest(asset, pools)
             opp = find_opportunity(pools, service.cfg.arbitrage, lot=service._lot(service.assets[asset].pair))
+            self.seen += opp is not None
             opp = opp and self._within_inventory(asset, opp)
             if opp is not None and (best is None or opp.net > best[1].net):
                 best = (asset, opp)
         if best is None or not service.killswitch.allows(reducing=False):
             return None
         return await self._trade(*best)
+
+    def _note_widest(self, asset: str, pools: list[ChainPool]) -> None:
+        """Keep the widest cross-chain gap seen so far and the cost floor it had to clear."""
+        for buy in pools:
+            for sell in pools:
+                if buy.chain == sell.chain:
+                    continue
+                gap = gap_bps(buy, sell)
+                if self.widest is None or gap > self.widest["gap_bps"]:
+                    self.widest = {
+                        "asset": asset,
+                        "buy_chain": buy.chain,
+                        "sell_chain": sell.chain,
+                        "gap_bps": gap,
+                        "cost_floor_bps": cost_floor_bps(buy, sell, self.service.cfg.arbitrage),
+                    }
 
     def _watched(self) -> list[tuple[str, str]]:
         rules = self.service.rules
@@ -241,7 +265,9 @@ class ArbitrageDesk:
 
     def report(self) -> dict[str, Any]:
         """Inventory per chain against its targets, the drift, the bridge plan that would undo it (on
-        paper), the last cross-chain basis per asset, and every trade with its two legs."""
+        paper), the last cross-chain basis per asset, how many looks priced the pools, opportunities
+        seen and taken, the realised net of settled trades, the widest gap seen beside the cost floor
+        it had to clear, the desk's settings, and every trade with its two legs."""
         cfg = self.service.cfg.arbitrage
         targets = {c: dict(a) for c, a in cfg.inventory.items()}
         drift = {
@@ -250,6 +276,7 @@ class ArbitrageDesk:
         }
         prices = self._prices()
         plan = plan_rebalance(self.held, targets, prices, cfg.bridge) if prices else []
+        views = [t.view() for t in self.trades]
         return {
             "venues": self.chains,
             "inventory": self.held,
@@ -268,7 +295,17 @@ class ArbitrageDesk:
             ],  # fmt: skip
             "basis": self.last_basis,
             "fees_quote": self.fees_quote,
-            "trades": [t.view() for t in self.trades],
+            "looks": self.looks,
+            "opportunities_seen": self.seen,
+            "taken": len(self.trades),
+            "realised_net": sum(v["realised_net"] or 0.0 for v in views),
+            "widest_gap": self.widest,
+            "settings": {
+                "min_net_quote": cfg.min_net_quote,
+                "max_amount": cfg.max_amount,
+                "bridge": cfg.bridge.model_dump(mode="json"),
+            },
+            "trades": views,
         }
 
     def _prices(self) -> dict[str, float]:

@@ -13,6 +13,8 @@ Secrets are loaded through :meth:`Settings.secret` (``execution_key_<id>``) for 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hmac
 import json
 import logging
@@ -24,7 +26,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from execution import redact
-from execution.nonces import NonceReused, NonceStore, NonceStoreFull
+from execution.nonces import NonceReused, NonceStore, NonceStoreClosed, NonceStoreFull
 from kimera import pq
 from kimera.config import ConfigError, ExecutionAuth
 from kimera.settings import Settings
@@ -123,7 +125,34 @@ class Verifier:
     def verify(
         self, method: str, target: str, headers: dict[str, str], body: bytes, now: float | None = None
     ) -> str:
-        """The key id a valid request was made with; raises :class:`Unauthorized` otherwise."""
+        """The key id a valid request was made with; raises :class:`Unauthorized` otherwise.
+
+        Waits until the request's nonce is on disk (when the store has a file); an event loop
+        awaits :meth:`verify_async` instead."""
+        key_id, durable = self.check(method, target, headers, body, now)
+        if durable is not None:
+            _durable_or_refuse(durable.result)
+        return key_id
+
+    async def verify_async(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, now: float | None = None
+    ) -> str:
+        """:meth:`verify` without blocking the loop while the nonce is written."""
+        key_id, durable = self.check(method, target, headers, body, now)
+        if durable is not None:
+            try:
+                await asyncio.wrap_future(durable)
+            except NonceStoreClosed as exc:
+                raise Unauthorized("unavailable", f"the replay guard cannot record nonces: {exc}") from None
+        return key_id
+
+    def check(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, now: float | None = None
+    ) -> tuple[str, concurrent.futures.Future[None] | None]:
+        """(key id, the nonce's write on disk or None): the request is valid once that resolves.
+
+        Raises :class:`Unauthorized` for a bad request; its nonce is used (a replay is refused)
+        from the moment this returns."""
         key_id = headers.get(KEY_HEADER.lower())
         if not key_id:
             raise Unauthorized("missing_key", f"the {KEY_HEADER} header is required")
@@ -133,7 +162,7 @@ class Verifier:
             raise Unauthorized("unknown_key", f"API key id {shown!r} is not accepted")
         signed = SIGNATURE_HEADER.lower() in headers
         if method.upper() in SAFE_METHODS and not self.signed_reads and not signed:
-            return key_id
+            return key_id, None
         if not signed:
             raise Unauthorized(
                 "unsigned",
@@ -167,18 +196,26 @@ class Verifier:
             valid = hmac.compare_digest(signature(secret.get_secret_value(), message), given)
         if not valid:
             raise Unauthorized("forged", "the signature does not match the request")
-        self._use_nonce(key_id, nonce, now)
-        return key_id
+        return key_id, self._use_nonce(key_id, nonce, now)
 
-    def _use_nonce(self, key_id: str, nonce: str, now: float) -> None:
+    def _use_nonce(self, key_id: str, nonce: str, now: float) -> concurrent.futures.Future[None] | None:
         try:  # kept for twice the window: a timestamp may be up to window_s ahead of our clock
-            self.nonces.use(key_id, nonce, now, now + 2 * self.window_s)
+            return self.nonces.use(key_id, nonce, now, now + 2 * self.window_s)
         except NonceReused:
             raise Unauthorized(
                 "replayed", "this nonce was already used: a request is accepted once"
             ) from None
         except NonceStoreFull:
             raise Unauthorized("busy", "too many signed requests in the replay window; slow down") from None
+        except NonceStoreClosed as exc:
+            raise Unauthorized("unavailable", f"the replay guard cannot record nonces: {exc}") from None
+
+
+def _durable_or_refuse(wait: Callable[[], None]) -> None:
+    try:
+        wait()
+    except NonceStoreClosed as exc:
+        raise Unauthorized("unavailable", f"the replay guard cannot record nonces: {exc}") from None
 
 
 Asgi = Callable[
@@ -211,7 +248,7 @@ class SignedRequests:
                 return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            key_id = self.verifier.verify(scope["method"], _target(scope), headers, bytes(body))
+            key_id = await self.verifier.verify_async(scope["method"], _target(scope), headers, bytes(body))
         except Unauthorized as exc:
             self.on_refusal(exc.reason)
             log.warning("refused %s %s: %s", scope["method"], scope["path"], exc)

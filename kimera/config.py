@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -29,6 +29,9 @@ from pydantic import (
 
 from kimera.chains import chain_views, check_pool_chains, primary_chain
 from kimera.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from kimera.sessions import Calendar
 
 TIMEFRAME_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400}
 
@@ -52,11 +55,19 @@ class Asset(_Section):
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
     quote: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")] = "USDT"
     token: str | None = Field(default=None, description="ERC-20 symbol on chain, e.g. WBTC for BTC.")
-    sessions: Literal["24/7", "weekdays", "fx"] = Field(
+    sessions: Literal["24/7", "weekdays", "fx", "nyse"] = Field(
         default="24/7",
         description=(
             "When the market trades (UTC): 24/7 (crypto), weekdays (closed Saturday and Sunday), fx "
-            "(closed Friday 22:00 to Sunday 22:00). Silences in closed sessions are not gaps; nothing is filled."
+            "(closed Friday 22:00 to Sunday 22:00), nyse (weekdays, closed on the NYSE's holidays). "
+            "Silences in closed sessions are not gaps; nothing is filled."
+        ),
+    )
+    closed_dates: list[date] = Field(
+        default_factory=list,
+        description=(
+            "More whole UTC days the market is closed (holidays of an exchange without a calendar "
+            "here), e.g. [2025-12-25]: not gaps, not filled. A missing bar on any other open day is a gap."
         ),
     )
 
@@ -1188,6 +1199,14 @@ class KimeraConfig(_Section):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     # Set on chain views (kimera.chains): the first chain's view, whose simulated prices all share.
     _world: KimeraConfig | None = PrivateAttr(default=None)
+
+    @property
+    def sessions(self) -> dict[str, Calendar]:
+        """Each asset's session calendar (kimera.sessions), by symbol: how the gaps check, dbt and
+        the models tell a closed session or date from a data gap."""
+        from kimera.sessions import session_calendar
+
+        return {a.symbol: session_calendar(a.sessions, a.closed_dates, self.start) for a in self.assets}
 
     @field_validator("assets")
     @classmethod

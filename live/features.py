@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from live.sql_window import shift_window
 
@@ -48,6 +49,24 @@ class CompiledModel:
     window_column: str
     window_to_newest: bool
     widen_bars: int
+    # the raw tables it reads (through views only); None: it reads another model's table, or the
+    # folder was compiled before this was recorded. Never skipped then.
+    raw_inputs: tuple[str, ...] | None = None
+
+    def needs(self, newest: dict[str, datetime], window_start: datetime) -> bool:
+        """Whether this bar can give it rows: a model that only buckets its raw inputs' rows of the
+        window (no widening, no carried state) gives none when no input has a row that recent."""
+        if self.raw_inputs is None or self.window_to_newest or self.widen_bars:
+            return True
+        feeds = [t for t in self.raw_inputs if t not in REFERENCE_TABLES]
+        return not feeds or any(t in newest and newest[t] >= window_start for t in feeds)
+
+
+def _naive_utc(value: Any) -> datetime | None:
+    """A row time as the buffer's naive UTC (raw tables may carry a time zone)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value if isinstance(value, datetime) else None
 
 
 class FeatureDefinitionsMissing(FileNotFoundError):
@@ -69,7 +88,12 @@ class OnlineFeatures:
         self.bar = timedelta(seconds=int(document["bar_seconds"]))
         self.anchor = datetime.fromisoformat(document["anchor"])
         self.target = document["target"]
-        self.models = [CompiledModel(**m) for m in document["models"]]
+        self.models = [
+            CompiledModel(
+                **{**m, "raw_inputs": tuple(m["raw_inputs"]) if m.get("raw_inputs") is not None else None}
+            )
+            for m in document["models"]
+        ]
         self.retention_bars = retention_bars
         self.con = duckdb.connect(config={"threads": threads})
         self.con.execute(f"attach '{template}' as template (read_only)")
@@ -87,6 +111,8 @@ class OnlineFeatures:
             if "asset" in [r[0] for r in self.con.execute(f"describe {m.relation}").fetchall()]
         }
         self.last_bar: datetime | None = None
+        self.newest: dict[str, datetime] = {}  # raw table -> its newest row's time appended so far
+        self.skipped: dict[str, int] = {}  # model -> bars it was not run (no input rows for them)
         # a dict: each bar runs model by model, recording (wall s, this thread's CPU s) per model, for
         # the benchmark's breakdown; None (shipped): one script per bar
         self.model_times: dict[str, list[tuple[float, float]]] | None = None
@@ -105,6 +131,9 @@ class OnlineFeatures:
             raise ValueError(f"raw.{table} is not a feature input; accepted: {sorted(RAW_TIME_COLUMNS)}")
         if rows.num_rows:
             self.con.execute(f"insert into raw.{table} by name select * from rows")
+            newest = _naive_utc(pc.max(rows[RAW_TIME_COLUMNS[table]]).as_py())
+            if newest is not None and (table not in self.newest or newest > self.newest[table]):
+                self.newest[table] = newest
 
     def close_bar(self, bar_time: datetime) -> list[dict[str, Any]]:
         """Compute the bar closing at ``bar_time`` (every row before it must have been appended);
@@ -114,12 +143,20 @@ class OnlineFeatures:
         if self.last_bar is not None and bar_time <= self.last_bar:
             raise ValueError(f"bar {bar_time} is not after the last closed bar {self.last_bar}")
         shift = bar_time - self.bar - self.anchor
+        # a bar with no rows of a model's inputs cannot give it rows (no DEX or chain feed: no DEX or
+        # chain buckets); one bar of margin, since rows may reach the buffer before their bar opens
+        models = []
+        for model in self.models:
+            if model.needs(self.newest, bar_time - 2 * self.bar):
+                models.append(model)
+            else:
+                self.skipped[model.name] = self.skipped.get(model.name, 0) + 1
         self.con.execute("begin")
         try:
             if self.model_times is None:  # one script per bar: one round trip instead of two per model
-                self.con.execute(";\n".join(self._statements(model, shift) for model in self.models))
+                self.con.execute(";\n".join(self._statements(model, shift) for model in models))
             else:
-                for model in self.models:
+                for model in models:
                     wall, cpu = time.perf_counter(), time.thread_time()
                     self.con.execute(self._statements(model, shift))
                     spent = (time.perf_counter() - wall, time.thread_time() - cpu)

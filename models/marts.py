@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from kimera.sessions import Calendar, as_calendar, trading_bar_index
 from models.columns import describe_dropped, usable_columns
 
 KEY = ("asset", "bar_time")
@@ -30,6 +31,21 @@ class Marts:
     feature_names: tuple[str, ...]
     horizon: int
     dropped_features: dict[str, str] = field(default_factory=dict)  # left out, and why (models.columns)
+    # asset -> session calendar (a kimera.sessions.Calendar or a weekly name); absent = 24/7
+    sessions: dict[str, Calendar | str] = field(default_factory=dict)
+
+    def bars_apart(self, asset: str, bar_time: np.ndarray, step: pd.Timedelta, k: int) -> np.ndarray:
+        """For sorted bars of ``asset``: whether ``bar_time[i + k]`` is exactly ``k`` bars after
+        ``bar_time[i]`` (one entry per ``i < n - k``). Bars count trading bars: for an asset whose
+        market closes (``sessions``), a closed session or closed date between two bars is not a gap,
+        a missing bar on an open day is; for a 24/7 asset it is ``k`` bar intervals of time."""
+        t = np.asarray(bar_time, dtype="datetime64[us]")
+        calendar = as_calendar(self.sessions.get(asset, "24/7"))
+        if calendar.always_open:
+            return t[k:] - t[: len(t) - k] == np.timedelta64(k * step)
+        step_us = int(step / pd.Timedelta(microseconds=1))
+        index = trading_bar_index(t.astype(np.int64), step_us, calendar)
+        return index[k:] - index[: len(t) - k] == k
 
     @property
     def bar_times(self) -> np.ndarray:
@@ -41,8 +57,22 @@ class Marts:
         frame = self.frame[self.frame["bar_time"] < pd.Timestamp(end)].copy()
         step = bar_step(frame)
         unknown = frame["bar_time"] + self.horizon * step >= pd.Timestamp(end)
+        for asset, calendar in self.sessions.items():
+            if as_calendar(calendar).always_open:
+                continue
+            # h trading bars ahead may lie past a closed session: known only if that bar is before end
+            rows = (frame["asset"] == asset).to_numpy()
+            close_us = frame.loc[rows, "bar_time"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+            index = trading_bar_index(close_us, int(step / pd.Timedelta(microseconds=1)), calendar)
+            unknown.loc[rows] = ~np.isin(index + self.horizon, index)
         frame.loc[unknown, ["fwd_ret", "fwd_dir"]] = np.nan
-        return Marts(frame.reset_index(drop=True), self.feature_names, self.horizon, self.dropped_features)
+        return Marts(
+            frame.reset_index(drop=True),
+            self.feature_names,
+            self.horizon,
+            self.dropped_features,
+            self.sessions,
+        )
 
 
 def bar_step(frame: pd.DataFrame) -> pd.Timedelta:
@@ -54,14 +84,19 @@ def bar_step(frame: pd.DataFrame) -> pd.Timedelta:
 
 
 def align(
-    features: pd.DataFrame, labels: pd.DataFrame, horizon: int, feature_names: list[str] | None = None
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    horizon: int,
+    feature_names: list[str] | None = None,
+    sessions: dict[str, Calendar | str] | None = None,
 ) -> Marts:
     """Join features and the horizon's labels on ``(asset, bar_time)`` after checking the contract.
 
     ``feature_names`` picks columns (default: every numeric column but the key that has values to
     learn from; the others are left out and named in ``dropped_features``). Raises
     :class:`MartsError` for a missing column, a duplicate key, a non-numeric feature, or a named
-    column with no values (its source is absent).
+    column with no values (its source is absent). ``sessions`` maps assets whose markets close to
+    their session calendar (kimera.sessions), so windows and label horizons count trading bars.
     """
     for name, frame in (("marts.features", features), ("marts.labels", labels)):
         missing = [c for c in KEY if c not in frame.columns]
@@ -110,11 +145,15 @@ def align(
     frame["fwd_ret"] = frame["fwd_ret"].astype("float64")
     frame["fwd_dir"] = frame["fwd_dir"].astype("float64")
     frame = frame.sort_values(["asset", "bar_time"], kind="stable").reset_index(drop=True)
-    return Marts(frame, tuple(names), horizon, dropped)
+    return Marts(frame, tuple(names), horizon, dropped, dict(sessions or {}))
 
 
 def read_marts(
-    con, horizon: int, feature_names: list[str] | None = None, end: datetime | None = None
+    con,
+    horizon: int,
+    feature_names: list[str] | None = None,
+    end: datetime | None = None,
+    sessions: dict[str, Calendar | str] | None = None,
 ) -> Marts:
     """Read ``marts.features`` and ``marts.labels`` from a DuckDB connection, up to ``end`` (exclusive).
 
@@ -131,5 +170,5 @@ def read_marts(
     where, params = ("WHERE bar_time < ?", [end]) if end is not None else ("", [])
     features = con.execute(f"SELECT * FROM marts.features {where}", params).df()
     labels = con.execute(f"SELECT * FROM marts.labels {where}", params).df()
-    marts = align(features, labels, horizon, feature_names)
+    marts = align(features, labels, horizon, feature_names, sessions)
     return marts.until(end) if end is not None else marts

@@ -1,7 +1,9 @@
 """Input windows: the last ``seq_len`` bars of features of one asset, ending at a bar's close.
 
-A window is kept only when its bars are consecutive (no gap in ``bar_time``) and every feature in
-it is known: warm-up rows (NULL features) and gaps are dropped explicitly and counted, never filled.
+A window is kept only when its bars are consecutive trading bars (no gap in ``bar_time``; for an
+asset whose market closes, a closed session between two bars is not a gap, while a missing bar
+inside a session is) and every feature in it is known: warm-up rows (NULL features) and gaps are
+dropped explicitly and counted, never filled.
 The target of the window ending at ``t`` is the label ``fwd_ret`` of ``t`` (close t to close t+h).
 """
 
@@ -88,7 +90,8 @@ def make_windows(marts: Marts, seq_len: int) -> Windows:
             dropped["short_history"] += n
             continue
         known = ~np.isnan(values).any(axis=1)
-        steady = np.concatenate([[False], np.diff(t) == np.timedelta64(step)])
+        # consecutive trading bars: a closed session between them is not a gap (marts.sessions)
+        steady = np.concatenate([[False], marts.bars_apart(asset, t, step, 1)])
         # window ending at i needs rows i-L+1..i known, and L-1 steady steps inside it
         known_all = sliding_window_view(known, seq_len).all(axis=1)
         steady_all = (
@@ -108,7 +111,7 @@ def make_windows(marts: Marts, seq_len: int) -> Windows:
         h = marts.horizon
         lagged = np.full(n, np.nan)
         if n > h:
-            same = t[h:] - t[:-h] == np.timedelta64(h * step)
+            same = marts.bars_apart(asset, t, step, h)
             lagged[h:] = np.where(same, ret[:-h], np.nan)
         past.append(lagged[ends])
     if not xs:

@@ -86,7 +86,12 @@ def location_config() -> KimeraConfig:
 def shared_resources(settings: Settings | None = None) -> dict[str, Any]:
     """The resources every domain's assets use, keyed as they ask for them."""
     settings = settings or get_settings()
+    warehouse = WarehouseResource(database=str(settings.warehouse_path))
+    if settings.lake_url:  # the warehouse on object storage (docs/scaling-out.md)
+        from pipelines.lake.resource import lake_warehouse
+
+        warehouse = lake_warehouse(settings)
     return {
-        "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
+        "warehouse": warehouse,
         "kimera": KimeraResource(config_path=str(settings.config.expanduser().resolve())),
     }

@@ -67,9 +67,11 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set dt = modules.datetime -%}
-    {#- markets that close (session_assets) have fewer bars per day than 24/7 ones: reach twice as far -#}
-    {%- set reach = (bars | int) * (2 if var('session_assets', none) else 1) -%}
-    {%- set start = dt.datetime.fromisoformat(w.start) - dt.timedelta(seconds=reach * bar_seconds()) -%}
+    {#- markets that close (session_assets) count trading bars: `bars` of them span at most twice as
+        much time plus a closed weekend and holidays (a week) -#}
+    {%- set sessions = var('session_assets', none) -%}
+    {%- set reach = (bars | int) * (2 if sessions else 1) * bar_seconds() + (7 * 86400 if sessions else 0) -%}
+    {%- set start = dt.datetime.fromisoformat(w.start) - dt.timedelta(seconds=reach) -%}
     {{ return(start.isoformat(sep=' ')) }}
 {%- endmacro %}
 

@@ -33,24 +33,29 @@ class RuleRefusal:
     detail: str
 
 
+def _bucket(account: AccountState, attr: str, rate: float, now: float) -> TokenBucket:
+    """The account's token bucket ``attr`` at ``rate`` per second, made on first use on the injected clock."""
+    bucket = getattr(account, attr)
+    if bucket is None:
+        bucket = TokenBucket(rate, max(1.0, rate))
+        bucket.at = now
+        setattr(account, attr, bucket)
+    return bucket
+
+
 def take_message(account: AccountState, now: float) -> RuleRefusal | None:
     """Count one message (a decision, order or cancel) against the account's message rate."""
     rate = account.config.compliance.max_messages_per_s
-    if account.messages_bucket is None:
-        account.messages_bucket = TokenBucket(rate, max(1.0, rate))
-        account.messages_bucket.at = now
-    if account.messages_bucket.available(now) < 1.0:
+    bucket = _bucket(account, "messages_bucket", rate, now)
+    if bucket.available(now) < 1.0:
         return RuleRefusal("message_rate", f"account {account.name}: beyond {rate:g} messages/s")
-    account.messages_bucket.take()
+    bucket.take()
     return None
 
 
 def _order_budget(account: AccountState, now: float) -> RuleRefusal | None:
     rate = account.config.compliance.max_orders_per_s
-    if account.orders_bucket is None:
-        account.orders_bucket = TokenBucket(rate, max(1.0, rate))
-        account.orders_bucket.at = now
-    if account.orders_bucket.available(now) < 1.0:
+    if _bucket(account, "orders_bucket", rate, now).available(now) < 1.0:
         return RuleRefusal("order_rate", f"account {account.name}: beyond {rate:g} orders/s")
     return None
 

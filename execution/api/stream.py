@@ -62,7 +62,7 @@ class SignalStream:
                 raise Unauthorized(
                     "unsigned", f"the {STREAM_PATH} handshake must be signed (docs/security.md)"
                 )
-            key_id = self.verifier.verify("GET", _target(scope), headers, b"")
+            key_id = await self.verifier.verify_async("GET", _target(scope), headers, b"")
         except Unauthorized as exc:
             log.warning("refused a signal stream: %s", exc)
             await _close(

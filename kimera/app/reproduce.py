@@ -101,16 +101,18 @@ def _window(settings: Settings, stored, asset: str, feature_time: datetime):
     import duckdb
     import numpy as np
 
+    from kimera.config import load_config
     from models.marts import MartsError, read_marts
     from models.windows import make_windows
 
     meta = stored.metadata
+    sessions = load_config(settings=settings).sessions  # windows count trading bars, as in training
     if not settings.warehouse_path.is_file():
         raise MissingInput(f"no warehouse at {settings.warehouse_path}: the feature rows cannot be read")
     end = feature_time + timedelta(microseconds=1)  # point in time: nothing after the feature time
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         try:
-            marts = read_marts(con, int(meta["horizon"]), list(meta["features"]), end=end)
+            marts = read_marts(con, int(meta["horizon"]), list(meta["features"]), end=end, sessions=sessions)
         except MartsError as exc:
             raise MissingInput(f"the feature rows cannot be read: {exc}") from None
     try:

@@ -28,11 +28,19 @@ def query_warehouse(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
 
     from kimera.app.sql_sandbox import RefusedQuery, checked_statement, connect_sandboxed, explain_refusal
 
-    path = get_settings().warehouse_path
-    if not path.exists():
+    settings = get_settings()
+    path = settings.warehouse_path
+    if settings.lake_url:  # the warehouse on object storage: read its files (kimera.app.lake_sql)
+        from kimera.app.lake_sql import connect_lake_sandboxed
+
+        path = settings.lake_url
+        connect = lambda: connect_lake_sandboxed(settings)  # noqa: E731
+    elif not path.exists():
         raise click.ClickException(f"no warehouse at {path}: run `kimera demo` (or `make demo`) first")
+    else:
+        connect = lambda: connect_sandboxed(path)  # noqa: E731
     try:
-        with connect_sandboxed(path) as con:
+        with connect() as con:
             cursor = con.execute(checked_statement(con, query))
             if cursor.description is None:
                 return [], []

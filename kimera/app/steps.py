@@ -158,12 +158,18 @@ def features_cli(start: datetime | None, end: datetime | None, rebuild: bool) ->
 
     settings = get_settings()
     config = load_config(settings=settings)
+    if settings.lake_url:  # the warehouse on object storage (docs/scaling-out.md)
+        from kimera.app.lake_steps import lake_candle_window, lake_features
+
+        stored_window, summarise = lake_candle_window, lake_features
+    else:
+        stored_window, summarise = raw_candle_window, build_features
     if start is None:
-        stored = raw_candle_window(settings, config)
+        stored = stored_window(settings, config)
         start, end = stored[0], end or stored[1]
     window = check_window(config, start, end)
     job = REBUILD_JOB if rebuild else FEATURES_JOB
-    run_step("Features", window, lambda ctx: build_features(ctx, job), "kimera train")
+    run_step("Features", window, lambda ctx: summarise(ctx, job), "kimera train")
 
 
 def train_cli(day: date | None) -> None:

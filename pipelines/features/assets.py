@@ -36,6 +36,7 @@ from pipelines.features.families import family_presence, prepare_raw_tables, pre
 from pipelines.features.project import dbt_executable, dbt_project, dbt_vars
 from pipelines.features.translator import KimeraDbtTranslator
 from pipelines.ingest.partitions import hourly_partitions, naive_window
+from pipelines.lake.store import export_marts
 from pipelines.resources import KimeraResource
 
 POOL = "duckdb"
@@ -83,6 +84,9 @@ def build_features_assets(kimera_config: KimeraConfig) -> AssetsDefinition:
         args = ["build", "--exclude-resource-type", "unit_test", *_selection(context)]
         if config.full_refresh:
             args.append("--full-refresh")
+        lake = _lake(warehouse)
+        if lake is not None:  # KIMERA_LAKE_URL: raw.* are views over the lake (docs/scaling-out.md)
+            args += ["--target", "lake"]
         context.log.info(f"dbt {' '.join(args)} over raw window {window} (vars {build_vars})")
         run = run_dbt(args, home=settings.home_dir, dbt_vars=build_vars, check=False)
         yield from _with_families(context, _dagster_events(context, run), presence)
@@ -92,8 +96,19 @@ def build_features_assets(kimera_config: KimeraConfig) -> AssetsDefinition:
                 description=f"dbt build failed: {_failures(run)}",
                 metadata={"dbt log": MetadataValue.path(str(log_dir(settings.home_dir) / "dbt.log"))},
             )
+        if lake is not None:
+            with warehouse.get_connection() as con:
+                files = export_marts(lake, con)
+            context.log.info(f"marts written to the lake: {files} files under {lake.path('marts')}")
 
     return features_dbt
+
+
+def _lake(warehouse: DuckDBResource) -> Any:
+    """The lake when the warehouse resource is the lake's (``KIMERA_LAKE_URL``), else None."""
+    from pipelines.lake.resource import LakeWarehouseResource
+
+    return warehouse.lake() if isinstance(warehouse, LakeWarehouseResource) else None
 
 
 def _selection(context: AssetExecutionContext) -> list[str]:

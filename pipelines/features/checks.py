@@ -92,7 +92,7 @@ def _gaps_check(table: RawTable, config: KimeraConfig) -> AssetChecksDefinition:
             return AssetCheckResult(passed=True, description="no partition range: nothing to scan for gaps")
         config = kimera.config()
         max_gap = timedelta(minutes=config.features.max_gap_minutes)
-        sessions = {a.symbol: a.sessions for a in config.assets}
+        sessions = config.sessions  # weekends and holidays are closed, not silent
         with warehouse.get_connection() as con:
             outcome = report_gaps(con, table.name, window, max_gap, sessions)
         return _result(outcome, AssetCheckSeverity.WARN)

@@ -384,11 +384,12 @@ def report_gaps(
     table_name: str,
     window: tuple[datetime, datetime],
     max_gap: timedelta,
-    sessions: Mapping[str, str] | None = None,
+    sessions: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
     """Validate the gaps suite: no series of ``raw.<table_name>`` silent for longer than ``max_gap``
     of open market time; ``sessions`` maps an asset (``BTC`` of ``BTC/USDT``) to its calendar
-    (``pipelines.features.sessions``), so a market closed at weekends is not silent then."""
+    (a ``kimera.sessions.Calendar`` or a weekly name), so a market closed at a weekend or on a
+    holiday is not silent then."""
     import great_expectations.expectations as gxe
 
     table = RAW_TABLES[table_name]

@@ -32,7 +32,7 @@ from pipelines.features.dbt_cli import run_dbt
 from pipelines.features.project import DBT_PROJECT_DIR, dbt_vars
 from pipelines.warehouse import ensure_raw_schema
 
-FORMAT = 1
+FORMAT = 2  # 2: each model lists its raw inputs (a bar without their rows skips it)
 TARGET_MODEL = "features"
 
 
@@ -126,6 +126,22 @@ def incremental_models(manifest: dict[str, Any]) -> list[dict[str, Any]]:
         ordered.append(uid)
 
     visit(by_name[TARGET_MODEL])
+
+    def raw_inputs(uid: str) -> list[str] | None:
+        """The raw tables ``uid`` reads through views; None when it reads another model's table."""
+        found: set[str] = set()
+        for parent in nodes[uid]["depends_on"]["nodes"]:
+            if parent in manifest.get("sources", {}):
+                found.add(manifest["sources"][parent]["name"])
+            elif parent in nodes and nodes[parent]["resource_type"] == "model":
+                if nodes[parent]["config"]["materialized"] in ("incremental", "table"):
+                    return None
+                upstream = raw_inputs(parent)
+                if upstream is None:
+                    return None
+                found.update(upstream)
+        return sorted(found)
+
     models = []
     for uid in ordered:
         node = nodes[uid]
@@ -140,6 +156,7 @@ def incremental_models(manifest: dict[str, Any]) -> list[dict[str, Any]]:
                 "window_column": config.get("window_column") or "bar_time",
                 "window_to_newest": bool(config.get("window_to_newest", False)),
                 "widen_bars": int(config.get("window_widen_bars") or 0),
+                "raw_inputs": raw_inputs(uid),
             }
         )
     return models

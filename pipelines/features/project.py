@@ -16,6 +16,7 @@ from typing import Any
 from dagster_dbt import DbtProject
 
 from kimera.config import TIMEFRAME_SECONDS, ConfigError, KimeraConfig
+from kimera.sessions import closed_date_slots, closed_slots
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -53,8 +54,9 @@ def dbt_vars(config: KimeraConfig, window: tuple[datetime, datetime] | None = No
         "vol_window": features.vol_window,
         "zscore_window": features.zscore_window,
         "book_levels": features.book_levels,
-        # markets that close (sessions other than 24/7): their closed sessions are not missing bars
-        "session_assets": [a.symbol for a in config.assets if a.sessions != "24/7"] or None,
+        # markets that close (sessions other than 24/7, or closed dates): their closed bar slots
+        # are not bars, so windows and label horizons count trading bars (kimera.sessions)
+        "session_assets": _session_assets(config, bar_s * 1_000_000),
     }
     if window is not None:
         start, end = window
@@ -63,3 +65,18 @@ def dbt_vars(config: KimeraConfig, window: tuple[datetime, datetime] | None = No
         dbt["window_start"] = start.isoformat()
         dbt["window_end"] = end.isoformat()
     return dbt
+
+
+def _session_assets(config: KimeraConfig, bar_us: int) -> dict[str, dict[str, list[list[int]]]] | None:
+    """Per asset whose market closes: ``weekly``, the week's closed bar slots ``[first, last]`` from
+    Monday 00:00, and ``dates``, the closed dates' bar slots ``[first slot start in µs, count]``
+    (macro ``bar_index``); None when every asset trades around the clock."""
+    sessions = {
+        symbol: {
+            "weekly": [list(s) for s in closed_slots(calendar, bar_us)],
+            "dates": [list(r) for r in closed_date_slots(calendar, bar_us)],
+        }
+        for symbol, calendar in config.sessions.items()
+        if not calendar.always_open
+    }
+    return sessions or None

@@ -36,6 +36,7 @@ from pipelines.ingest.chains import ingest_each_chain, ingest_reference_each_cha
 from pipelines.ingest.feeds import FEEDS, REFERENCE_FEEDS, Feed, ReferenceFeed
 from pipelines.ingest.partitions import hourly_partitions, naive_window
 from pipelines.ingest.write import IngestReport, preview_markdown, scope_text
+from pipelines.lake.ingest import ingest_feed_to_lake, ingest_reference_to_lake_file
 from pipelines.progress import progress_message
 from pipelines.resources import KimeraResource
 from pipelines.sources import Sources
@@ -117,6 +118,13 @@ def _config_and_sources(kimera: KimeraResource) -> tuple[KimeraConfig, Sources]:
         ) from exc
 
 
+def _lake(warehouse: DuckDBResource) -> Any:
+    """The lake when the warehouse resource is the lake's (``KIMERA_LAKE_URL``), else None."""
+    from pipelines.lake.resource import LakeWarehouseResource
+
+    return warehouse.lake() if isinstance(warehouse, LakeWarehouseResource) else None
+
+
 def _partitioned_asset(feed: Feed, config: KimeraConfig) -> AssetsDefinition:
     table = feed.table
 
@@ -141,21 +149,20 @@ def _partitioned_asset(feed: Feed, config: KimeraConfig) -> AssetsDefinition:
             window = f"{rows} rows in [{chunk_start.isoformat()}, {chunk_end.isoformat()})"
             context.log.info(progress_message(table.qualified, done, total, window))
 
-        with warehouse.get_connection() as con:
-            try:
-                report = ingest_each_chain(
-                    con,
-                    feed,
-                    sources,
-                    start,
-                    end,
-                    chunk=timedelta(hours=run_config.ingest.chunk_hours),
-                    on_chunk=log_chunk,
-                )
-            except RowsRefused as exc:
-                raise _refused(exc) from exc
-            except SourceUnavailable as exc:
-                raise _unavailable(exc) from exc
+        chunk = timedelta(hours=run_config.ingest.chunk_hours)
+        lake = _lake(warehouse)
+        try:
+            if lake is not None:  # KIMERA_LAKE_URL: one Parquet file per hour (pipelines.lake)
+                report = ingest_feed_to_lake(lake, feed, sources, start, end, chunk=chunk, on_chunk=log_chunk)
+            else:
+                with warehouse.get_connection() as con:
+                    report = ingest_each_chain(
+                        con, feed, sources, start, end, chunk=chunk, on_chunk=log_chunk
+                    )
+        except RowsRefused as exc:
+            raise _refused(exc) from exc
+        except SourceUnavailable as exc:
+            raise _unavailable(exc) from exc
         source = getattr(run_config, feed.family).source
         return MaterializeResult(metadata=_materialisation_metadata(report, source))
 
@@ -178,11 +185,15 @@ def _reference_asset(feed: ReferenceFeed, config: KimeraConfig) -> AssetsDefinit
         context: AssetExecutionContext, warehouse: DuckDBResource, kimera: KimeraResource
     ) -> MaterializeResult:
         run_config, sources = _config_and_sources(kimera)
-        with warehouse.get_connection() as con:
-            try:
-                report = ingest_reference_each_chain(con, feed, run_config, sources)
-            except RowsRefused as exc:
-                raise _refused(exc) from exc
+        lake = _lake(warehouse)
+        try:
+            if lake is not None:
+                report = ingest_reference_to_lake_file(lake, feed, run_config, sources)
+            else:
+                with warehouse.get_connection() as con:
+                    report = ingest_reference_each_chain(con, feed, run_config, sources)
+        except RowsRefused as exc:
+            raise _refused(exc) from exc
         context.log.info(report.summary())
         source = "config" if feed.origin == "config" else getattr(run_config, feed.origin).source
         return MaterializeResult(metadata=_materialisation_metadata(report, source))

@@ -147,11 +147,16 @@ def attach_raw_views(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:
     if not con.filesystem_is_registered(lake.protocol):
         con.register_filesystem(lake.fs)
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    local = {
+        n
+        for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()
+    }
     found = []
     for table in (*PARTITIONED_TABLES, *REFERENCE_TABLES):
         if not lake.fs.glob(raw_glob(lake, table).split("://", 1)[1]):
             continue
-        con.execute(f"DROP TABLE IF EXISTS {table.qualified}")
+        if table.name in local:  # a view from an earlier connection is replaced below
+            con.execute(f"DROP TABLE {table.qualified}")
         columns = ", ".join(f'"{c}"' for c in table.columns)
         con.execute(
             f"CREATE OR REPLACE VIEW {table.qualified} AS SELECT {columns} FROM read_parquet('{raw_glob(lake, table)}')"
@@ -178,3 +183,18 @@ def export_marts(lake: Lake, con: duckdb.DuckDBPyConnection) -> int:
             lake.fs.pipe(path, _parquet_bytes(rows))
             written += 1
     return written
+
+
+def attach_mart_views(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """``marts.<mart>`` as views over the lake's mart files (those exported so far); returns the marts found."""
+    if not con.filesystem_is_registered(lake.protocol):
+        con.register_filesystem(lake.fs)
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    found = []
+    for mart in MARTS:
+        files = lake.path("marts", mart, "*", "data.parquet")
+        if not lake.fs.glob(files.split("://", 1)[1]):
+            continue
+        con.execute(f"CREATE OR REPLACE VIEW marts.{mart} AS SELECT * FROM read_parquet('{files}')")
+        found.append(mart)
+    return found

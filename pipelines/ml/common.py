@@ -31,6 +31,7 @@ class Run:
     end: datetime
     partition: str
     bar_hours: float  # the features' bar (Sharpe is annualised with it)
+    sessions: dict[str, str]  # asset -> session calendar: windows and labels count trading bars
 
 
 def run_of(context: AssetExecutionContext) -> Run:
@@ -40,7 +41,7 @@ def run_of(context: AssetExecutionContext) -> Run:
     partition = context.partition_key
     folder = RunFolder.of(settings, partition, cfg.horizon)
     bar_hours = TIMEFRAME_SECONDS[config.features.bar] / 3600.0
-    return Run(settings, cfg, folder, training_end(context), partition, bar_hours)
+    return Run(settings, cfg, folder, training_end(context), partition, bar_hours, config.sessions)
 
 
 def windows_of(run: Run):

@@ -32,7 +32,7 @@ def dataset(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg.Mat
 
     run = run_of(context)
     with warehouse.get_connection() as con:
-        marts = read_marts(con, run.cfg.horizon, run.cfg.features or None, end=run.end)
+        marts = read_marts(con, run.cfg.horizon, run.cfg.features or None, end=run.end, sessions=run.sessions)
     if marts.dropped_features:
         context.log.warning(describe_dropped(marts.dropped_features))
     windows = make_windows(marts, run.cfg.seq_len)

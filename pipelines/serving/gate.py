@@ -139,7 +139,7 @@ def judge(con, settings: Settings, config: KimeraConfig, the_plan: Plan) -> Deci
 
     models = {t: load_model(t, settings) for t in (tag, the_plan.incumbent.tag)}
     try:
-        windows = {t: _oos_windows(con, m, candidate.oos_from) for t, m in models.items()}
+        windows = {t: _oos_windows(con, m, candidate.oos_from, config.sessions) for t, m in models.items()}
     except MartsError as exc:
         return not_comparable(tag, the_plan.incumbent.tag, f"its inputs cannot be read any more: {exc}")
     bar_hours = TIMEFRAME_SECONDS[config.features.bar] / 3600.0
@@ -155,14 +155,16 @@ def judge(con, settings: Settings, config: KimeraConfig, the_plan: Plan) -> Deci
         return None  # fewer complete windows than labelled bars (warm-up, gaps): wait for more
 
 
-def _oos_windows(con, model, start: datetime):
+def _oos_windows(con, model, start: datetime, sessions: dict):
     """The model's labelled windows ending at or after ``start``, from the marts as they are now."""
     import numpy as np
 
     from models.marts import read_marts
     from models.windows import make_windows
 
-    windows = make_windows(read_marts(con, model.horizon, list(model.feature_names)), model.seq_len)
+    windows = make_windows(
+        read_marts(con, model.horizon, list(model.feature_names), sessions=sessions), model.seq_len
+    )
     keep = windows.labelled & (windows.bar_time >= np.datetime64(start, "us"))
     return windows.take(np.flatnonzero(keep))
 

@@ -51,7 +51,7 @@ def predictions(
             windows = recent_windows(
                 con, features=info["features"], seq_len=int(info["seq_len"]), horizon=horizon,
                 assets=info["assets"], after=after, default_after=default_after,
-                max_bars=config.serving.signals.max_bars,
+                max_bars=config.serving.signals.max_bars, sessions=config.sessions,
             )  # fmt: skip
         answers: list[dict] = []
         for start in range(0, len(windows), CHUNK):

@@ -17,6 +17,7 @@ def recent_windows(
     after: dict[str, datetime],
     default_after: datetime,
     max_bars: int,
+    sessions: dict | None = None,  # asset -> kimera.sessions.Calendar
 ):
     """Complete windows ending after ``after[asset]`` (else ``default_after``), the last ``max_bars`` per asset.
 
@@ -25,7 +26,7 @@ def recent_windows(
     from models.marts import read_marts
     from models.windows import make_windows
 
-    windows = make_windows(read_marts(con, horizon, features), seq_len)
+    windows = make_windows(read_marts(con, horizon, features, sessions=sessions), seq_len)
     keep: list[np.ndarray] = []
     for asset in assets:
         since = np.datetime64(after.get(asset, default_after), "us")

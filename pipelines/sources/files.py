@@ -507,6 +507,12 @@ def import_summary(imported: list[Imported], symbol: str, config: KimeraConfig) 
         todo.append(
             f"assets: [{{symbol: {base}, quote: {quote}}}]   ({symbol} is not one of the config's pairs)"
         )
+    if config.exchange.source == "sim" and (todo or not _simulator_can_run(config)):
+        # the simulated world must fit the assets; imported candles do not need it at all
+        todo.append(
+            "exchange.source: file, with files: [{path: <the dump>, venue: <venue>, symbol: "
+            f"{symbol}}}]   (your candles, not the simulator's: its sim section is then not checked)"
+        )
     if todo:
         lines.append("to build features from it, set in kimera.yaml:")
         lines += [f"  {item}" for item in todo]
@@ -514,6 +520,17 @@ def import_summary(imported: list[Imported], symbol: str, config: KimeraConfig) 
         f"next: kimera features --from '{first_hour:%Y-%m-%d %H:%M}' --to '{last_hour:%Y-%m-%d %H:%M}'"
     )
     return lines
+
+
+def _simulator_can_run(config: KimeraConfig) -> bool:
+    """Whether the config's simulated exchange could be built (the code location refuses it if not)."""
+    from connect.sim import check_simulated_world
+
+    try:
+        check_simulated_world(config)
+    except ConfigError:
+        return False
+    return True
 
 
 # --- exporting (Binance layout) --------------------------------------------------------------------

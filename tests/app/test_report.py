@@ -47,6 +47,7 @@ def test_an_empty_home_gets_a_page_that_says_what_is_missing(kimera_home: Settin
         "models",
         "paper",
         "accounts",
+        "arbitrage",
         "backtest",
     }
     assert "Not shown: no accounts snapshot at" in page  # the demo saves GET /accounts while its service runs

@@ -89,6 +89,11 @@ def test_the_demo_ends_with_a_report_and_a_summary_and_stops_its_servers(
     ):
         assert re.search(rf"{re.escape(who)}: return .*, 0 orders, 0 fills", out), who
     assert "Accounts and followers" in report.read_text()
+    # the demo's service runs the cross-chain desk on both simulated chains' ETH pools: its line and section
+    assert re.search(
+        r"cross-chain arbitrage \(bsc vs ethereum, paper\): \d+ looks, \d+ opportunities seen", out
+    )
+    assert "Cross-chain arbitrage" in report.read_text()
     # The journal exists (the service ran) and the servers are gone with the demo.
     assert kimera_home.journal_path.exists()
     assert not _answers(service_port, "/healthz") and not _answers(paper_port, "/ping")

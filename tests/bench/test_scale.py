@@ -22,3 +22,21 @@ def test_a_fixed_plus_linear_cost_projects_to_the_size_that_reaches_the_limit() 
     # a stage measured faster at the larger size is taken not to grow, and never crosses
     assert linear_cost([4, 16], [5.0, 4.0]) == (4.0, 0.0)
     assert linear_crossing(*linear_cost([4, 16], [5.0, 4.0]), 3600.0) == math.inf
+
+
+def test_curves_from_two_sizes_name_the_stage_that_outgrows_the_machine_first() -> None:
+    from bench.scale import STAGES, StageRun, curves, run
+
+    # every stage 10 s and 500 MB fixed; features adds 1 GB per 1x, the others 1 s per 1x
+    runs = [
+        StageRun(stage, size, 10.0 + (0.0 if stage == "features" else size), 500.0 + (1024.0 * size if stage == "features" else 0.0))
+        for stage in STAGES
+        for size in (1, 4)
+    ]  # fmt: skip
+    measures = curves(runs, floor=400.0, base_days=90)
+    first = measures[-1]
+    assert first.measure == "first to outgrow one machine: features (over 24 GB)"
+    # 24 GB at (24,576 - 500) / 1,024 = 23.5x the 1x work of 2 assets x 3 venues x 90 days
+    assert first.value == pytest.approx((24 * 1024 - 500) / 1024 * 540)
+    with pytest.raises(ValueError, match="two sizes at least"):
+        run(sizes=(4,))

@@ -27,8 +27,15 @@ def exchange_server():
 
 
 async def collect(
-    server: ExchangeServer, seconds: float, drop_at: float | None, rest_down: bool = False, skew=timedelta(0)
+    server: ExchangeServer,
+    seconds: float,
+    drop_at: float | None,
+    rest_down: bool = False,
+    skew=timedelta(0),
+    until=None,
 ):
+    """Runs the feed for `seconds`; with `until`, runs instead until `until(events)` holds (a deadline
+    of 60 s after the drop), so a loaded machine only makes the test slower, never wrong."""
     config = stream_config(server)
     pro = build_exchange(config.exchange.ccxt_venues[0], config.exchange.retry, pro=True)
     feed = CcxtFeed([Stream("binance", s, pro) for s in ("BTC/USDT", "ETH/USDT")], CANDLE,
@@ -48,7 +55,13 @@ async def collect(
     consumer = asyncio.create_task(consume())
     if drop_at is not None:
         await drop()
-    await asyncio.sleep(seconds - (drop_at or 0))
+    if until is None:
+        await asyncio.sleep(seconds - (drop_at or 0))
+    else:
+        for _ in range(600):
+            if until(events):
+                break
+            await asyncio.sleep(0.1)
     consumer.cancel()
     await asyncio.gather(consumer, return_exceptions=True)
     assert pro.clients == {} or all(c.closed for c in pro.clients.values())  # the feed closed it
@@ -88,8 +101,22 @@ def test_a_dropped_websocket_is_backfilled_before_its_candles_close(exchange_ser
     assert feed.builder.late_trades == 0
 
 
+def _gaps_then_a_candle_past_them(events) -> bool:
+    """Both symbols declared their gap, and exchange time moved a whole candle past the later one's end
+    (any candle invented over a gap would have been emitted by then)."""
+    gaps = [e for e in events if isinstance(e, Gap)]
+    if {g.symbol for g in gaps} != {"BTC/USDT", "ETH/USDT"}:
+        return False
+    marks = [e.until for e in events if isinstance(e, Watermark)]
+    return bool(marks) and marks[-1] >= max(g.end for g in gaps) + CANDLE
+
+
 def test_a_failed_backfill_is_a_gap_and_its_candles_are_never_invented(exchange_server):
-    feed, events = asyncio.run(collect(exchange_server, seconds=8.0, drop_at=3.0, rest_down=True))
+    feed, events = asyncio.run(
+        collect(
+            exchange_server, seconds=8.0, drop_at=3.0, rest_down=True, until=_gaps_then_a_candle_past_them
+        )
+    )
 
     gaps = [e for e in events if isinstance(e, Gap)]
     assert {g.symbol for g in gaps} == {"BTC/USDT", "ETH/USDT"}
@@ -103,7 +130,15 @@ def test_a_failed_backfill_is_a_gap_and_its_candles_are_never_invented(exchange_
 
 @pytest.mark.parametrize("skew", [timedelta(minutes=5), timedelta(minutes=-5)])
 def test_a_host_clock_off_by_minutes_still_closes_candles_on_exchange_time(exchange_server, skew):
-    feed, events = asyncio.run(collect(exchange_server, seconds=6.0, drop_at=None, skew=skew))
+    feed, events = asyncio.run(
+        collect(
+            exchange_server,
+            seconds=6.0,
+            drop_at=None,
+            skew=skew,
+            until=lambda ev: len(rows(ev, "exchange_ohlcv")) >= 4,
+        )
+    )
 
     trades = rows(events, "exchange_trades")
     candles = rows(events, "exchange_ohlcv")

@@ -2,9 +2,10 @@
 and labels, walk-forward models beside the baselines. No edge is claimed where none exists.
 
 The series is one that an installed package ships: matplotlib's sample ``goog.npz``, 1,047 daily
-candles of Google (NASDAQ, August 2004 to October 2008). A stock market closes at weekends: the
-asset's ``sessions: weekdays`` makes Monday's bar follow Friday's, and the closed days are neither
-gaps nor filled. Daily returns of a large stock are close to unpredictable from their own history,
+candles of Google (NASDAQ, August 2004 to October 2008). A stock market closes at weekends and on
+exchange holidays: the asset's ``sessions: nyse`` makes Monday's bar follow Friday's and the day
+after a holiday follow the day before it, and the closed days are neither gaps nor filled, so the
+20-bar windows are full on every bar after the warm-up. Daily returns of a large stock are close to unpredictable from their own history,
 so every model's out-of-sample directional accuracy must stay within two standard errors of a coin
 (a model claiming more would be fooling itself or leaking the future).
 """
@@ -26,7 +27,7 @@ from models.marts import read_marts
 from models.walk_forward import ALL_MODELS, all_predictions, run_all
 from models.windows import make_windows
 from pipelines.features.dbt_cli import run_dbt
-from pipelines.features.expectations import validate_raw
+from pipelines.features.expectations import report_gaps, validate_raw
 from pipelines.features.families import prepare_raw_tables
 from pipelines.features.project import dbt_vars
 from pipelines.warehouse import ensure_raw_schema, replace_window
@@ -64,7 +65,7 @@ def test_a_real_daily_stock_series_runs_end_to_end_and_claims_no_edge(tmp_path: 
     window = (first, last + timedelta(days=1))
     config = config_with(
         start=first.date().isoformat(),
-        assets=[{"symbol": "GOOG", "quote": "USD", "sessions": "weekdays"}],
+        assets=[{"symbol": "GOOG", "quote": "USD", "sessions": "nyse"}],
         exchange={
             "source": "file",
             "timeframe": "1d",
@@ -98,7 +99,16 @@ def test_a_real_daily_stock_series_runs_end_to_end_and_claims_no_edge(tmp_path: 
             "select count(ret_1) from marts.features where dayofweek(bar_time - interval 1 day) = 1"
         ).fetchone()[0]
         assert monday > 150
-        marts = read_marts(con, horizon=1)
+        # 37 weekdays of the series are NYSE holidays: none breaks a 20-bar window (only the first
+        # 19 bars, the warm-up, lack a full window; counting holidays as gaps NULLed 620 bars)
+        warm = con.execute(
+            "select count(*), count(realized_vol), count(volume_z), count(ret_20) from marts.features"
+            " where asset = 'GOOG'"
+        ).fetchone()
+        assert warm == (1047, 1047 - 19, 1047 - 19, 1047 - 20), warm
+        gaps = report_gaps(con, "exchange_ohlcv", window, timedelta(minutes=1), config.sessions)
+        assert gaps.passed, gaps.summary()  # neither a weekend nor a holiday is a silence
+        marts = read_marts(con, horizon=1, sessions=config.sessions)
     assert {"ret_1", "ret_20", "rsi", "realized_vol"} <= set(marts.feature_names)
     assert "vwap_dev" in marts.dropped_features  # no trades in a daily candle file
 

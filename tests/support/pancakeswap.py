@@ -1,7 +1,10 @@
 """PancakeSwap's V2-shaped Factory and Pair from npm (``@pancakeswap-libs/pancake-swap-core`` 0.1.0,
 ABI and bytecode in its ``build/``), unpacked by ``make setup`` into ``evm/build/pancakeswap`` (or on
-first use here). The package has no router, so pairs are traded the way a router does it: transfer the
-input to the pair, then ``swap`` for the output its 0.2 % fee allows."""
+first use here). That package has no router: :func:`swap_exact_in` trades a pair the way a router
+does it (transfer the input to the pair, then ``swap`` for the output its 0.2 % fee allows), and
+:func:`deploy_router` deploys PancakeSwap's own router, compiled from the Solidity sources of
+``pancakeswap-peripheral`` 1.1.0-beta.0 by ``evm/compile_pancakeswap.js`` (``make setup``, or on first
+use here)."""
 
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ from web3.contract import Contract
 
 from marketsim.local_evm import Evm
 
-DIR = Path(__file__).resolve().parents[2] / "evm" / "build" / "pancakeswap"
+EVM_DIR = Path(__file__).resolve().parents[2] / "evm"
+DIR = EVM_DIR / "build" / "pancakeswap"
 BUILD = DIR / "package" / "build"
+PERIPHERY = "pancakeswap-peripheral@1.1.0-beta.0"
 FEE_PER_MILLE = 2  # PancakePair.swap: balance * 1000 - amountIn * 2
 
 
@@ -29,6 +34,31 @@ def artefact(name: str) -> tuple[list, str]:
         (DIR / ".done").touch()
     data = json.loads((BUILD / f"{name}.json").read_text())
     return data["abi"], data["bytecode"] if data["bytecode"].startswith("0x") else "0x" + data["bytecode"]
+
+
+@cache
+def router_build() -> dict:
+    """``evm/build/pancakeswap/router.json``: PancakeRouter's ABI and bytecode, and the init code hash
+    of the npm Pair written into its PancakeLibrary (beside the BSC mainnet hash the package ships)."""
+    out = DIR / "router.json"
+    if not out.is_file():
+        artefact("PancakePair")  # the core's sources and Pair bytecode
+        periphery = DIR / "periphery"
+        periphery.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "pack", PERIPHERY, "--silent"], cwd=periphery, check=True, capture_output=True,
+                       timeout=300)  # fmt: skip
+        subprocess.run(["tar", "xzf", "pancakeswap-peripheral-1.1.0-beta.0.tgz"], cwd=periphery, check=True)
+        subprocess.run(["node", "compile_pancakeswap.js"], cwd=EVM_DIR, check=True, capture_output=True,
+                       timeout=600)  # fmt: skip
+    return json.loads(out.read_text())
+
+
+def deploy_router(evm: Evm, factory: Contract, weth: Contract) -> Contract:
+    """PancakeRouter(factory, WETH) on ``evm``."""
+    built = router_build()["PancakeRouter"]
+    contract = evm.w3.eth.contract(abi=built["abi"], bytecode=built["bytecode"])
+    receipt = evm.wait(contract.constructor(factory.address, weth.address).transact({"from": evm.owner}))
+    return evm.w3.eth.contract(address=receipt.contractAddress, abi=built["abi"])
 
 
 def get_amount_out(amount_in: int, reserve_in: int, reserve_out: int) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kimera.app.cluster.postgres import free_port
+from kimera.app.services import stop_group
 
 INSTALL_HINT = (
     "Redis's server program (redis-server) is needed for the Celery executor: on Debian/Ubuntu "
@@ -56,12 +57,7 @@ def throwaway_redis(ready_timeout_s: float = 60) -> Iterator[RedisServer]:
         _wait_ready(server, process, log_path, ready_timeout_s)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_group(process, grace_s=20)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -79,21 +79,32 @@ def demo_accounts(config: KimeraConfig) -> dict[str, Any]:
 
 def demo_config(settings: Settings, config: KimeraConfig) -> Path:
     """The config file the demo's execution service runs on: the user's own when it configures
-    accounts, strategies or followers, else a derived copy with :func:`demo_accounts` (validated
-    before it is written, and written whole)."""
+    accounts, strategies or followers and the arbitrage desk (or has no asset on two chains), else a
+    derived copy with :func:`demo_accounts` and the desk of
+    :func:`~kimera.app.demo.arbitrage.demo_arbitrage` (validated before it is written, and written
+    whole)."""
+    from kimera.app.demo.arbitrage import demo_arbitrage
+
     source = settings.config.expanduser().resolve()
     ex = config.execution
-    if ex.accounts or ex.strategies or ex.followers:
+    added: dict[str, Any] = {}
+    if not (ex.accounts or ex.strategies or ex.followers):
+        added.update(demo_accounts(config))
+    desk = demo_arbitrage(config)
+    if desk is not None:
+        added["arbitrage"] = desk
+    if not added:
         return source
     data = yaml.safe_load(source.read_text()) or {}
     section = data.get("execution") or {}
-    data["execution"] = {**section, **demo_accounts(config)}
+    data["execution"] = {**section, **added}
     folder = settings.home_dir / "demo"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "kimera.yaml"
     partial = folder / "kimera.yaml.partial"
     partial.write_text(
-        "# Written by `kimera demo` from " + str(source) + " with the demo's accounts (kimera/app/demo/accounts.py)\n"
+        "# Written by `kimera demo` from " + str(source)
+        + " with the demo's accounts and arbitrage desk (kimera/app/demo/accounts.py, arbitrage.py)\n"
         + yaml.safe_dump(data, sort_keys=False)
     )  # fmt: skip
     load_config(partial, settings=settings)  # a derived config that does not load is never used
@@ -104,19 +115,25 @@ def demo_config(settings: Settings, config: KimeraConfig) -> Path:
 def fetch_accounts(settings: Settings, config: KimeraConfig) -> dict[str, Any] | str:
     """``GET /accounts`` of the execution service, signed with the client key; else a sentence
     saying why there are no figures (no service answers, or it runs without accounts)."""
+    return fetch_json(settings, config, "/accounts")
+
+
+def fetch_json(settings: Settings, config: KimeraConfig, path: str) -> dict[str, Any] | str:
+    """``GET path`` of the execution service, signed with the client key, as JSON; else a sentence
+    saying why not (no key, no service, or its answer)."""
     import httpx
 
     from kimera.signing import MissingKey, client_auth
 
     ex = config.execution
-    url = f"http://{ex.host}:{ex.port}/accounts"
+    url = f"http://{ex.host}:{ex.port}{path}"
     try:
         auth = client_auth(settings, ex.auth.client_key)
         answer = httpx.get(url, auth=auth, timeout=10.0)
     except MissingKey as exc:
-        return f"cannot sign GET /accounts: {exc}"
+        return f"cannot sign GET {path}: {exc}"
     except httpx.HTTPError as exc:
         return f"no execution service answers at {url} ({type(exc).__name__})"
     if answer.status_code != 200:
-        return f"GET /accounts answered {answer.status_code}: {answer.text[:200]}"
+        return f"GET {path} answered {answer.status_code}: {answer.text[:200]}"
     return answer.json()

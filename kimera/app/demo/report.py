@@ -18,8 +18,11 @@ def report_stage(ctx: DemoContext) -> list[str]:
     """Build ``KIMERA_HOME/report/index.html``; summary lines: model scores beside the baselines,
     orders, fills, P&L and latency of paper trading, and what the report could not show."""
     # the report's readers load pandas, DuckDB and the models: imported when the stage runs
+    from kimera.app.demo.arbitrage import fetch_arbitrage
     from kimera.app.report import build_report, configured_journal
     from kimera.app.report.accounts import activity, line, rows, save_snapshot
+    from kimera.app.report.arbitrage_section import line as arbitrage_line
+    from kimera.app.report.arbitrage_section import save_snapshot as save_arbitrage
     from kimera.app.report.data import Journal, Missing, Warehouse
     from kimera.app.report.pnl import summarise
 
@@ -35,6 +38,9 @@ def report_stage(ctx: DemoContext) -> list[str]:
     accounts = fetch_accounts(ctx.settings, ctx.config) if ctx.status_url else None
     if isinstance(accounts, dict):  # the service's in-memory figures, kept for the report's section
         save_snapshot(ctx.settings.report_dir, accounts)
+    desk = fetch_arbitrage(ctx.settings, ctx.config) if ctx.status_url else None
+    if isinstance(desk, dict) and desk.get("enabled"):  # the desk's figures, for its section
+        save_arbitrage(ctx.settings.report_dir, desk)
     task = ctx.progress.add_task("  report and plots", total=1)
     report = build_report(ctx.settings)
     ctx.progress.update(task, completed=1)
@@ -78,6 +84,10 @@ def report_stage(ctx: DemoContext) -> list[str]:
         lines += [f"  {line(row)}" for row in rows(accounts, counts)]
     elif isinstance(accounts, str):
         lines.append(f"  accounts and followers: {accounts}")
+    if isinstance(desk, dict):
+        lines.append(f"  {arbitrage_line(desk)}")
+    elif isinstance(desk, str):
+        lines.append(f"  cross-chain arbitrage: {desk}")
     if ctx.status_url:  # the demo stops the service it started; the journal stays
         lines.append(
             "  the service stops with the demo; `kimera execute` carries on from its journal and prints "

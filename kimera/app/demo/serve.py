@@ -100,8 +100,16 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     execution = signal_resources(ctx.config)["execution"]
     if not execution.running():
         return [f"  paper day: no execution service answers at {execution.url}; nothing replayed"]
+    from kimera.app.demo.paper_settle import wait_until_settled
+    from kimera.app.report import configured_journal
+
     routing = ctx.config.execution.routing
     settle_s = max(0.75, 3 * min(0.25, routing.book_max_age_s / 4))  # the service's books catch up
+    # a parent's slices go out twap_interval_s apart: wait for the last (generously) before the
+    # market moves on, so that no slice fills against a later bar's book
+    slices_s = 30.0 + 10 * routing.twap_interval_s
+    journal = configured_journal(ctx.settings)
+    unsettled = 0
     outcomes: dict[str, int] = {}
     with duckdb.connect(str(ctx.settings.warehouse_path)) as con:
         rows = unpushed(con, model_tag)
@@ -111,7 +119,9 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
             ]
         auth = execution.auth()
         task = ctx.progress.add_task("  paper day, signals bar by bar", total=len(rows))
-        with httpx.Client(base_url=ctx.paper_clock_url, timeout=5.0) as paper:
+        # no kept-alive connection: the server may close one while the stage waits for slices
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=ctx.paper_clock_url, timeout=5.0, limits=fresh) as paper:
             for feature_time, bar in rows.groupby("feature_time", sort=True):
                 t = pd.Timestamp(feature_time).tz_localize("UTC").timestamp()
                 moved = paper.put("/admin/clock", json={"time": t})
@@ -130,9 +140,16 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
                     outcome = response.json().get("outcome", status) if status == "accepted" else status
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
                     ctx.progress.advance(task)
+                unsettled += wait_until_settled(journal, slices_s) > 0
     first, last = rows["feature_time"].min(), rows["feature_time"].max()
     told = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
-    return [
+    lines = [
         f"  paper day: {len(rows)} signals of bars {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} (after the model's "
         f"training data), each sent when the paper market reached its bar's close: {told}"
     ]
+    if unsettled:
+        lines.append(
+            f"  paper day: on {unsettled} bars orders were still in flight {slices_s:.0f} s after the push; "
+            "their later slices filled at a later bar's market"
+        )
+    return lines

@@ -41,6 +41,7 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
     """
     from kimera.app.report import sections
     from kimera.app.report.accounts import section as accounts_section
+    from kimera.app.report.arbitrage_section import section as arbitrage_section
     from kimera.app.report.backtest_section import PICTURES as BACKTEST_PICTURES
     from kimera.app.report.backtest_section import backtest
     from kimera.app.report.data import Journal, Warehouse
@@ -61,6 +62,7 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
             sections.models(wh, out),
             sections.paper(journal, out, wh.signal_pushes()),
             accounts_section(journal.reader, out, settings.home_dir),
+            arbitrage_section(out),
             backtest(wh, out),
         ]
     page = out / "index.html"

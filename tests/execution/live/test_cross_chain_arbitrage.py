@@ -210,3 +210,16 @@ async def test_the_services_desk_trades_both_legs_from_inventory_and_reports_the
     assert moves[("ETH", "ethereum", "bsc")]["lands_after_s"] == config.execution.arbitrage.bridge.latency_s
     # the 3 % gap it traded on closed to within the pools' fees (0.3 % each) and the costs
     assert 0 < report["basis"]["ETH"]["ethereum->bsc"] < 0.01
+    # the desk's tallies, as the demo's summary line prints them: every trade seen first, its
+    # realised net summed, the widest gap (the 3 % it traded on) far above its cost floor
+    from kimera.app.report.arbitrage_section import line
+
+    assert report["taken"] == len(trades) and report["opportunities_seen"] >= len(trades)
+    assert report["looks"] >= report["opportunities_seen"]
+    assert report["realised_net"] == pytest.approx(sum(t["realised_net"] for t in trades))
+    widest = report["widest_gap"]
+    assert (widest["buy_chain"], widest["sell_chain"]) == ("ethereum", "bsc")
+    assert widest["gap_bps"] == pytest.approx(300.0, rel=1e-6) and widest["cost_floor_bps"] < 300.0
+    printed = line({"enabled": True, **report})
+    assert f"{len(trades)} taken, net P&L {report['realised_net']:+,.2f}" in printed
+    assert "bridge plan: 2 transfer(s) on paper" in printed and "landing after 900 s" in printed

@@ -97,6 +97,19 @@ def test_an_asset_without_simulation_parameters_names_the_key(config) -> None:
         spec_from_config(parse_config(data))
 
 
+def test_a_start_before_the_simulated_chains_first_block_says_what_to_set(config) -> None:
+    # a user with daily candles since 2017 sets start: 2017-01-01 and keeps the shipped sim section
+    data = config.model_dump(mode="json")
+    data["start"] = "2017-01-01"
+    with pytest.raises(
+        ConfigError, match=r"start = 2017-01-01 is before .* sim.first_block to at least (\d+)"
+    ) as err:
+        spec_from_config(parse_config(data))
+    needed = int(err.value.args[0].split("at least ")[1].split(",")[0])
+    data["sim"] = {**data["sim"], "first_block": needed}
+    assert spec_from_config(parse_config(data)).first_block == 1  # the advice is exact: block 1 at start
+
+
 def test_rows_are_unique_on_each_tables_natural_key(config) -> None:
     import duckdb
 

@@ -1,0 +1,47 @@
+"""The paper day waits for the service's parents before the paper market moves on.
+
+The service sends a TWAP parent's slices ``execution.routing.twap_interval_s`` apart in its own
+time, while the serve stage moves the paper market a whole bar at each push. Moving on while a
+parent still has slices to send would fill them against a later bar's book (hours later on the
+paper day), which no decision of that bar saw. So after each bar's pushes the serve stage waits
+until no parent is working and no order is live in the service's journal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+LIVE_ORDER_STATES = ("acknowledged", "new", "partially_filled", "submitted", "unknown")
+
+
+def in_flight(journal: str | Path) -> int:
+    """Parents still working plus orders still live in the journal at ``journal`` (read-only)."""
+    from execution.journal_reader import JournalReader
+
+    reader = JournalReader(journal)
+    if not reader.exists:
+        return 0
+    try:
+        marks = ", ".join("?" * len(LIVE_ORDER_STATES))
+        working = reader.rows("SELECT count(*) FROM parents WHERE status = 'working'")[0][0]
+        live = reader.rows(f"SELECT count(*) FROM orders WHERE state IN ({marks})", LIVE_ORDER_STATES)[0][0]
+    finally:
+        reader.close()
+    return int(working) + int(live)
+
+
+def wait_until_settled(
+    journal: str | Path,
+    deadline_s: float,
+    poll_s: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> int:
+    """Wait until nothing is in flight (0 returned) or ``deadline_s`` has passed (what is still in
+    flight returned)."""
+    until = monotonic() + deadline_s
+    while (left := in_flight(journal)) and monotonic() < until:
+        sleep(poll_s)
+    return left
