@@ -4,10 +4,11 @@ the lake's files rather than the local warehouse file."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from kimera.app.demo.context import DemoContext
-from kimera.config import TIMEFRAME_SECONDS, ConfigError, KimeraConfig
+from kimera.app.steps import candle_span, hours_covering
+from kimera.config import ConfigError, KimeraConfig
 from kimera.settings import Settings
 
 
@@ -17,27 +18,14 @@ def lake_candle_window(settings: Settings, config: KimeraConfig) -> tuple[dateti
     from pipelines.lake.store import lake_reader
 
     with lake_reader(lake_of(settings)) as con:
-        found = con.execute(
-            "SELECT count(*) FROM duckdb_views() WHERE view_name = 'exchange_ohlcv'"
-        ).fetchone()[0]
-        first, last = (
-            con.execute(
-                "SELECT min(open_time), max(open_time) FROM raw.exchange_ohlcv WHERE timeframe = ?",
-                [config.exchange.timeframe],
-            ).fetchone()
-            if found
-            else (None, None)
-        )
+        exists = "SELECT count(*) FROM duckdb_views() WHERE view_name = 'exchange_ohlcv'"
+        first, last = candle_span(con, exists, config.exchange.timeframe)
     if first is None:
         raise ConfigError(
             f"the lake {settings.lake_url} holds no {config.exchange.timeframe} candles: "
             "`kimera ingest` first, or pass --from and --to"
         )
-    # as raw_candle_window: the hours from the first candle's to the last one's close
-    close = last + timedelta(seconds=TIMEFRAME_SECONDS[config.exchange.timeframe])
-    end = close.replace(minute=0, second=0, microsecond=0)
-    end += timedelta(hours=1) if end < close else timedelta(0)
-    return first.replace(minute=0, second=0, microsecond=0), end
+    return hours_covering(first, last, config.exchange.timeframe)
 
 
 def lake_features(ctx: DemoContext, job: str) -> list[str]:

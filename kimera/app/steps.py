@@ -64,27 +64,34 @@ def raw_candle_window(settings: Settings, config: KimeraConfig) -> tuple[datetim
             f"no warehouse at {settings.warehouse_path}: `kimera import` or `kimera ingest` first"
         )
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        found = con.execute(
+        exists = (
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'exchange_ohlcv'"
-        ).fetchone()[0]
-        first, last = (
-            con.execute(
-                "SELECT min(open_time), max(open_time) FROM raw.exchange_ohlcv WHERE timeframe = ?",
-                [config.exchange.timeframe],
-            ).fetchone()
-            if found
-            else (None, None)
         )
+        first, last = candle_span(con, exists, config.exchange.timeframe)
     if first is None:
         raise ConfigError(
             f"raw.exchange_ohlcv holds no {config.exchange.timeframe} candles (exchange.timeframe in the config): "
             "import or ingest candles first, or pass --from and --to"
         )
-    start = first.replace(minute=0, second=0, microsecond=0)
-    close = last + timedelta(seconds=TIMEFRAME_SECONDS[config.exchange.timeframe])
+    return hours_covering(first, last, config.exchange.timeframe)
+
+
+def candle_span(con, exists_sql: str, timeframe: str) -> tuple[datetime | None, datetime | None]:
+    """First and last ``open_time`` of ``raw.exchange_ohlcv``'s ``timeframe`` candles on ``con``;
+    ``(None, None)`` when ``exists_sql`` counts no such table (or view) or it holds none."""
+    if not con.execute(exists_sql).fetchone()[0]:
+        return None, None
+    return con.execute(
+        "SELECT min(open_time), max(open_time) FROM raw.exchange_ohlcv WHERE timeframe = ?", [timeframe]
+    ).fetchone()
+
+
+def hours_covering(first: datetime, last: datetime, timeframe: str) -> tuple[datetime, datetime]:
+    """Whole hours from the first candle's open to the last one's close."""
+    close = last + timedelta(seconds=TIMEFRAME_SECONDS[timeframe])
     end = close.replace(minute=0, second=0, microsecond=0)
     end += timedelta(hours=1) if end < close else timedelta(0)
-    return start, end
+    return first.replace(minute=0, second=0, microsecond=0), end
 
 
 def run_step(
