@@ -10,27 +10,22 @@ come from the journal, so they are current whenever the report is built.
 from __future__ import annotations
 
 import html
-import json
 import math
 from pathlib import Path
 from typing import Any
+
+from kimera.app.report import snapshots
 
 SNAPSHOT = "accounts.json"  # under the report folder: the last ``GET /accounts`` answer
 
 
 def save_snapshot(report_dir: Path, summary: dict[str, Any]) -> Path:
     """Keep ``summary`` (a ``GET /accounts`` answer) beside the report, written whole."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / SNAPSHOT
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(summary, indent=1, sort_keys=True))
-    partial.replace(path)
-    return path
+    return snapshots.save(report_dir, SNAPSHOT, summary)
 
 
 def load_snapshot(report_dir: Path) -> dict[str, Any] | None:
-    path = report_dir / SNAPSHOT
-    return json.loads(path.read_text()) if path.exists() else None
+    return snapshots.load(report_dir, SNAPSHOT)
 
 
 def activity(reader: Any) -> dict[tuple[str, str], tuple[int, int]]:

@@ -10,26 +10,21 @@ beside the cost floor (fees, gas and bridge at the largest trade) that gap had t
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
+
+from kimera.app.report import snapshots
 
 SNAPSHOT = "arbitrage.json"  # under the report folder: the last ``GET /reports/arbitrage`` answer
 
 
 def save_snapshot(report_dir: Path, desk: dict[str, Any]) -> Path:
     """Keep ``desk`` (a ``GET /reports/arbitrage`` answer) beside the report, written whole."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / SNAPSHOT
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(desk, indent=1, sort_keys=True))
-    partial.replace(path)
-    return path
+    return snapshots.save(report_dir, SNAPSHOT, desk)
 
 
 def load_snapshot(report_dir: Path) -> dict[str, Any] | None:
-    path = report_dir / SNAPSHOT
-    return json.loads(path.read_text()) if path.exists() else None
+    return snapshots.load(report_dir, SNAPSHOT)
 
 
 def bridge_plan(desk: dict[str, Any]) -> str:
