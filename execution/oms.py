@@ -208,6 +208,8 @@ class OrderManager:
                 return
             except VenueError as exc:  # timeout or lost answer: the order may exist
                 self.metrics.venue_errors.labels(order.venue, type(exc).__name__).inc()
+                if order.state is not S.SUBMITTED:  # the venue's updates told us meanwhile (e.g. filled)
+                    return
                 await self._journal(order, sm.transition(order, S.UNKNOWN, f"no answer: {exc}"))
                 self.spawn(self.resolve(order))
                 return

@@ -191,8 +191,9 @@ class SignalSender:
                 self.sent_at[signal_id] = acked
 
     async def _wait(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        with contextlib.suppress(TimeoutError):  # asyncio.timeout: wait_for can swallow a cancel on 3.11
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait until nothing is queued (True) or ``timeout_s`` passes (False)."""

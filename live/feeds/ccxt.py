@@ -96,8 +96,11 @@ class CcxtFeed:
         last_mark: datetime | None = None
         try:
             while True:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands as the
+                # queue hands over an item, and the feed would then never stop
                 with contextlib.suppress(TimeoutError):
-                    item = await asyncio.wait_for(self._queue.get(), timeout=self.tick.total_seconds())
+                    async with asyncio.timeout(self.tick.total_seconds()):
+                        item = await self._queue.get()
                     if isinstance(item, Gap):
                         self.builder.mark_gap(item.venue, item.symbol, item.start, item.end)
                         self.stats.gaps += 1

@@ -154,3 +154,29 @@ def test_a_host_clock_off_by_minutes_still_closes_candles_on_exchange_time(excha
             if t["symbol"] == c["symbol"] and c["open_time"] <= t["ts"] < c["open_time"] + CANDLE
         ]
         assert c["volume"] == pytest.approx(sum(t["amount"] for t in inside), rel=1e-12)
+
+
+def test_a_stop_that_lands_as_an_event_arrives_still_stops_the_feed():
+    """A cancel delivered in the same step as the feed's next event must stop it (on Python 3.11,
+    ``asyncio.wait_for`` returned the event and swallowed the cancel: the feed, and so `kimera live`'s
+    shutdown, then ran on forever; it hung a CI run)."""
+    from datetime import datetime
+
+    feed = CcxtFeed([], CANDLE, grace=timedelta(milliseconds=1500))
+
+    async def consume():
+        async for _ in feed.events(LiveClock()):
+            pass
+
+    async def go() -> bool:
+        consumer = asyncio.create_task(consume())
+        await asyncio.sleep(0.05)  # the feed now waits on its queue
+        now = datetime(2026, 1, 1)
+        feed._queue.put_nowait(Gap("binance", "BTC/USDT", now, now + CANDLE, "test"))
+        consumer.cancel()  # lands in the step in which the queue hands the gap over
+        done, _ = await asyncio.wait({consumer}, timeout=5)
+        if not done:
+            consumer.cancel()  # do not leave it running: the answer is already known
+        return consumer in done
+
+    assert asyncio.run(go()), "the feed ignored its cancel and kept running"
