@@ -87,3 +87,36 @@ async def test_a_repeated_signal_is_answered_once(service, paper):
     assert {first["duplicate"], again["duplicate"]} == {False, True}
     assert [o["client_order_id"] for o in later["orders"]] == [o["client_order_id"] for o in first["orders"]]
     assert service.journal.query("SELECT COUNT(*) FROM parents")[0][0] == 1
+
+
+async def test_an_order_the_venue_filled_while_its_answer_was_lost_stays_filled(service, paper):
+    """The venue fills an order but its answer is lost; the venue's updates report the fill first.
+    The late timeout must not try to mark the filled order unknown (an illegal transition that
+    left an exception in the send task)."""
+    import gc
+
+    errors: list = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    paper.set_faults(seed=1, lost_answer=1.0, delay_s=3.0)
+
+    async def updates():  # the service's own reconciliation, run often while the answer is missing
+        while True:
+            await service.oms.reconcile()
+            await asyncio.sleep(0.05)
+
+    poller = asyncio.create_task(updates())
+    try:
+        answer = await service.handle_signal(signal(0, asset="BTC", forecast=0.004))
+        assert answer["outcome"] == "orders", answer["detail"]
+        await asyncio.sleep(1.5)  # past the venue timeout of every send
+    finally:
+        poller.cancel()
+        await asyncio.gather(poller, return_exceptions=True)
+    paper.set_faults(seed=1)
+    await settle(service)
+    gc.collect()  # a send task that died with an exception reports it now
+    assert [c.get("exception") for c in errors] == []
+    assert_journal_equals_venue(service, paper)
+    filled = [o for o in service.oms.orders.values() if o.state.value == "filled"]
+    assert filled
