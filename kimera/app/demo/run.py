@@ -122,7 +122,13 @@ def run_demo(days: int | None = None, stage: str = "all") -> dict[str, int]:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     summary: list[str] = []
     timings: list[str] = []
-    with Progress(*columns, console=console, transient=False) as progress, _sigterm_as_interrupt():
+    # no refresh thread when the output is not a terminal (nothing is redrawn there anyway): a Ctrl-C
+    # that lands while the main thread holds the console's lock would otherwise leave that thread
+    # waiting on it, and the interrupted demo stopping the display would wait on that thread
+    with (
+        Progress(*columns, console=console, transient=False, auto_refresh=console.is_terminal) as progress,
+        _sigterm_as_interrupt(),
+    ):
         ctx = DemoContext(settings, config, start, end, progress, console)
         try:
             for each in chosen:
