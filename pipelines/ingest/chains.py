@@ -27,6 +27,16 @@ def per_chain(sources: Sources) -> list[Sources]:
     return [Sources(config=view) for view in config.chain_views()]
 
 
+def feed_sources(feed: Feed, sources: Sources) -> list[Sources]:
+    """What ``feed`` reads: exchange tables once, chain tables once per configured chain."""
+    return [sources] if feed.family == "exchange" else per_chain(sources)
+
+
+def chain_configs(config: KimeraConfig, each: list[Sources]) -> list[KimeraConfig]:
+    """The config of each of ``per_chain``'s sources (the given one for a single chain)."""
+    return [s.config or config for s in each] if len(each) > 1 else [config]
+
+
 def _merged(reports: list[IngestReport]) -> IngestReport:
     if len(reports) == 1:
         return reports[0]
@@ -55,7 +65,7 @@ def ingest_each_chain(
     on_chunk: OnChunk | None = None,
 ) -> IngestReport:
     """:func:`~pipelines.ingest.write.ingest_window` for each chain (exchange feeds: once)."""
-    each = [sources] if feed.family == "exchange" else per_chain(sources)
+    each = feed_sources(feed, sources)
     return _merged([ingest_window(con, feed, s, start, end, chunk=chunk, on_chunk=on_chunk) for s in each])
 
 
@@ -64,5 +74,5 @@ def ingest_reference_each_chain(
 ) -> IngestReport:
     """:func:`~pipelines.ingest.write.ingest_reference` for each chain, with that chain's config."""
     each = per_chain(sources)
-    configs = [s.config or config for s in each] if len(each) > 1 else [config]
+    configs = chain_configs(config, each)
     return _merged([ingest_reference(con, feed, c, s) for c, s in zip(configs, each, strict=True)])

@@ -12,7 +12,7 @@ from connect.sim import simulator_from_config
 from kimera.config import KimeraConfig
 from kimera.schema import RAW_TABLES
 from kimera.settings import Settings
-from pipelines.ingest.chains import per_chain
+from pipelines.ingest.chains import feed_sources
 from pipelines.ingest.feeds import FEEDS
 from pipelines.lake.store import Lake, attach_raw_views, export_marts, write_reference, write_window
 from pipelines.sources import make_sources
@@ -26,7 +26,7 @@ def ingest_window_to_lake(lake: Lake, config: KimeraConfig, start: datetime, end
     written = 0
     for feed in FEEDS.values():
         # an hour's file holds every chain of ``chains:`` (exchange tables: the one read)
-        each = [sources] if feed.family == "exchange" else per_chain(sources)
+        each = feed_sources(feed, sources)
         rows = pa.concat_tables([feed.fetch(s, start, end) for s in each])
         written += write_window(lake, feed.table, start, end, rows)
     return written

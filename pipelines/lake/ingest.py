@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 
 from kimera.config import KimeraConfig
-from pipelines.ingest.chains import per_chain
+from pipelines.ingest.chains import chain_configs, feed_sources, per_chain
 from pipelines.ingest.feeds import Feed, ReferenceFeed
 from pipelines.ingest.write import IngestReport, OnChunk, split_window
 from pipelines.lake.store import Lake, write_reference, write_window
@@ -30,7 +30,7 @@ def ingest_feed_to_lake(
 ) -> IngestReport:
     """Fetch ``feed`` over ``[start, end)`` from every chain's sources and replace the window's
     hourly files in the lake, a chunk at a time; the report counts rows and files (as chunks)."""
-    each = [sources] if feed.family == "exchange" else per_chain(sources)
+    each = feed_sources(feed, sources)
     report = IngestReport(feed.table, start, end, {})
     pieces = list(split_window(start, end, chunk))
     for done, (chunk_start, chunk_end) in enumerate(pieces, 1):
@@ -48,7 +48,7 @@ def ingest_reference_to_lake_file(
 ) -> IngestReport:
     """Rewrite a reference table's file with every chain's rows (each with that chain's config)."""
     each = per_chain(sources)
-    configs = [s.config or config for s in each] if len(each) > 1 else [config]
+    configs = chain_configs(config, each)
     rows = pa.concat_tables(
         [
             feed.rows(c, s).select(feed.table.columns).cast(feed.table.schema)
