@@ -101,7 +101,8 @@ def test_the_demo_ends_with_a_report_and_a_summary_and_stops_its_servers(
 
 # The demo with its paper stage and then a long stage in place of training, as a user's process.
 _DEMO_WITH_A_LONG_STAGE = """
-import time, kimera.app.demo.run as demo
+import faulthandler, signal, time, kimera.app.demo.run as demo
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # where each thread is, if the stop hangs
 from kimera.app.demo.paper_trading import paper_stage
 def long_stage(ctx):
     print("long stage running", flush=True)
@@ -141,7 +142,14 @@ def test_interrupting_the_demo_stops_the_servers_it_started(
         demo.send_signal(
             how
         )  # a terminal's Ctrl-C reaches the demo's process group; the servers have their own
-        rest, _ = demo.communicate(timeout=60)
+        try:
+            rest, _ = demo.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            demo.send_signal(signal.SIGUSR1)  # every thread's stack, to see what the stop waits on
+            time.sleep(2)
+            demo.kill()
+            stacks, _ = demo.communicate()
+            pytest.fail(f"the demo did not stop within 60 s of {how.name}; its threads:\n{stacks}")
     finally:
         if demo.poll() is None:
             demo.kill()
