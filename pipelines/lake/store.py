@@ -166,8 +166,9 @@ def attach_raw_views(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def export_marts(lake: Lake, con: duckdb.DuckDBPyConnection) -> int:
-    """Write ``marts.features`` and ``marts.labels`` of ``con`` to the lake, one file per asset
-    (each replaced whole); returns the files written."""
+    """Make the lake's mart files equal ``marts.features`` and ``marts.labels`` of ``con``: one file
+    per asset (each replaced whole), and the file of an asset the marts no longer hold (dropped from
+    the config, then rebuilt with ``--full-refresh``) deleted; returns the files written."""
     if not con.filesystem_is_registered(lake.protocol):
         con.register_filesystem(lake.fs)
     written = 0
@@ -175,6 +176,9 @@ def export_marts(lake: Lake, con: duckdb.DuckDBPyConnection) -> int:
         assets = [
             a for (a,) in con.execute(f"SELECT DISTINCT asset FROM marts.{mart} ORDER BY asset").fetchall()
         ]
+        # the stale files go first: a reader may see an asset missing, never one the marts dropped
+        for stale in sorted(set(mart_assets(lake, mart)) - set(assets)):
+            lake.fs.rm(lake.path("marts", mart, f"asset={stale}").split("://", 1)[1], recursive=True)
         for asset in assets:
             path = lake.path("marts", mart, f"asset={asset}", "data.parquet")
             rows = con.sql(
@@ -183,6 +187,12 @@ def export_marts(lake: Lake, con: duckdb.DuckDBPyConnection) -> int:
             lake.fs.pipe(path, _parquet_bytes(rows))
             written += 1
     return written
+
+
+def mart_assets(lake: Lake, mart: str) -> list[str]:
+    """The assets that have a file of ``mart`` in the lake."""
+    files = lake.fs.glob(lake.path("marts", mart, "asset=*", "data.parquet").split("://", 1)[1])
+    return sorted(f.rsplit("/", 2)[-2].removeprefix("asset=") for f in files)
 
 
 def attach_mart_views(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:
