@@ -4,6 +4,7 @@ Layout under the lake's root (``s3://bucket/prefix``)::
 
     raw/<table>/date=<YYYY-MM-DD>/hour=<HH>.parquet     partitioned tables, one file per hour
     raw/<table>/all.parquet                             reference tables, one file
+    raw/<table>/landed/<landed file name>.parquet       what the live loop landed, one file each
     marts/<mart>/asset=<ASSET>/data.parquet             marts, one file per asset
 
 A partition is one object written by one PUT: readers see the old file or the new one, never half
@@ -27,10 +28,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kimera.schema import PARTITIONED_TABLES, REFERENCE_TABLES, RawTable
+from kimera.schema import EXCHANGE_GAPS, LIVE_PREDICTIONS, PARTITIONED_TABLES, REFERENCE_TABLES, RawTable
 
 HOUR = timedelta(hours=1)
 MARTS = ("features", "labels")
+# tables only the live loop lands (pipelines.lake.landing): their files are raw/<table>/landed/*.parquet
+LANDED_ONLY: tuple[RawTable, ...] = (EXCHANGE_GAPS, LIVE_PREDICTIONS)
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,9 @@ def _parquet_bytes(rows: pa.Table) -> bytes:
 
 
 def raw_glob(lake: Lake, table: RawTable) -> str:
-    """The glob DuckDB reads ``table`` from."""
+    """The glob DuckDB reads ``table`` from (a partitioned table's landed files match it too)."""
+    if table in LANDED_ONLY:
+        return lake.path("raw", table.name, "landed", "*.parquet")
     return (
         lake.path("raw", table.name, "*", "*.parquet")
         if table.partitioned
@@ -152,7 +157,7 @@ def attach_raw_views(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:
         for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()
     }
     found = []
-    for table in (*PARTITIONED_TABLES, *REFERENCE_TABLES):
+    for table in (*PARTITIONED_TABLES, *REFERENCE_TABLES, *LANDED_ONLY):
         if not lake.fs.glob(raw_glob(lake, table).split("://", 1)[1]):
             continue
         if table.name in local:  # a view from an earlier connection is replaced below
