@@ -23,6 +23,7 @@ from tests.pipelines.landing.test_load import _trades
 from tests.support.servers import s3_server  # noqa: F401  (fixture)
 
 
+@pytest.mark.slow  # a Dagster job and moto's server: ~35 s on a loaded 2-core machine
 def test_landed_predictions_and_trades_become_lake_files_once_each(
     s3_server,  # noqa: F811
     kimera_home,
