@@ -50,9 +50,10 @@ def backtest_cli(
     if model_tag is None:
         model_tag = newest_unpromoted(settings, config, echo)
     trade_from = window.first_bar if window is not None else None  # the journal's positions start flat there
+    storage = lake_storage(settings, start, end) if settings.lake_url else {}
     try:
         result = run_backtest(settings, config, start, end, model_tag=model_tag, seed=seed, order_style=order_style,
-                              trade_from=trade_from, per_bar_features=per_bar_features)  # fmt: skip
+                              trade_from=trade_from, per_bar_features=per_bar_features, **storage)  # fmt: skip
     except RegistryError as exc:
         raise ConfigError(f"--model: {exc}") from None
     row = dict(result.run)
@@ -75,6 +76,20 @@ def backtest_cli(
         )
         echo(f"  journal: {result.journal}")
     return row
+
+
+def lake_storage(settings, start: datetime, end: datetime) -> dict[str, Path]:
+    """With ``KIMERA_LAKE_URL``: the replay's input, the lake's raw rows of the window copied into a
+    local file (``KIMERA_HOME/backtest/lake-window.duckdb``), and its output, the lake's catalog
+    where training writes ``ml.*`` too (docs/scaling-out.md)."""
+    from pipelines.lake.flow import catalog_path
+    from pipelines.lake.resource import lake_of
+    from pipelines.lake.snapshot import snapshot_window
+
+    inputs = settings.home_dir / "backtest" / "lake-window.duckdb"
+    snapshot_window(lake_of(settings), inputs, start, end)
+    catalog_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    return {"warehouse": inputs, "output": catalog_path(settings)}
 
 
 def newest_unpromoted(settings, config, echo) -> str | None:

@@ -408,10 +408,12 @@ def run_backtest(
     end: datetime,
     *,
     per_bar_features: bool = False,
+    output: Path | None = None,
     **kwargs,
 ) -> BacktestResult:
     """Compile the online features (dbt's SQL for windows of ``CHUNK_BARS`` bars, or, with
-    ``per_bar_features``, of one bar as ``kimera live`` runs them), replay, store the rows."""
+    ``per_bar_features``, of one bar as ``kimera live`` runs them), replay, store the rows (in
+    ``output``; default: the warehouse replayed)."""
     from pipelines.features.online_sql import compile_online_features
 
     check_window(config, start, end)  # before the compilation: a bad window is refused at once
@@ -425,7 +427,7 @@ def run_backtest(
             config, backtest_dir(settings) / "compiled-chunked", window_bars=CHUNK_BARS
         )
     result = asyncio.run(replay(settings, config, compiled, start, end, **kwargs))
-    store(warehouse, result)
+    store(output or warehouse, result)
     return result
 
 

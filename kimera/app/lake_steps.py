@@ -4,7 +4,12 @@ the lake's files rather than the local warehouse file."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
+
+import duckdb
 
 from kimera.app.demo.context import DemoContext
 from kimera.app.steps import candle_span, hours_covering
@@ -47,3 +52,30 @@ def lake_features(ctx: DemoContext, job: str) -> list[str]:
         f"{last:%Y-%m-%d %H:%M}), marts.labels {labelled} rows, in the lake {lake.path('marts')}; "
         f"raw checks passed (run {outcome.run_id[:8]})"
     ]
+
+
+@contextmanager
+def marts_reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only view of ``marts.*``: the lake's mart files with ``KIMERA_LAKE_URL`` (what training
+    reads there), else the local warehouse file opened read-only."""
+    if not settings.lake_url:
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            yield con
+        return
+    from pipelines.lake.resource import lake_of
+    from pipelines.lake.store import attach_mart_views, lake_reader
+
+    lake = lake_of(settings)
+    with lake_reader(lake) as con:
+        attach_mart_views(lake, con)
+        yield con
+
+
+def ml_database(settings: Settings) -> Path:
+    """The DuckDB file training writes ``ml.*`` to: with ``KIMERA_LAKE_URL`` the lake's catalog
+    (``KIMERA_HOME/lake/warehouse.duckdb``, docs/scaling-out.md), else the local warehouse."""
+    if not settings.lake_url:
+        return settings.warehouse_path
+    from pipelines.lake.flow import catalog_path
+
+    return catalog_path(settings)

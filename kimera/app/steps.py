@@ -201,9 +201,11 @@ def newest_training_day(settings: Settings, config: KimeraConfig, now: datetime 
     """The newest daily partition holding labelled bars (partition D trains on bars before D + 1 day)."""
     import duckdb
 
+    from kimera.app.lake_steps import marts_reader
+
     column = f"fwd_ret_{config.models.horizon}"
     try:
-        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        with marts_reader(settings) as con:  # the lake's mart files with KIMERA_LAKE_URL
             newest = con.execute(
                 f"SELECT max(bar_time) FROM marts.labels WHERE {column} IS NOT NULL"
             ).fetchone()[0]

@@ -19,7 +19,7 @@ import duckdb
 from kimera.schema import RAW_TABLES
 from kimera.settings import Settings
 from pipelines.lake.flow import catalog_path
-from pipelines.lake.store import Lake, attach_raw_views, open_lake
+from pipelines.lake.store import Lake, attach_mart_views, attach_raw_views, lake_reader, open_lake
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import ensure_raw_schema
 
@@ -56,6 +56,21 @@ class LakeWarehouseResource(WarehouseResource):
             }
             ensure_raw_schema(con, [t for t in RAW_TABLES.values() if t.name not in views])
             attach_raw_views(self.lake(), con)
+            yield con
+
+    @contextmanager
+    def marts_reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """An in-memory connection with ``marts.*`` (and ``raw.*``) as views over the lake's files:
+        what training reads, on any machine, with no lock on the catalog. Fails, saying what to run,
+        when the lake holds no marts yet."""
+        lake = self.lake()
+        with lake_reader(lake) as con:
+            missing = {"features", "labels"} - set(attach_mart_views(lake, con))
+            if missing:
+                raise FileNotFoundError(
+                    f"the lake {lake.root} holds no marts.{' or marts.'.join(sorted(missing))} files "
+                    f"under {lake.path('marts')}: run `kimera features` first"
+                )
             yield con
 
 

@@ -4,6 +4,7 @@ Layout under the lake's root (``s3://bucket/prefix``)::
 
     raw/<table>/date=<YYYY-MM-DD>/hour=<HH>.parquet     partitioned tables, one file per hour
     raw/<table>/all.parquet                             reference tables, one file
+    raw/<table>/landed/<landed file name>.parquet       what the live loop landed, one file each
     marts/<mart>/asset=<ASSET>/data.parquet             marts, one file per asset
 
 A partition is one object written by one PUT: readers see the old file or the new one, never half
@@ -27,10 +28,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kimera.schema import PARTITIONED_TABLES, REFERENCE_TABLES, RawTable
+from kimera.schema import EXCHANGE_GAPS, LIVE_PREDICTIONS, PARTITIONED_TABLES, REFERENCE_TABLES, RawTable
 
 HOUR = timedelta(hours=1)
 MARTS = ("features", "labels")
+# tables only the live loop lands (pipelines.lake.landing): their files are raw/<table>/landed/*.parquet
+LANDED_ONLY: tuple[RawTable, ...] = (EXCHANGE_GAPS, LIVE_PREDICTIONS)
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,9 @@ def _parquet_bytes(rows: pa.Table) -> bytes:
 
 
 def raw_glob(lake: Lake, table: RawTable) -> str:
-    """The glob DuckDB reads ``table`` from."""
+    """The glob DuckDB reads ``table`` from (a partitioned table's landed files match it too)."""
+    if table in LANDED_ONLY:
+        return lake.path("raw", table.name, "landed", "*.parquet")
     return (
         lake.path("raw", table.name, "*", "*.parquet")
         if table.partitioned
@@ -152,7 +157,7 @@ def attach_raw_views(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:
         for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()
     }
     found = []
-    for table in (*PARTITIONED_TABLES, *REFERENCE_TABLES):
+    for table in (*PARTITIONED_TABLES, *REFERENCE_TABLES, *LANDED_ONLY):
         if not lake.fs.glob(raw_glob(lake, table).split("://", 1)[1]):
             continue
         if table.name in local:  # a view from an earlier connection is replaced below
@@ -166,8 +171,9 @@ def attach_raw_views(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def export_marts(lake: Lake, con: duckdb.DuckDBPyConnection) -> int:
-    """Write ``marts.features`` and ``marts.labels`` of ``con`` to the lake, one file per asset
-    (each replaced whole); returns the files written."""
+    """Make the lake's mart files equal ``marts.features`` and ``marts.labels`` of ``con``: one file
+    per asset (each replaced whole), and the file of an asset the marts no longer hold (dropped from
+    the config, then rebuilt with ``--full-refresh``) deleted; returns the files written."""
     if not con.filesystem_is_registered(lake.protocol):
         con.register_filesystem(lake.fs)
     written = 0
@@ -175,6 +181,9 @@ def export_marts(lake: Lake, con: duckdb.DuckDBPyConnection) -> int:
         assets = [
             a for (a,) in con.execute(f"SELECT DISTINCT asset FROM marts.{mart} ORDER BY asset").fetchall()
         ]
+        # the stale files go first: a reader may see an asset missing, never one the marts dropped
+        for stale in sorted(set(mart_assets(lake, mart)) - set(assets)):
+            lake.fs.rm(lake.path("marts", mart, f"asset={stale}").split("://", 1)[1], recursive=True)
         for asset in assets:
             path = lake.path("marts", mart, f"asset={asset}", "data.parquet")
             rows = con.sql(
@@ -183,6 +192,12 @@ def export_marts(lake: Lake, con: duckdb.DuckDBPyConnection) -> int:
             lake.fs.pipe(path, _parquet_bytes(rows))
             written += 1
     return written
+
+
+def mart_assets(lake: Lake, mart: str) -> list[str]:
+    """The assets that have a file of ``mart`` in the lake."""
+    files = lake.fs.glob(lake.path("marts", mart, "asset=*", "data.parquet").split("://", 1)[1])
+    return sorted(f.rsplit("/", 2)[-2].removeprefix("asset=") for f in files)
 
 
 def attach_mart_views(lake: Lake, con: duckdb.DuckDBPyConnection) -> list[str]:

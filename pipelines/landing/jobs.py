@@ -18,9 +18,17 @@ class LoadLandedConfig(Config):
 def load_landed_files(
     context: OpExecutionContext, config: LoadLandedConfig, warehouse: DuckDBResource
 ) -> Output[None]:
-    """Load every complete landed file (each exactly once, by the ledger raw.landed_files)."""
-    with warehouse.get_connection() as con:
-        report = load_pending(con, get_settings().landing_dir, up_to=config.up_to)
+    """Load every complete landed file (each exactly once, by the ledger raw.landed_files; on the
+    lake, each becomes one lake object named after it: pipelines.lake.landing)."""
+    from pipelines.lake.resource import LakeWarehouseResource
+
+    if isinstance(warehouse, LakeWarehouseResource):  # KIMERA_LAKE_URL (docs/scaling-out.md)
+        from pipelines.lake.landing import load_pending_to_lake
+
+        report = load_pending_to_lake(warehouse.lake(), get_settings().landing_dir, up_to=config.up_to)
+    else:
+        with warehouse.get_connection() as con:
+            report = load_pending(con, get_settings().landing_dir, up_to=config.up_to)
     context.log.info(str(report))
     metadata = {f"rows_{table}": MetadataValue.int(n) for table, n in report.rows.items()}
     return Output(None, metadata={"files": report.files, "already_loaded": report.skipped, **metadata})

@@ -31,7 +31,7 @@ def dataset(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg.Mat
     from models.windows import make_windows, save_windows
 
     run = run_of(context)
-    with warehouse.get_connection() as con:
+    with _marts_connection(warehouse) as con:
         marts = read_marts(con, run.cfg.horizon, run.cfg.features or None, end=run.end, sessions=run.sessions)
     if marts.dropped_features:
         context.log.warning(describe_dropped(marts.dropped_features))
@@ -72,3 +72,13 @@ def dataset(context: AssetExecutionContext, warehouse: DuckDBResource) -> dg.Mat
             "path": dg.MetadataValue.path(str(run.folder.dataset)),
         }
     )
+
+
+def _marts_connection(warehouse: DuckDBResource):
+    """Where the marts are read: on the lake (``KIMERA_LAKE_URL``) its mart files, the record any
+    machine can train from; else the warehouse file."""
+    from pipelines.lake.resource import LakeWarehouseResource
+
+    if isinstance(warehouse, LakeWarehouseResource):
+        return warehouse.marts_reader()
+    return warehouse.get_connection()

@@ -11,15 +11,15 @@ import duckdb
 import pandas as pd
 import pytest
 
-from kimera.config import load_config
+from kimera.config import load_config, parse_config
 from kimera.schema import EXCHANGE_OHLCV, PARTITIONED_TABLES
 from pipelines.features.sim_data import load_sim_reference, load_sim_window
 from pipelines.ingest.feeds import FEEDS
 from pipelines.lake.flow import build_marts_on_lake, ingest_reference_to_lake, ingest_window_to_lake
-from pipelines.lake.store import lake_reader, open_lake, partition_path, write_window
+from pipelines.lake.store import lake_reader, mart_assets, open_lake, partition_path, write_window
 from pipelines.sources import make_sources
 from tests.conftest import REPO_ROOT
-from tests.support.config import SIM_FILLED_TABLES
+from tests.support.config import SIM_FILLED_TABLES, shipped_config_data
 from tests.support.servers import s3_server  # noqa: F401  (fixture)
 
 START = datetime(2026, 1, 1)
@@ -146,4 +146,24 @@ def test_dbt_builds_the_same_marts_from_the_lake_as_from_the_local_warehouse(
             from_lake = reader.sql(f"SELECT * FROM read_parquet('{files}') ORDER BY asset, bar_time").df()
             here = warehouse.sql(f"SELECT * FROM marts.{mart} ORDER BY asset, bar_time").df()
             assert len(here) == len(config.assets) * 48, mart  # every bar of the two days
+            pd.testing.assert_frame_equal(from_lake[here.columns], here, check_exact=False, rtol=1e-9)
+
+    # an asset dropped from the config, then a full rebuild: its mart files leave the lake, whose
+    # marts then equal the rebuilt catalog's (as a local full rebuild drops the asset's rows)
+    data = shipped_config_data(all_chains=True)
+    data["assets"] = data["assets"][:1]
+    kept = parse_config(data, "test config")
+    assert build_marts_on_lake(lake_settings, lake, kept) == 2
+    kept_asset = kept.assets[0].symbol
+    for mart in ("features", "labels"):
+        assert mart_assets(lake, mart) == [kept_asset], mart
+    with duckdb.connect(str(local.warehouse_path), read_only=True) as warehouse, duckdb.connect() as reader:
+        reader.register_filesystem(lake.fs)
+        for mart in ("features", "labels"):
+            files = lake.path("marts", mart, "*", "*.parquet")
+            from_lake = reader.sql(f"SELECT * FROM read_parquet('{files}') ORDER BY asset, bar_time").df()
+            here = warehouse.sql(
+                f"SELECT * FROM marts.{mart} WHERE asset = $a ORDER BY bar_time", params={"a": kept_asset}
+            ).df()
+            assert len(here) == 48, mart
             pd.testing.assert_frame_equal(from_lake[here.columns], here, check_exact=False, rtol=1e-9)

@@ -38,11 +38,12 @@ def train_partition(ctx: DemoContext, partition: str, days_hint: int = 0) -> lis
     # the domains load Dagster and torch: imported when the stage runs, so `kimera --help` stays fast
     import duckdb
 
+    from kimera.app.lake_steps import marts_reader, ml_database
     from models.walk_forward import walk_forward
     from pipelines.ml.jobs import TRAIN_JOB
 
     needed = walk_forward(ctx.config.models).fold_bars
-    with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
+    with marts_reader(ctx.settings) as con:  # on the lake (KIMERA_LAKE_URL): its mart files
         column = f"fwd_ret_{ctx.config.models.horizon}"
         have = con.execute(
             f"SELECT count(DISTINCT bar_time) FROM marts.labels WHERE {column} IS NOT NULL AND bar_time < ?",
@@ -62,7 +63,7 @@ def train_partition(ctx: DemoContext, partition: str, days_hint: int = 0) -> lis
     result = ctx.run_job(
         TRAIN_JOB, f"train, evaluate and register the models, partition {partition}", partition=partition
     )
-    with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
+    with duckdb.connect(str(ml_database(ctx.settings)), read_only=True) as con:
         rows = con.execute(
             """
             SELECT model, avg(accuracy), stddev_samp(accuracy), avg(sharpe), sum(n) / count(DISTINCT seed)
