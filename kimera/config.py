@@ -1174,6 +1174,20 @@ class AlertsConfig(_Section):
         return bool(self.webhooks) or self.telegram is not None
 
 
+class DemoConfig(_Section):
+    """``kimera demo`` (docs/demo, README)."""
+
+    paper_day: Literal["live", "replay"] = Field(
+        default="live",
+        description="How the serve stage paper-trades the held-out day: live (the `kimera live` loop on "
+        "the simulator's stream, paced, the paper market following its exchange time) or replay (the "
+        "batch predictions pushed bar by bar; the older way, kept as a fallback).",
+    )
+    paper_speed: Annotated[float, Field(gt=0, le=1_000_000)] = Field(
+        default=7200.0, description="Live paper day: simulated seconds per wall second between bars."
+    )
+
+
 class KimeraConfig(_Section):
     """The whole config file."""
 
@@ -1197,6 +1211,7 @@ class KimeraConfig(_Section):
     live: LiveConfig = Field(default_factory=LiveConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    demo: DemoConfig = Field(default_factory=DemoConfig)
     # Set on chain views (kimera.chains): the first chain's view, whose simulated prices all share.
     _world: KimeraConfig | None = PrivateAttr(default=None)
 

@@ -1,4 +1,4 @@
-"""Clocks the loop is given: the wall, an accelerated wall, or a simulated one.
+"""Clocks the loop is given: the wall, an accelerated wall, a paced simulated one, or a test one.
 
 Nothing in the loop reads the wall itself. ``now()`` is naive UTC; ``sleep_until(t)`` returns once
 ``now() >= t``. A :class:`TestClock` never waits: sleeping moves it to ``t`` (replays run as fast
@@ -85,6 +85,38 @@ class TestClock:
         if moment > self._now:
             self._now = moment
         await asyncio.sleep(0)  # let other tasks run, as a real sleep would
+
+    def monotonic(self) -> float:
+        return time.perf_counter()
+
+
+class PacedClock:
+    """Simulated time that moves only while the loop sleeps on it, ``speed`` times faster than the wall.
+
+    Between two sleeps exchange time stands still: while the loop computes a bar, or while a hook
+    of the application moves a paper market to that bar and waits for the service to finish the
+    bar's orders, the clock does not run ahead of the market it trades. An
+    :class:`AcceleratedClock` keeps running meanwhile, so after a slow hook the feed would hand
+    on the next bars at once, each bar's orders filling against a market still at an earlier bar.
+    Sleeps that end at or before ``paced_from`` do not wait (warm-up bars replay as fast as the
+    code runs, as on a :class:`TestClock`); later ones wait ``(moment - now) / speed`` of the wall.
+    """
+
+    def __init__(self, start: datetime, speed: float, paced_from: datetime | None = None) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be positive (1 is real time), got {speed}")
+        self._now, self.speed, self.paced_from = start, speed, paced_from
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep_until(self, moment: datetime) -> None:
+        await asyncio.sleep(0)  # let other tasks (the sender) run, as a real sleep would
+        if moment <= self._now:
+            return
+        if self.paced_from is None or moment > self.paced_from:
+            await asyncio.sleep((moment - self._now).total_seconds() / self.speed)
+        self._now = max(self._now, moment)
 
     def monotonic(self) -> float:
         return time.perf_counter()

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 from kimera.config import TIMEFRAME_SECONDS, ConfigError, KimeraConfig
 from kimera.settings import Settings
 from live.clock import AcceleratedClock, Clock
+from live.events import Event, Watermark
 from live.features import OnlineFeatures
 from live.feeds.sim import SimFeed
 from live.landing import land_predictions
@@ -72,6 +74,31 @@ def with_live_overrides(config: KimeraConfig, overrides: dict[str, Any]) -> Kime
     if live.feed == "ccxt" and not config.exchange.ccxt_venues:
         raise ConfigError("live.feed = 'ccxt' needs exchange.ccxt_venues, e.g. [{exchange: binance}]")
     return config
+
+
+BarHook = Callable[[datetime], Awaitable[None]]
+
+
+class MarketSyncedFeed:
+    """``feed`` whose every watermark waits for ``before`` (given the watermark's time) first.
+
+    An application that runs a market beside the loop (the demo's paper venues) moves it there, so
+    that a bar's signals meet the books of the bar's close. The watermark is stamped when the hook
+    is done: the tick the latencies start from is the moment the market shows it.
+    """
+
+    def __init__(self, feed: Any, before: BarHook) -> None:
+        self.feed, self.before = feed, before
+
+    def reference_tables(self) -> dict[str, Any]:
+        return self.feed.reference_tables()
+
+    async def events(self, clock: Clock) -> AsyncIterator[Event]:
+        async for event in self.feed.events(clock):
+            if isinstance(event, Watermark):
+                await self.before(event.until)
+                event = Watermark(event.until, clock.monotonic())
+            yield event
 
 
 @dataclass
@@ -124,9 +151,22 @@ async def run_live(
     feed: Any = None,
     auth: Any = None,
     echo=print,
+    trade_from: datetime | None = None,
+    before_watermark: BarHook | None = None,
+    after_bar: BarHook | None = None,
+    stop_on_sigterm: bool = True,
 ) -> LiveRun:
     """Run the loop until ``bars`` bars have closed (or forever / SIGTERM) on ``feed`` (default: the
-    simulator's stream from ``start`` on an accelerated clock at ``live.speed``)."""
+    simulator's stream from ``start`` on an accelerated clock at ``live.speed``).
+
+    Hooks of an application that runs the market beside the loop (live/ knows nothing of it):
+    ``before_watermark(t)`` is awaited before each watermark ``t`` of the feed is handled (bars
+    closing at ``t`` are computed after it), ``after_bar(bar_time)`` after each closed bar's
+    signals were answered by the service. Give them a clock that stands still meanwhile
+    (:class:`~live.clock.PacedClock`). Bars closing before ``trade_from`` warm the windows up and
+    are not traded, as bars replayed after a restart are not. ``stop_on_sigterm`` False leaves
+    SIGTERM to the caller's handler.
+    """
     config = with_live_overrides(config, {})
     live = config.live
     bar = timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
@@ -145,6 +185,11 @@ async def run_live(
         else:
             sender = SignalSender(outbox, url, auth, clock)
     trader = Trader(model, FeatureWindows([], 1, bar), outbox, sender, clock)
+    if trade_from is not None:  # the warm-up is traded as a restart's replay is: not at all
+        warm_until = trade_from - bar
+        trader.resume_after = max(trader.resume_after or warm_until, warm_until)
+    if before_watermark is not None:
+        feed = MarketSyncedFeed(feed, before_watermark)
     started = clock.now()
 
     async def on_bar(closed) -> None:
@@ -162,6 +207,10 @@ async def run_live(
         # the warehouse's record of every prediction: a file the landing sensor loads once
         await asyncio.to_thread(land_predictions, settings.landing_dir, latest, clock.now())
         write_status(status_path(settings), status(bar_time))
+        if after_bar is not None:
+            if sender is not None and any(d.traded for d in latest):
+                await sender.drain(60)  # the bar's signals answered before the service is asked
+            await after_bar(bar_time)
 
     def status(bar_time: datetime | None) -> dict[str, Any]:
         now = clock.now()
@@ -184,8 +233,9 @@ async def run_live(
     loop = Loop(clock, feed, features, on_bar)
     sender_task = asyncio.create_task(sender.run()) if sender else None
     stop = asyncio.Event()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    if stop_on_sigterm:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     loop_task = asyncio.create_task(loop.run(max_bars=bars))
     stopper = asyncio.create_task(stop.wait())
     try:

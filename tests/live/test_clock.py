@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from live.clock import AcceleratedClock, LiveClock, TestClock
+from live.clock import AcceleratedClock, LiveClock, PacedClock, TestClock
 
 T0 = datetime(2026, 1, 1)
 
@@ -32,3 +32,29 @@ def test_accelerated_clock_reaches_simulated_time_faster_than_the_wall():
 def test_live_clock_carries_a_stated_skew():
     ahead = LiveClock(skew=timedelta(seconds=5))
     assert ahead.now() - LiveClock().now() > timedelta(seconds=4)
+
+
+def test_paced_clock_stands_still_between_sleeps_and_moves_only_to_what_it_sleeps_until():
+    clock = PacedClock(T0, speed=1e9, paced_from=T0 + timedelta(hours=1))
+
+    async def scenario() -> list[datetime]:
+        seen = [clock.now()]
+        await asyncio.sleep(0.01)  # the loop busy elsewhere (a hook): exchange time does not run on
+        seen.append(clock.now())
+        await clock.sleep_until(T0 + timedelta(minutes=30))  # a warm-up sleep
+        seen.append(clock.now())
+        await clock.sleep_until(T0 + timedelta(hours=2))  # a paced one
+        seen.append(clock.now())
+        await clock.sleep_until(T0)  # the past: no move back
+        seen.append(clock.now())
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        T0,
+        T0,
+        T0 + timedelta(minutes=30),
+        T0 + timedelta(hours=2),
+        T0 + timedelta(hours=2),
+    ]
+    with pytest.raises(ValueError, match="speed must be positive"):
+        PacedClock(T0, speed=-1)

@@ -2,8 +2,10 @@
 
 Runs the ``serving`` job (promotion gate, bento); with the paper venues the demo started, the
 ``signals_predict`` job (the model server is started for the run; predictions of every bar after
-the model's training data go to ``ml.predictions``) and the paper day, a replay of those bars
-through the execution service; then the ``signals`` job (the newest bar, pushed unless it was).
+the model's training data go to ``ml.predictions``) and the paper day: by default those bars
+traded by the live loop (``paper_live.py``; its predictions then loaded into
+``raw.live_predictions``), or (``demo.paper_day: replay``) the batch predictions replayed bar by
+bar through the execution service, then the ``signals`` job (the newest bar, pushed unless it was).
 All runs are on the instance under ``KIMERA_HOME/dagster``, so they show in the UI.
 """
 
@@ -22,6 +24,7 @@ def serve_stage(ctx: DemoContext) -> list[str]:
     from bentos.build import bento_store
     from models.promoted import read_promoted
     from models.registry import list_models
+    from pipelines.landing.jobs import load_landed_job
     from pipelines.serving.jobs import SERVING_JOB
     from pipelines.signals.jobs import PREDICT_JOB, SIGNALS_JOB
     from pipelines.signals.store import table_exists
@@ -31,15 +34,25 @@ def serve_stage(ctx: DemoContext) -> list[str]:
             f"serve: skipped: no {ctx.config.serving.model} in the model store yet (the train stage makes one)"
         ]
     ctx.run_job(SERVING_JOB, "Promotion gate and bento", partitioned=False)
+    landing_job = load_landed_job.name
     served = read_promoted(ctx.settings)
     assert served is not None  # the gate promotes the first model it sees
     paper_day: list[str] = []
+    live = ctx.paper_clock_url is not None and ctx.config.demo.paper_day == "live"
     if ctx.paper_clock_url is not None:
         ctx.run_job(
             PREDICT_JOB, "Predictions for the bars after the model's training data", partitioned=False
         )
+    if live:
+        from kimera.app.demo.paper_live import live_paper_day
+
+        paper_day = live_paper_day(ctx, served.tag)
+        # what the loop predicted, traded or not, into raw.live_predictions
+        ctx.run_job(landing_job, "The live loop's predictions into raw.live_predictions", partitioned=False)
+    elif ctx.paper_clock_url is not None:
         paper_day = replay_paper_day(ctx, served.tag)
-    ctx.run_job(SIGNALS_JOB, "Predictions for the newest bars, pushed", partitioned=False)
+    if not live:  # the loop traded the newest bar: pushing the batch's prediction of it would trade it twice
+        ctx.run_job(SIGNALS_JOB, "Predictions for the newest bars, pushed", partitioned=False)
     bentos = [b for b in bento_store(ctx.settings).list() if b.info.labels.get("model") == served.tag]
     bento = max(bentos, key=lambda b: b.info.creation_time).tag if bentos else None
     with duckdb.connect(str(ctx.settings.warehouse_path), read_only=True) as con:
@@ -75,8 +88,23 @@ def serve_stage(ctx: DemoContext) -> list[str]:
         for asset, t, f, lo, hi, p in newest
     ]
     lines += paper_day
-    lines.append(f"  signals accepted by the execution service so far: {pushed}")
+    lines.append(f"  signals accepted by the execution service so far: {pushed + _loop_accepted(ctx)}")
     return lines
+
+
+def _loop_accepted(ctx: DemoContext) -> int:
+    """Signals of the live loop's outbox (the live paper day, `kimera live`) the service accepted."""
+    import sqlite3
+
+    from live.run import live_dir
+
+    path = live_dir(ctx.settings) / "outbox.sqlite"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        accepted = con.execute("SELECT count(*) FROM signals WHERE status = 'accepted'").fetchone()[0]
+    con.close()
+    return int(accepted)
 
 
 def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
