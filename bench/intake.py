@@ -111,8 +111,7 @@ def cpu_per_signal(rate: float = 500.0, seconds: float = 4.0) -> dict[str, float
     """Where the CPU of ``POST /signals`` goes at ``rate``: ms of CPU per signal in the service's
     event loop thread, its other threads (the journal's writer first), the venue server and this
     load generator (its warm-up and baseline pings included), plus the answers' p50/p99 (ms) and the
-    load average. Signals the service
-    decides during the warm-up are counted too (50), pings are not charged to it."""
+    load average. The service's figures count the 50 warm-up signals; pings never reach it."""
     import psutil
 
     venue_port, service_port, procs = _start_service("full")
