@@ -150,7 +150,7 @@ class OrderManager:
     def _journal_behind(self, order: ChildOrder, *events: sm.OrderEvent | None) -> None:
         """Queue the venue's answer for the journal's next group commit, without waiting for it.
 
-        Only for a state the venue has already taken (its ack, fill or rejection): the order was
+        Only for a state the venue has already taken (its ack, with any fill it reports): the order was
         durable as ``submitted`` before the call, so a crash before this commit leaves it
         ``submitted`` in the journal and restart reconciliation asks the venue what became of it.
         The journal commits in queue order: any later state of this order lands after this one.
@@ -231,7 +231,7 @@ class OrderManager:
                 return
             else:
                 self.metrics.observe("venue_place", time.perf_counter() - t0)
-                # the answer to the signal need not wait for this commit (docs/execution.md, "Journal")
+                # the signal's answer need not wait for this commit (docs/execution.md, "What is durable")
                 self._journal_behind(order, sm.apply_report(order, report))
                 return
             self.metrics.venue_errors.labels(order.venue, type(error).__name__).inc()
