@@ -31,6 +31,9 @@ from execution.status import STATUS_PATH, status_banner, status_router, view_tok
 from execution.status.controls import CONTROL_PATHS, controls_router
 from execution.status.pwa import PWA_PATHS, pwa_router
 
+# the service process's GIL switch interval (Python's default is 5 ms): see _serve
+GIL_SWITCH_INTERVAL_S = 0.0005
+
 log = logging.getLogger("kimera.execution")
 
 
@@ -190,6 +193,10 @@ def _serve(config, settings, keys, port: int | None) -> None:
     # uvicorn shuts down on SIGTERM and then re-raises it to the handler it found: with Python's
     # default one the process would die there, before the servers it started are stopped
     signal.signal(signal.SIGTERM, _exit_on_term)
+    # the journal's and the nonce store's writer threads give the GIL up at every SQLite call and
+    # wait for it back while the event loop runs signals: at Python's default 5 ms switch interval
+    # each hand-back could cost up to 5 ms of a commit the answer waits for (docs/live.md)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     # log_config=None: uvicorn's records go through our handlers (and their redaction)
     uvicorn.run(
         app, host=config.execution.host, port=port, log_level="warning", access_log=False, log_config=None

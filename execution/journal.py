@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -32,6 +33,7 @@ from execution.slicing import ParentOrder
 from execution.venues.base import Side, TimeInForce, VenueFill
 
 Statement = tuple[str, tuple[Any, ...]]
+log = logging.getLogger("kimera.execution.journal")
 
 _LIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(LIVE))
 
@@ -150,6 +152,11 @@ class _Unit:
         )
 
 
+def _log_behind_failure(future: asyncio.Future) -> None:
+    if not future.cancelled() and (error := future.exception()) is not None:
+        log.error("a write-behind journal unit failed (restart reconciliation recovers it): %s", error)
+
+
 def _wake(waiters: list[tuple[asyncio.Future, BaseException | None]]) -> None:
     """On the waiters' loop: resolve every unit of a group (a waiter that gave up is left alone)."""
     for future, error in waiters:
@@ -231,6 +238,25 @@ class Journal:
         unit = _Unit(statements, asyncio.get_running_loop())
         self._queue.put(unit)
         await unit.future
+
+    def write_behind(self, statements: list[Statement]) -> asyncio.Future[None]:
+        """Queue one unit for the writer's next group commit without waiting for it.
+
+        The unit lands in queue order: every unit queued after it (by this or any caller) commits in
+        the same group or a later one, never before it, so a later state of an order is never
+        journaled ahead of an earlier one. The returned future resolves once it is durable; a failure
+        is logged here (nobody need await it).
+        """
+        if self._thread is None:
+            raise JournalError("journal is not open")
+        unit = _Unit(statements, asyncio.get_running_loop())
+        self._queue.put(unit)
+        unit.future.add_done_callback(_log_behind_failure)
+        return unit.future
+
+    async def settled(self) -> None:
+        """Return once everything queued before this call is committed (write-behind units included)."""
+        await self.write([])
 
     def _run(self, conn) -> None:
         cur = conn.cursor()

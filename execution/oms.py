@@ -2,7 +2,10 @@
 
 Rules it keeps:
 
-- every transition is journaled (durably) before the venue is called and after it answers;
+- every transition is journaled (durably) before the venue is called; the venue's answer to a
+  placement is queued for the journal's next group commit without holding up the caller (the
+  order is already durable as ``submitted``: restart reconciliation recovers it from the venue),
+  and the journal commits in queue order, so no later state of an order lands before it;
 - a retry reuses the client order id, and a venue dedupes by it, so a retried order is never
   a second order; an order whose answer was lost is ``unknown`` until the venue says what it is;
 - an order the venue has not seen is resent only after its request expired (``expires_at``), so
@@ -144,6 +147,19 @@ class OrderManager:
         if not order.live and self.live_by_intent.get(order.intent_key) == order.client_order_id:
             del self.live_by_intent[order.intent_key]
 
+    def _journal_behind(self, order: ChildOrder, *events: sm.OrderEvent | None) -> None:
+        """Queue the venue's answer for the journal's next group commit, without waiting for it.
+
+        Only for a state the venue has already taken (its ack, with any fill it reports): the order was
+        durable as ``submitted`` before the call, so a crash before this commit leaves it
+        ``submitted`` in the journal and restart reconciliation asks the venue what became of it.
+        The journal commits in queue order: any later state of this order lands after this one.
+        """
+        self.track_exposure(order)
+        self.journal.write_behind(self.journal.order_change(order, events))
+        if not order.live and self.live_by_intent.get(order.intent_key) == order.client_order_id:
+            del self.live_by_intent[order.intent_key]
+
     # --- sending ---------------------------------------------------------------------------------
     def created_and_submitted(self, order: ChildOrder) -> list:
         """Statements recording a new order as created and submitted, for the decision's own unit.
@@ -215,7 +231,8 @@ class OrderManager:
                 return
             else:
                 self.metrics.observe("venue_place", time.perf_counter() - t0)
-                await self._journal(order, sm.apply_report(order, report))
+                # the signal's answer need not wait for this commit (docs/execution.md, "What is durable")
+                self._journal_behind(order, sm.apply_report(order, report))
                 return
             self.metrics.venue_errors.labels(order.venue, type(error).__name__).inc()
             attempt += 1

@@ -624,6 +624,8 @@ class ExecutionService:
             self.oms.spawn(self.oms.send(order))
 
     async def journal_rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a read that sees every state already answered (the venues' acks queued behind)."""
+        await self.journal.settled()
         return await asyncio.to_thread(self.journal.query, sql, params)
 
     # --- commands --------------------------------------------------------------------------------

@@ -258,3 +258,20 @@ def test_a_fill_is_audited_with_every_field_it_has():
         "alpha", "f1", "c1", "BTC/USDT", Side.SELL, Decimal("100.5"), Decimal("0.1"), Decimal("0.01"), 1.5
     )
     assert canonical(fill_record(fill)) == canonical({**asdict(fill), "side": "sell"})
+
+
+def test_a_parents_audit_record_is_every_field_as_it_was_when_journaled() -> None:
+    import dataclasses
+
+    from execution.audit import parent_record
+    from execution.slicing import ParentOrder
+
+    parent = ParentOrder(
+        "P1", "sig-1", "BTC", "buy", Decimal("0.30"), Decimal("1.5"), Decimal("65000.1"), 1.0, "twap",
+        [Decimal("0.1"), Decimal("0.1"), Decimal("0.1")], 1, 2.0, "working", "m", "p-1",
+    )  # fmt: skip
+    record = parent_record(parent)
+    assert canonical(record) == canonical(dataclasses.asdict(parent))  # the chain's text is unchanged
+    parent.slices.append(Decimal("0.2"))  # a later change (before the writer hashes it) cannot reach it
+    parent.next_slice = 2
+    assert record["slices"] == [Decimal("0.1")] * 3 and record["next_slice"] == 1
