@@ -2,7 +2,8 @@
 
 The service and the paper venue server each run in their own process, as ``kimera execute`` runs
 them; signals arrive open-loop at 500/s and each answer comes back once its orders are
-acknowledged (journaled before and after the venue call). Baseline (a floor): a bare HTTP round
+acknowledged (each order journaled durably as submitted before the venue call; the venue's ack
+is committed in the journal's next group commit, not waited on: docs/execution.md). Baseline (a floor): a bare HTTP round
 trip to the same venue server at the same rate, in the same run.
 """
 
