@@ -102,6 +102,21 @@ def check_window(config: KimeraConfig, start: datetime, end: datetime) -> timede
     return bar
 
 
+def read_window(config: KimeraConfig, bar: timedelta) -> timedelta | None:
+    """The replay's read window (``backtest.window_days``), checked to be a whole number of bars."""
+    days = config.backtest.window_days
+    if days is None:
+        return None
+    window = timedelta(days=days)
+    if window < bar or window % bar:
+        raise ConfigError(
+            f"backtest.window_days {days:g} ({window}) is not accepted: give a whole number of "
+            f"{config.features.bar} bars (features.bar), e.g. {max(bar / timedelta(days=1), 1):g}, or null "
+            "to read the span at once"
+        )
+    return window
+
+
 def run_id_of(parts: dict[str, Any]) -> str:
     text = json.dumps(parts, sort_keys=True, default=str)
     return "bt-" + hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -132,6 +147,7 @@ async def replay(
     if order_style not in ("taker", "maker"):
         raise ConfigError(f"order style {order_style!r} is not accepted; accepted: taker, maker")
     bar = check_window(config, start, end)
+    window = read_window(config, bar)
     warehouse = warehouse or settings.warehouse_path
     partitions = input_partitions(warehouse, start, end)
     if not partitions:
@@ -148,7 +164,8 @@ async def replay(
 
         code_version = current()
     p50, p99 = measured_latency(settings)
-    config_text = config.model_dump_json()
+    # the read window changes what is held in memory, never the result: not part of the run id
+    config_text = config.model_dump_json(exclude={"backtest": {"window_days"}})
     parts = {"config": config_text, "model": model.tag, "start": start, "end": end, "seed": seed,
              "code": code_version, "inputs": partitions, "style": order_style, "latency": [p50, p99],
              "trade_from": trade_from}  # fmt: skip
@@ -232,7 +249,7 @@ async def replay(
     # the traded decisions of the last bar, executed at the next watermark
     pending: list[tuple[Any, datetime]] = []
     traded: dict[datetime, float] = {}  # notional of the orders decided per bar
-    feed = ReplayFeed(warehouse, start, end, bar, observe=observe)
+    feed = ReplayFeed(warehouse, start, end, bar, observe=observe, window=window)
     try:
         loop = Loop(clock, feed, features, on_bar)
         loop.offload = False  # nothing else to serve: DuckDB inline, no thread hop per event
