@@ -33,13 +33,17 @@ from live.features import RAW_TIME_COLUMNS, REFERENCE_TABLES
 BATCH_ROWS = 65_536
 
 
-def read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection that cannot reach the file system beyond the warehouse."""
+def read_only(path: Path, memory_mb: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection that cannot reach the file system beyond the warehouse; ``memory_mb``
+    caps DuckDB's memory (its cache of the file's pages included, kept otherwise up to 80 % of RAM)."""
     if not path.exists():
         raise FileNotFoundError(
             f"no warehouse at {path}: ingest a window first (kimera ingest or kimera demo)"
         )
-    con = duckdb.connect(str(path), read_only=True, config={"threads": 1})
+    config: dict[str, str | int] = {"threads": 1}
+    if memory_mb is not None:
+        config["memory_limit"] = f"{memory_mb}MB"
+    con = duckdb.connect(str(path), read_only=True, config=config)
     con.execute("set enable_external_access = false")
     return con
 
@@ -109,6 +113,7 @@ class ReplayFeed:
     step: timedelta
     observe: Callable[[Event], None] | None = None
     window: timedelta | None = None
+    memory_mb: int | None = None  # the feed connection's memory limit (None: DuckDB's default)
     rows_read: int = 0
     windows_read: int = 0
     tables_read: list[str] = field(default_factory=list)
@@ -166,7 +171,7 @@ class ReplayFeed:
         return out
 
     async def events(self, clock: Clock) -> AsyncIterator[Event]:
-        con = read_only(self.warehouse)
+        con = read_only(self.warehouse, self.memory_mb)
         try:
             for window_start, window_end in self.windows():
                 streams = self.streams(con, window_start, window_end)

@@ -1123,6 +1123,12 @@ class BacktestConfig(_Section):
         "bars), so its memory is bounded by this window, not the span; null reads the span at once. "
         "The result does not depend on it (not part of the run id).",
     )
+    memory_mb: Annotated[int, Field(ge=64)] = Field(
+        default=256,
+        description="Memory limit (MB) of each of the replay's DuckDB connections (the feed's and the "
+        "features'): it caps the warehouse pages they cache, which DuckDB otherwise keeps up to 80 % of RAM. "
+        "Not part of the run id.",
+    )
 
 
 AlertEvent = Literal["fill", "refusal", "kill_switch", "drift", "run_failed", "loop_lag"]
