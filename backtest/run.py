@@ -436,7 +436,7 @@ def run_backtest(
     ``per_bar_features``, of one bar as ``kimera live`` runs them), replay, store the rows."""
     from pipelines.features.online_sql import compile_online_features
 
-    check_window(config, start, end)  # before the compilation: a bad window is refused at once
+    read_window(config, check_window(config, start, end))  # before the compilation: refused at once
     warehouse = kwargs.get("warehouse") or settings.warehouse_path
     if not warehouse.exists():
         raise ConfigError(f"no warehouse at {warehouse}: ingest the window first (kimera ingest --from --to)")
