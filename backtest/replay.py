@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from kimera.config import ConfigError
 from kimera.schema import RAW_TABLES
 from live.clock import Clock
 from live.events import Event, RawRows, Watermark
@@ -174,7 +175,13 @@ class ReplayFeed:
         con = read_only(self.warehouse, self.memory_mb)
         try:
             for window_start, window_end in self.windows():
-                streams = self.streams(con, window_start, window_end)
+                try:
+                    streams = self.streams(con, window_start, window_end)
+                except duckdb.OutOfMemoryException as error:
+                    raise ConfigError(
+                        f"the replay's window [{window_start}, {window_end}) does not fit in backtest.memory_mb "
+                        f"({self.memory_mb} MB) once sorted: shorten backtest.window_days or raise backtest.memory_mb"
+                    ) from error
                 self.windows_read += 1
                 try:
                     t = window_start

@@ -77,3 +77,21 @@ def test_a_window_that_is_not_a_whole_number_of_bars_is_refused_naming_the_accep
         asyncio.run(replay(bt_home, windowed(0.01), bt_compiled, start, end, code_version="t"))
     with pytest.raises(ValueError, match="window_days"):
         windowed(0)
+
+
+def test_a_window_too_large_for_the_memory_budget_is_refused_naming_both_settings(raw_warehouse, bt_window):
+    from backtest.replay import ReplayFeed
+    from live.clock import TestClock
+
+    start, end = bt_window
+    # DuckDB cannot spill a read-only warehouse's sort: a window larger than the budget must say which knobs fit it
+    feed = ReplayFeed(raw_warehouse, start, end, timedelta(minutes=30), window=end - start, memory_mb=2)
+
+    async def drain() -> None:
+        async for _ in feed.events(TestClock(start)):
+            pass
+
+    with pytest.raises(
+        ConfigError, match=r"does not fit in backtest.memory_mb \(2 MB\).*shorten backtest.window_days"
+    ):
+        asyncio.run(drain())
