@@ -27,11 +27,14 @@ from live.sql_window import shift_window
 
 class ChunkedFeatures(OnlineFeatures):
     """``OnlineFeatures`` for a replay of ``[start, end)`` of ``warehouse``, ``chunk`` bars per SQL run
-    (``compiled_dir`` must be compiled with ``window_bars=chunk``)."""
+    (``compiled_dir`` must be compiled with ``window_bars=chunk``); ``memory_mb`` caps its DuckDB's
+    memory, so the warehouse pages it reads are not all kept cached (they grow with the span)."""
 
     def __init__(self, compiled_dir: Path, warehouse: Path, start: datetime, end: datetime,
-                 retention_bars: int = 400, threads: int = 1) -> None:  # fmt: skip
+                 retention_bars: int = 400, threads: int = 1, memory_mb: int | None = None) -> None:  # fmt: skip
         super().__init__(compiled_dir, retention_bars, threads)
+        if memory_mb is not None:
+            self.con.execute(f"set memory_limit = '{int(memory_mb)}MB'")
         import json
 
         self.chunk = int(json.loads((compiled_dir / "models.json").read_text()).get("window_bars", 1))

@@ -73,11 +73,14 @@ def measured_latency(settings: Settings) -> tuple[float | None, float | None]:
         return None, None
 
 
-def input_partitions(warehouse: Path, start: datetime, end: datetime) -> dict[str, Any]:
+def input_partitions(
+    warehouse: Path, start: datetime, end: datetime, memory_mb: int | None = None
+) -> dict[str, Any]:
     """Per raw table of the window: rows, first and last time and a content hash (what the result
-    depends on, so a changed input gives a new run id)."""
+    depends on, so a changed input gives a new run id); ``memory_mb`` caps DuckDB's memory (its
+    cache of the pages it scans, which would otherwise hold the whole span's)."""
     out = {}
-    with read_only(warehouse) as con:
+    with read_only(warehouse, memory_mb) as con:
         present = raw_tables(con)
         for table, column in RAW_TIME_COLUMNS.items():
             if table not in present:
@@ -100,6 +103,21 @@ def check_window(config: KimeraConfig, start: datetime, end: datetime) -> timede
     if end <= start:
         raise ConfigError(f"--to {end} must be after --from {start}")
     return bar
+
+
+def read_window(config: KimeraConfig, bar: timedelta) -> timedelta | None:
+    """The replay's read window (``backtest.window_days``), checked to be a whole number of bars."""
+    days = config.backtest.window_days
+    if days is None:
+        return None
+    window = timedelta(days=days)
+    if window < bar or window % bar:
+        raise ConfigError(
+            f"backtest.window_days {days:g} ({window}) is not accepted: give a whole number of "
+            f"{config.features.bar} bars (features.bar), e.g. {max(bar / timedelta(days=1), 1):g}, or null "
+            "to read the span at once"
+        )
+    return window
 
 
 def run_id_of(parts: dict[str, Any]) -> str:
@@ -132,8 +150,9 @@ async def replay(
     if order_style not in ("taker", "maker"):
         raise ConfigError(f"order style {order_style!r} is not accepted; accepted: taker, maker")
     bar = check_window(config, start, end)
+    window = read_window(config, bar)
     warehouse = warehouse or settings.warehouse_path
-    partitions = input_partitions(warehouse, start, end)
+    partitions = input_partitions(warehouse, start, end, config.backtest.memory_mb)
     if not partitions:
         raise ConfigError(
             f"the warehouse {warehouse} holds no raw rows in [{start}, {end}): ingest them first"
@@ -148,7 +167,8 @@ async def replay(
 
         code_version = current()
     p50, p99 = measured_latency(settings)
-    config_text = config.model_dump_json()
+    # the read window changes what is held in memory, never the result: not part of the run id
+    config_text = config.model_dump_json(exclude={"backtest": {"window_days", "memory_mb"}})
     parts = {"config": config_text, "model": model.tag, "start": start, "end": end, "seed": seed,
              "code": code_version, "inputs": partitions, "style": order_style, "latency": [p50, p99],
              "trade_from": trade_from}  # fmt: skip
@@ -165,7 +185,7 @@ async def replay(
         pool = next(p for p in config.dex.pools if p.address == ref.address)
         pools[ref.name] = PoolRef(ref.address.lower(), token_asset.get(pool.token0) == ref.asset)
     pair = {a.symbol: a.pair for a in config.assets}
-    with read_only(warehouse) as con:
+    with read_only(warehouse, config.backtest.memory_mb) as con:
         fill_models = venue_fill_models(con, start, end)
     specs += candle_venue_specs(config, fill_models, {s.name for s in specs})
     venues = BacktestVenues(market, specs, pools, SWAP_GAS_UNITS, pair.get("ETH"))
@@ -183,7 +203,7 @@ async def replay(
         trader.windows.reshape(list(model.loaded.model.feature_names), model.loaded.model.seq_len)
     if json.loads((compiled / "models.json").read_text()).get("window_bars", 1) > 1:
         features: OnlineFeatures = ChunkedFeatures(
-            compiled, warehouse, start, end, config.live.retention_bars
+            compiled, warehouse, start, end, config.live.retention_bars, memory_mb=config.backtest.memory_mb
         )
     else:
         features = OnlineFeatures(compiled, retention_bars=config.live.retention_bars)
@@ -232,7 +252,9 @@ async def replay(
     # the traded decisions of the last bar, executed at the next watermark
     pending: list[tuple[Any, datetime]] = []
     traded: dict[datetime, float] = {}  # notional of the orders decided per bar
-    feed = ReplayFeed(warehouse, start, end, bar, observe=observe)
+    feed = ReplayFeed(
+        warehouse, start, end, bar, observe=observe, window=window, memory_mb=config.backtest.memory_mb
+    )
     try:
         loop = Loop(clock, feed, features, on_bar)
         loop.offload = False  # nothing else to serve: DuckDB inline, no thread hop per event
@@ -416,7 +438,7 @@ def run_backtest(
     ``output``; default: the warehouse replayed)."""
     from pipelines.features.online_sql import compile_online_features
 
-    check_window(config, start, end)  # before the compilation: a bad window is refused at once
+    read_window(config, check_window(config, start, end))  # before the compilation: refused at once
     warehouse = kwargs.get("warehouse") or settings.warehouse_path
     if not warehouse.exists():
         raise ConfigError(f"no warehouse at {warehouse}: ingest the window first (kimera ingest --from --to)")

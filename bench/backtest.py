@@ -27,12 +27,13 @@ from bench.execution import ROOT
 from bench.live import _promote_linear
 
 
-def _bare(warehouse: Path, start, end, bar) -> tuple[int, float]:
+def _bare(warehouse: Path, start, end, bar, window=None, memory_mb=None) -> tuple[int, float]:
     from backtest.replay import ReplayFeed
     from live.clock import TestClock
     from live.events import RawRows
 
-    feed = ReplayFeed(warehouse, start, end, bar)
+    # read as the replay reads (its windows and DuckDB budget), so both sides read the same way
+    feed = ReplayFeed(warehouse, start, end, bar, window=window, memory_mb=memory_mb)
 
     async def go() -> int:
         n = 0
@@ -47,7 +48,7 @@ def _bare(warehouse: Path, start, end, bar) -> tuple[int, float]:
 
 
 def run(quick: bool = False) -> list[Measure]:
-    from backtest.run import CHUNK_BARS, replay
+    from backtest.run import CHUNK_BARS, read_window, replay
     from kimera.config import TIMEFRAME_SECONDS, load_config
     from kimera.settings import Settings
     from pipelines.features.online_sql import compile_online_features
@@ -72,7 +73,8 @@ def run(quick: bool = False) -> list[Measure]:
         _promote_linear(settings, start)
         bar = timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
 
-        events, bare_s = _bare(settings.warehouse_path, start, end, bar)
+        events, bare_s = _bare(settings.warehouse_path, start, end, bar, read_window(config, bar),
+                               config.backtest.memory_mb)  # fmt: skip
         began = time.perf_counter()
         result = asyncio.run(replay(settings, config, compiled, start, end, seed=7, code_version="bench"))
         full_s = time.perf_counter() - began

@@ -86,28 +86,49 @@ def run_stage(stage: str, home: Path, days: int) -> StageRun:
     return StageRun(stage, days, seconds, usage.ru_maxrss / 1024)
 
 
-def measure_curves(base_days: int, sizes: tuple[int, ...] = SIZES) -> tuple[list[StageRun], float]:
-    """Every stage at every size (each size in a fresh KIMERA_HOME), and the idle memory floor."""
+def measure_curves(
+    base_days: int, sizes: tuple[int, ...] = SIZES, stages: tuple[str, ...] = STAGES
+) -> tuple[list[StageRun], float]:
+    """``stages`` at every size (each size in a fresh KIMERA_HOME), and the idle memory floor. The
+    stages a chosen one reads from run before it, unmeasured (the replay reads ingest's raw tables)."""
     runs: list[StageRun] = []
     with tempfile.TemporaryDirectory(prefix="kimera-bench-scale-") as tmp:
         floor = run_stage("idle", Path(tmp), 0).peak_mb
         for size in sizes:
             home = Path(tmp) / f"x{size}"
             home.mkdir()
-            for stage in STAGES:
+            for stage in needed(stages):
                 run = run_stage(stage, home, base_days * size)
-                runs.append(StageRun(stage, size, run.seconds, run.peak_mb))
+                if stage in stages:
+                    runs.append(StageRun(stage, size, run.seconds, run.peak_mb))
     return runs, floor
 
 
-def run(quick: bool = False, sizes: tuple[int, ...] = SIZES) -> list[Measure]:
-    """The curves at ``sizes`` (two at least: 16x of the demo's 90 days takes hours on 2 cores)."""
+# what each stage reads: the stages that must run (unmeasured) before it in the same home
+INPUTS = {"ingest": (), "features": ("ingest",), "training": ("ingest", "features"),
+          "backtest": ("ingest", "features", "training"), "replay": ("ingest",)}  # fmt: skip
+
+
+def needed(stages: tuple[str, ...]) -> list[str]:
+    """``stages`` and the stages they read from, in the pipeline's order."""
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"stages {unknown} are not accepted; accepted: {', '.join(STAGES)}")
+    wanted = {s for stage in stages for s in (stage, *INPUTS[stage])}
+    return [s for s in STAGES if s in wanted]
+
+
+def run(
+    quick: bool = False, sizes: tuple[int, ...] = SIZES, stages: tuple[str, ...] = STAGES
+) -> list[Measure]:
+    """The curves of ``stages`` at ``sizes`` (two at least: 16x of the demo's 90 days takes hours on 2 cores)."""
     from kimera.config import load_config
 
     if len(sizes) < 2:
         raise ValueError(f"sizes {sizes}: the growth needs two sizes at least, e.g. 1 4")
+    needed(stages)  # refuse an unknown stage before hours of work
     base_days = 10 if quick else load_config().demo_days
-    runs, floor = measure_curves(base_days, tuple(sorted(sizes)))
+    runs, floor = measure_curves(base_days, tuple(sorted(sizes)), tuple(stages))
     return curves(runs, floor, base_days)
 
 
@@ -149,6 +170,8 @@ def curves(runs: list[StageRun], floor: float, base_days: int) -> list[Measure]:
         ]  # fmt: skip
         outgrows.append((linear_crossing(fixed_t, unit_t, TIME_LIMIT_S) * unit, stage, "over 1 h on 2 cores"))
         outgrows.append((linear_crossing(fixed_m, unit_m, MEMORY_LIMIT_MB) * unit, stage, "over 24 GB"))
+    if not outgrows:
+        return measures
     size, stage, limit = min(outgrows)
     measures.append(
         Measure(f"first to outgrow one machine: {stage} ({limit})", size, "asset-venue-days",
@@ -168,8 +191,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=list(SIZES), help="multiples of 1x (default 1 4 16)"
     )
+    parser.add_argument(
+        "--stages", nargs="+", default=list(STAGES), choices=STAGES,
+        help="stages to measure (default all); the stages they read from run first, unmeasured",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    measures = run(quick=args.quick, sizes=tuple(args.sizes))
+    measures = run(quick=args.quick, sizes=tuple(args.sizes), stages=tuple(args.stages))
     print(format_table(measures, title=f"kimera bench scale at {args.sizes}x"))
 
 

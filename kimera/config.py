@@ -1117,6 +1117,18 @@ class BacktestConfig(_Section):
     """``kimera backtest`` (docs/backtest.md)."""
 
     candles: BacktestCandles = Field(default_factory=BacktestCandles)
+    window_days: PositiveFloat | None = Field(
+        default=7.0,
+        description="Days of raw events the replay reads from the warehouse at a time (a whole number of "
+        "bars), so its memory is bounded by this window, not the span; null reads the span at once. "
+        "The result does not depend on it (not part of the run id).",
+    )
+    memory_mb: Annotated[int, Field(ge=64)] = Field(
+        default=256,
+        description="Memory limit (MB) of each of the replay's DuckDB connections (the feed's and the "
+        "features'): it caps the warehouse pages they cache, which DuckDB otherwise keeps up to 80 % of RAM. "
+        "Not part of the run id.",
+    )
 
 
 AlertEvent = Literal["fill", "refusal", "kill_switch", "drift", "run_failed", "loop_lag"]

@@ -40,3 +40,14 @@ def test_curves_from_two_sizes_name_the_stage_that_outgrows_the_machine_first() 
     assert first.value == pytest.approx((24 * 1024 - 500) / 1024 * 540)
     with pytest.raises(ValueError, match="two sizes at least"):
         run(sizes=(4,))
+
+
+def test_chosen_stages_run_after_the_stages_they_read_and_an_unknown_one_is_refused() -> None:
+    from bench.scale import needed, run
+
+    assert needed(("replay",)) == ["ingest", "replay"]
+    assert needed(("training", "replay")) == ["ingest", "features", "training", "replay"]
+    with pytest.raises(
+        ValueError, match="stages \\['replays'\\] are not accepted; accepted: ingest, features"
+    ):
+        run(sizes=(1, 4), stages=("replays",))
