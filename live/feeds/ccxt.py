@@ -9,7 +9,10 @@ clock as :class:`~live.bars.ExchangeTime` estimates it from the trades' own time
 fetched over REST (``fetch_trades`` since the last one seen) before its candles are closed; while a
 stream is reconnecting the watermark waits at its last trade. When the backfill fails too, the
 stretch is a :class:`~live.events.Gap`: its candles are never invented and the loop marks the bars
-it touches. With ``books`` (:class:`~live.feeds.books.BookWatchers`), the order books of the same
+it touches. ccxt.pro keeps only the newest ``tradesLimit`` trades of a symbol between two
+``watch_trades`` calls and drops older ones without a word, so a loop that falls behind a fast
+stream would build candles from part of their trades: a batch as long as that cache is taken as an
+overflow and the stretch before it is fetched over REST the same way (or marked, when it cannot be). With ``books`` (:class:`~live.feeds.books.BookWatchers`), the order books of the same
 venues and assets are watched too and sampled as ``raw.order_book_snapshots`` on exchange time.
 """
 
@@ -51,6 +54,8 @@ class Stream:
     seen: deque[str] = field(default_factory=lambda: deque(maxlen=20_000))
     seen_set: set[str] = field(default_factory=set)
     reconnecting_since: datetime | None = None
+    backfilling: bool = False  # fetching what its websocket lost: the watermark waits for it
+    delivered_ts: datetime | None = None  # the newest trade its websocket handed over (queued or not)
 
     def fresh(self, trade_id: str) -> bool:
         if trade_id in self.seen_set:
@@ -68,6 +73,7 @@ class FeedStats:
     backfilled: int = 0
     reconnects: int = 0
     gaps: int = 0
+    overflows: int = 0  # watch_trades batches that filled ccxt.pro's trade cache (older trades dropped)
 
 
 class CcxtFeed:
@@ -140,7 +146,7 @@ class CcxtFeed:
             return None
         mark = self.exchange_time.now(clock.now()) - self.grace
         for s in self.streams:  # a reconnecting stream holds every bar until its backfill is in
-            if s.reconnecting_since is not None and s.last_ts is not None:
+            if (s.reconnecting_since is not None or s.backfilling) and s.last_ts is not None:
                 mark = min(mark, s.last_ts)
         return mark
 
@@ -177,23 +183,58 @@ class CcxtFeed:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
+            first = ms_to_time(min(t["timestamp"] for t in trades)) if trades else None
             if stream.reconnecting_since is not None:
-                await self._backfill(stream, clock)
+                await self._backfill(stream, clock, "websocket dropped", first)
                 stream.reconnecting_since = None
                 backoff = 0.1
+            elif trades and len(trades) >= trade_cache_size(stream.exchange):
+                # ccxt.pro's cache was full: trades older than this batch may have been dropped
+                self.stats.overflows += 1
+                log.warning("%s %s: the stream outran the loop (%d trades in one batch); fetching what it "
+                            "dropped over REST", stream.venue, stream.symbol, len(trades))  # fmt: skip
+                stream.backfilling = True
+                try:
+                    await self._backfill(stream, clock, "the stream outran the loop", first)
+                finally:
+                    stream.backfilling = False
+            if trades:
+                newest = ms_to_time(max(t["timestamp"] for t in trades))
+                stream.delivered_ts = max(stream.delivered_ts or newest, newest)
             await self._queue.put((stream, trades, False))
 
-    async def _backfill(self, stream: Stream, clock: Clock) -> None:
-        """Trades missed while the websocket was down, over REST; a Gap when they cannot be had."""
-        if stream.last_ts is None:
-            return
-        since = stream.last_ts
+    async def _backfill(self, stream: Stream, clock: Clock, why: str, until: datetime | None = None) -> None:
+        """Trades missed since the last one the websocket delivered, over REST, page by page up to
+        ``until`` (the first trade it delivered after the loss; None: one page); a Gap when they
+        cannot be had. Pages start at the last trade's millisecond, not after it: a burst shares its
+        millisecond, and the trades already seen are dropped by id."""
+        since = stream.delivered_ts or stream.last_ts
+        if since is None:
+            return  # nothing seen yet: the stream's first candle is never emitted anyway
+        fetched: list[dict] = []
         try:
             ms = int((since - EPOCH).total_seconds() * 1000)
-            trades = await stream.exchange.fetch_trades(stream.symbol, since=ms + 1, limit=1000)
+            for _ in range(MAX_BACKFILL_PAGES):
+                page = await stream.exchange.fetch_trades(stream.symbol, since=ms, limit=BACKFILL_PAGE)
+                fetched += page
+                newest = max((t["timestamp"] for t in page), default=ms)
+                if until is None or len(page) < BACKFILL_PAGE or ms_to_time(newest) >= until or newest <= ms:
+                    break
+                ms = newest
+            else:
+                raise RuntimeError(f"more than {MAX_BACKFILL_PAGES} pages of {BACKFILL_PAGE} trades missing")
         except Exception as exc:  # the stretch is lost: say so, never invent it
-            reason = f"websocket dropped and the REST backfill failed: {type(exc).__name__}"
-            until = self.exchange_time.now(clock.now())
-            await self._queue.put(Gap(stream.venue, stream.symbol, since, until, reason))
+            reason = f"{why} and the REST backfill failed: {type(exc).__name__}"
+            end = until or self.exchange_time.now(clock.now())
+            await self._queue.put(Gap(stream.venue, stream.symbol, since, end, reason))
             return
-        await self._queue.put((stream, trades, True))
+        await self._queue.put((stream, fetched, True))
+
+
+BACKFILL_PAGE = 1000
+MAX_BACKFILL_PAGES = 50  # beyond that many trades lost, the stretch is a gap
+
+
+def trade_cache_size(exchange: Any) -> int:
+    """How many trades of a symbol ccxt.pro keeps between two ``watch_trades`` calls."""
+    return int((exchange.options or {}).get("tradesLimit", 1000))

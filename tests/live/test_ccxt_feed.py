@@ -5,6 +5,7 @@ its candles close, or, when the backfill fails, the stretch is a gap and never i
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
@@ -33,11 +34,15 @@ async def collect(
     rest_down: bool = False,
     skew=timedelta(0),
     until=None,
+    trades_limit: int | None = None,
+    stall_at: float | None = None,
 ):
     """Runs the feed for `seconds`; with `until`, runs instead until `until(events)` holds (a deadline
     of 60 s after the drop), so a loaded machine only makes the test slower, never wrong."""
     config = stream_config(server)
     pro = build_exchange(config.exchange.ccxt_venues[0], config.exchange.retry, pro=True)
+    if trades_limit is not None:  # ccxt.pro's trade cache per symbol between two watch_trades calls
+        pro.options["tradesLimit"] = trades_limit
     feed = CcxtFeed([Stream("binance", s, pro) for s in ("BTC/USDT", "ETH/USDT")], CANDLE,
                     grace=timedelta(milliseconds=1500), max_backoff_s=0.5)  # fmt: skip
     events = []
@@ -53,6 +58,9 @@ async def collect(
         assert await asyncio.to_thread(server.drop_websockets) >= 1
 
     consumer = asyncio.create_task(consume())
+    if stall_at is not None:  # the loop busy elsewhere (a slow bar) while trades keep coming
+        await asyncio.sleep(stall_at)
+        time.sleep(1.5)
     if drop_at is not None:
         await drop()
     if until is None:
@@ -99,6 +107,26 @@ def test_a_dropped_websocket_is_backfilled_before_its_candles_close(exchange_ser
     marks = [e.until for e in events if isinstance(e, Watermark)]
     assert marks == sorted(marks) and len(set(marks)) == len(marks)  # exchange time only moves on
     assert feed.builder.late_trades == 0
+
+
+def _contiguous_ids(trades, symbol) -> bool:
+    ids = sorted(int(t["trade_id"]) for t in trades if t["symbol"] == symbol)
+    return len(ids) == len(set(ids)) and ids == list(range(ids[0], ids[-1] + 1))
+
+
+def test_a_loop_that_fell_behind_fetches_what_the_stream_dropped(exchange_server):
+    # ccxt.pro keeps only the newest `tradesLimit` trades between two calls and drops the rest
+    # silently: a stalled loop must notice the full batch and fetch the stretch over REST
+    feed, events = asyncio.run(
+        collect(exchange_server, seconds=7.0, drop_at=None, trades_limit=4, stall_at=3.0)
+    )
+
+    assert feed.stats.overflows >= 1 and exchange_server.requests_to("/aggTrades")
+    trades = rows(events, "exchange_trades")
+    assert not [e for e in events if isinstance(e, Gap)]
+    for symbol in ("BTC/USDT", "ETH/USDT"):
+        assert _contiguous_ids(trades, symbol), f"{symbol}: a trade lost or doubled"
+    assert feed.builder.late_trades == 0  # the watermark waited for the backfill
 
 
 def _gaps_then_a_candle_past_them(events) -> bool:
