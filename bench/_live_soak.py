@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -275,6 +275,7 @@ def run_soak(
         samples.append(
             replace(samples[-1], received=feed.inner.stats.trades, late=feed.inner.builder.late_trades)
         )
+        (tmp / "samples.json").write_text(json.dumps([asdict(x) for x in samples]))  # the run's timeline
         observed = _sensor(tmp, config_path) if sensor else {}
         status = json.loads(status_path(settings).read_text())
         return _result(minutes, rate, streamed_rate, run, feed, samples, status, observed, settings)
@@ -372,6 +373,10 @@ def describe(r: SoakResult) -> list[str]:
             else ""
         )
         lines.append(f"  {proc:9s} CPU {cpu:5.1f} % of a core{rss}")
+    minute = [
+        s for i, s in enumerate(r.samples[:-1]) if i == 0 or s.bars_closed != r.samples[i - 1].bars_closed
+    ]
+    lines.append("  loop RSS at each bar close (MB): " + " ".join(f"{s.rss_mb['loop']:.0f}" for s in minute))
     meta = r.sensor.get("metadata", {})
     keys = (
         "state",
@@ -383,6 +388,7 @@ def describe(r: SoakResult) -> list[str]:
         "tick_to_ack_p99_ms",
     )
     lines.append(f"status.json: bars_traded {r.status.get('bars_traded')}, signals {r.status.get('signals')}")
+    lines.append(f"KIMERA_HOME of the run (dagster dev on it shows live/loop): {r.home}")
     lines.append(f"dagster live/loop observation ({r.sensor.get('observations')} in the instance): "
                  + ", ".join(f"{k}={meta.get(k)}" for k in keys))  # fmt: skip
     return lines
