@@ -24,6 +24,7 @@ import contextlib
 import cProfile
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -48,6 +49,7 @@ SAMPLE_S = 2.0
 # about one trade per venue and symbol every 10 s reaches the feed 5 s after its time (the exchange
 # held it up): past the feed's 2 s grace when it falls in a bar's last seconds, so some are late
 STRAGGLER_EVERY_S = 10.0
+DEADLINE_MARGIN_S = 120.0  # the partial first bar (< 60 s), the feed's grace, and slack
 
 
 @dataclass
@@ -252,16 +254,25 @@ def run_soak(
                 await asyncio.to_thread(sample)
                 await asyncio.sleep(SAMPLE_S)
 
+        async def deadline() -> None:
+            # a loop that falls behind closes no bar: stop it as an operator would (SIGTERM, which
+            # run_live handles), after the bars asked for plus the partial first one and a margin
+            await asyncio.sleep(60 * minutes + DEADLINE_MARGIN_S)
+            echo(f"soak: {minutes} bars not closed by the deadline; stopping the loop (SIGTERM)")
+            os.kill(os.getpid(), signal.SIGTERM)
+
         async def soak():
             task = asyncio.create_task(sampler())
+            stopper = asyncio.create_task(deadline())
             try:
                 return await run_live(
                     settings, config, compiled, bars=minutes, clock=LiveClock(), feed=feed,
                     auth=SignedAuth("local", SecretStr(BENCH_KEY)), echo=echo,
                 )  # fmt: skip
             finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                for t in (task, stopper):
+                    t.cancel()
+                await asyncio.gather(task, stopper, return_exceptions=True)
 
         echo(
             f"soak: {minutes} one-minute bars at {streamed_rate:,.0f} trades/s over {len(VENUES)} venues x 2 assets"
