@@ -46,8 +46,9 @@ from bench.execution import BENCH_KEY, ROOT, _port, _wait
 VENUES = ("loopback1", "loopback2", "loopback3")
 FEATURES = ["spread_bps", "vwap_dev", "taker_buy_ratio"]
 SAMPLE_S = 2.0
-# about one trade per venue and symbol every 10 s reaches the feed 5 s after its time (the exchange
-# held it up): past the feed's 2 s grace when it falls in a bar's last seconds, so some are late
+# one trade per venue and symbol every 10 s, the one in each period's last second, reaches the feed
+# 8 s after its time (the exchange held it up): at each minute's end that is past the bar's close
+# (the feed's 2 s grace), so every stream has a late trade every bar
 STRAGGLER_EVERY_S = 10.0
 DEADLINE_MARGIN_S = 120.0  # the partial first bar (< 60 s), the feed's grace, and slack
 

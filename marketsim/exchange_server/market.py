@@ -80,8 +80,8 @@ class Market:
         trade_interval_ms: int = 2000,
         book_levels: int = 20,
         trades_per_tick: int = 1,
-        straggler_every: int = 0,
-        straggler_delay_ms: int = 5000,
+        straggler_period_ms: int = 0,
+        straggler_delay_ms: int = 8000,
     ) -> None:
         if trade_interval_ms < 1 or trades_per_tick < 1:
             raise ValueError(
@@ -90,9 +90,11 @@ class Market:
         self.listings = {listing.symbol: listing for listing in listings}
         self.trade_interval_ms = trade_interval_ms
         self.trades_per_tick = trades_per_tick  # a burst: this many trades share each tick's timestamp
-        # every `straggler_every`-th trade (0: none) reaches websocket subscribers `straggler_delay_ms`
-        # after its time, as a trade held up on the exchange's side does: late for its candle
-        self.straggler_every, self.straggler_delay_ms = straggler_every, straggler_delay_ms
+        # one trade a `straggler_period_ms` (0: none), the first a second before each period ends,
+        # reaches websocket subscribers `straggler_delay_ms` after its time, as a trade held up on
+        # the exchange's side does: with a period dividing a minute, the last second of every minute
+        # has one, delivered after its 1m candle closed (late)
+        self.straggler_period_ms, self.straggler_delay_ms = straggler_period_ms, straggler_delay_ms
         self.book_levels = book_levels
         self.holes: dict[str, list[tuple[int, int]]] = {}
         self.flaky: dict[str, list[tuple[int, int]]] = {}
@@ -187,7 +189,11 @@ class Market:
         return cls(trade_interval_ms=best[0], trades_per_tick=best[1], **kwargs)
 
     def is_straggler(self, trade_id: int) -> bool:
-        return self.straggler_every > 0 and trade_id % self.straggler_every == self.straggler_every - 1
+        period = self.straggler_period_ms
+        if period <= 0 or trade_id % self.trades_per_tick:
+            return False
+        phase = (trade_id // self.trades_per_tick) * self.trade_interval_ms % period  # T0 is minute-aligned
+        return period - 1000 <= phase < period - 1000 + self.trade_interval_ms
 
     @property
     def trades_per_s_per_symbol(self) -> float:

@@ -30,7 +30,8 @@ def venue_markets(
     venues: int, symbols: list[str], total_rate: float, straggler_every_s: float = 0.0
 ) -> list[Market]:
     """One market per venue, each streaming ``total_rate / (venues * symbols)`` trades/s per symbol;
-    with ``straggler_every_s``, about one trade a symbol that often is delivered 5 s after its time."""
+    with ``straggler_every_s`` (dividing 60), one trade a symbol that often, the last second of each
+    period's, is delivered 8 s after its time: late for its 1m candle at every minute's end."""
     listed = {x.symbol: x for x in DEFAULT_LISTINGS}
     unknown = [s for s in symbols if s not in listed]
     if unknown:
@@ -44,9 +45,7 @@ def venue_markets(
             replace(listed[s], base_price=listed[s].base_price * (1 + 0.0004 * k)) for s in symbols
         )
         market = Market.at_rate(per_symbol, listings=listings)
-        market.straggler_every = (
-            max(2, round(market.trades_per_s_per_symbol * straggler_every_s)) if straggler_every_s else 0
-        )
+        market.straggler_period_ms = int(straggler_every_s * 1000)
         markets.append(market)
     return markets
 
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="trades/s over every venue and symbol")
     parser.add_argument("--stats", type=Path, required=True)
     parser.add_argument("--straggler-every-s", type=float, default=0.0,
-                        help="about one trade per symbol this often reaches subscribers 5 s late (0: none)")  # fmt: skip
+                        help="one trade per symbol this often reaches subscribers 8 s late (0: none)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         markets = venue_markets(args.venues, args.symbols, args.rate, args.straggler_every_s)

@@ -49,7 +49,7 @@ def test_an_unlisted_symbol_or_an_impossible_rate_is_refused_with_what_is_accept
 
 
 def test_stragglers_reach_websocket_subscribers_after_their_delay_and_after_later_trades():
-    market = Market.at_rate(200, straggler_every=20, straggler_delay_ms=600)
+    market = Market.at_rate(200, straggler_period_ms=1500, straggler_delay_ms=600)
 
     async def listen(server: ExchangeServer) -> list[dict]:
         url = f"{server.base_url}/stream.binance.com/ws/1"
@@ -60,7 +60,7 @@ def test_stragglers_reach_websocket_subscribers_after_their_delay_and_after_late
                 data = json.loads(message.data)
                 if data.get("e") == "trade":
                     out.append(data)
-                if len(out) >= 600:
+                if len(out) >= 1000:
                     return out
         return out
 
@@ -72,3 +72,13 @@ def test_stragglers_reach_websocket_subscribers_after_their_delay_and_after_late
     for m in stragglers:  # sent after trades stamped well after it: late on arrival
         assert any(o["T"] >= m["T"] + 500 for o in got[: got.index(m)])
     assert server.trades_sent >= len(got)  # the counter the soak compares with what the feed received
+
+
+@pytest.mark.parametrize("rate", [50.0, 10_000 / 6])
+def test_every_minute_ends_with_one_straggler_per_symbol(rate):
+    market = Market.at_rate(rate, straggler_period_ms=10_000)
+    minute = 60_000 * (market.now_ms() // 60_000)
+    last_second = market.trades_between("BTC/USDT", minute - 1000, minute - 1)
+    assert sum(market.is_straggler(t.id) for t in last_second) == 1
+    whole = market.trades_between("BTC/USDT", minute - 60_000, minute - 1)
+    assert sum(market.is_straggler(t.id) for t in whole) == 6  # one a 10 s
