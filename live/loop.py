@@ -9,6 +9,7 @@ bar that a :class:`~live.events.Gap` overlaps is handed over marked, and must no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -58,10 +59,13 @@ class Loop:
         """Run until the feed ends (or ``max_bars`` bars have closed)."""
         for table, rows in self.feed.reference_tables().items():
             self.features.load_reference(table, rows)
-        async for event in self.feed.events(self.clock):
-            await self.handle(event)
-            if max_bars is not None and self.stats.bars_closed >= max_bars:
-                break
+        # aclosing: stopping at max_bars closes the feed now (its websockets, its last landed files),
+        # not when the generator is collected after the event loop has gone
+        async with contextlib.aclosing(self.feed.events(self.clock)) as events:
+            async for event in events:
+                await self.handle(event)
+                if max_bars is not None and self.stats.bars_closed >= max_bars:
+                    break
         return self.stats
 
     async def handle(self, event: Event) -> None:

@@ -247,6 +247,8 @@ async def run_live(
     finally:
         for task in (loop_task, stopper):
             task.cancel()
+        # a stop (SIGTERM) lands mid-bar: wait for the loop to close its feed (websockets, last files)
+        await asyncio.gather(loop_task, stopper, return_exceptions=True)
         if sender is not None:
             await sender.stop()
         if sender_task is not None:

@@ -522,6 +522,22 @@ def bench(names: tuple[str, ...], as_json: bool, quick: bool) -> None:
     sys.exit(benchmarks.main(list(names), as_json=as_json, quick=quick))
 
 
+@main.command("soak")
+@click.option("--minutes", type=click.IntRange(1, 24 * 60), default=10, show_default=True,
+              help="One-minute bars (wall time) at each rate.")  # fmt: skip
+@click.option("--rate", "rates", type=click.FloatRange(min=1, max=100_000), multiple=True,
+              help="Total trades/s over 3 venues x 2 assets; repeat for several runs [default: 1000, 10000].")  # fmt: skip
+@click.option("--profile", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="cProfile statistics of the loop's event-loop thread, written here (one rate).")  # fmt: skip
+def soak(minutes: int, rates: tuple[float, ...], profile: Path | None) -> None:
+    """Run kimera live for MINUTES against the loopback exchange at each RATE and print what it did."""
+    from bench._live_soak import describe, run_soak
+    from bench.live_soak import RATES
+
+    for rate in rates or RATES:
+        click.echo("\n".join(describe(run_soak(minutes, rate, echo=click.echo, profile=profile))))
+
+
 @main.command()
 def leaks() -> None:
     """Run the leak suite: six leaky pipelines must each be caught, the honest one must pass (docs/leaks.md)."""

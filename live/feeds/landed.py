@@ -9,6 +9,7 @@ after each watermark has been handled, so writing files never delays the bar it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,16 @@ class LandingFeed:
 
     async def events(self, clock: Clock) -> AsyncIterator[Event]:
         pending: dict[str, list[pa.Table]] = {}
+        # aclosing: closing this feed closes the inner one at once (its websockets), not when collected
         try:
-            async for event in self.inner.events(clock):
-                if isinstance(event, RawRows) and event.table in MARKET_TABLES:
-                    pending.setdefault(event.table, []).append(event.rows)
-                yield event  # the loop handles it (a watermark closes its bars) before anything lands
-                if isinstance(event, Watermark) and pending:
-                    batch, pending = pending, {}
-                    await asyncio.to_thread(self._land, batch)
+            async with contextlib.aclosing(self.inner.events(clock)) as events:
+                async for event in events:
+                    if isinstance(event, RawRows) and event.table in MARKET_TABLES:
+                        pending.setdefault(event.table, []).append(event.rows)
+                    yield event  # the loop handles it (a watermark closes its bars) before anything lands
+                    if isinstance(event, Watermark) and pending:
+                        batch, pending = pending, {}
+                        await asyncio.to_thread(self._land, batch)
         finally:
             if pending:  # what was seen before a stop lands too
                 self._land(pending)

@@ -295,22 +295,31 @@ class Binance(Dialect):
                             "a": [[_f8(p), _f8(a)] for p, a in event["a"]]}))  # fmt: skip
                     state["sent"] = len(events)
                     continue
+                held = state.setdefault("held", [])  # stragglers, sent once their delay is over
                 for trade in self.market.trades_from_id(symbol, state["last_id"] + 1, 1000):
                     if trade.id <= state["last_id"]:
                         continue
-                    payload = {
-                        "e": state["channel"],
-                        "E": trade.ts_ms,
-                        "s": listing.binance_id,
-                        **agg_trade(trade),
-                    }
-                    if state["channel"] == "trade":
-                        payload = {"e": "trade", "E": trade.ts_ms, "s": listing.binance_id, "t": trade.id,
-                                   "p": _f8(trade.price), "q": _f8(trade.amount), "T": trade.ts_ms,
-                                   "m": trade.buyer_is_maker, "M": True}  # fmt: skip
-                    await ws.send_str(json.dumps(payload))
                     state["last_id"] = trade.id
+                    if self.market.is_straggler(trade.id):
+                        held.append(trade)
+                    else:
+                        await self._send_trade(ws, state, listing, trade)
+                now = self.market.now_ms()
+                while held and held[0].ts_ms + self.market.straggler_delay_ms <= now:
+                    await self._send_trade(ws, state, listing, held.pop(0))
             await asyncio.sleep(self.stream_poll_s)
+
+    async def _send_trade(
+        self, ws: web.WebSocketResponse, state: dict, listing: Listing, trade: Trade
+    ) -> None:
+        payload = {"e": state["channel"], "E": trade.ts_ms, "s": listing.binance_id, **agg_trade(trade)}
+        if state["channel"] == "trade":
+            payload = {"e": "trade", "E": trade.ts_ms, "s": listing.binance_id, "t": trade.id,
+                       "p": _f8(trade.price), "q": _f8(trade.amount), "T": trade.ts_ms,
+                       "m": trade.buyer_is_maker, "M": True}  # fmt: skip
+        await ws.send_str(json.dumps(payload))
+        assert self.server is not None
+        self.server.trades_sent += 1
 
 
 __all__ = ["Binance", "Market"]

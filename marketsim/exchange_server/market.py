@@ -79,9 +79,22 @@ class Market:
         listings: tuple[Listing, ...] = DEFAULT_LISTINGS,
         trade_interval_ms: int = 2000,
         book_levels: int = 20,
+        trades_per_tick: int = 1,
+        straggler_period_ms: int = 0,
+        straggler_delay_ms: int = 8000,
     ) -> None:
+        if trade_interval_ms < 1 or trades_per_tick < 1:
+            raise ValueError(
+                f"trade_interval_ms ({trade_interval_ms}) and trades_per_tick ({trades_per_tick}) must be >= 1"
+            )
         self.listings = {listing.symbol: listing for listing in listings}
         self.trade_interval_ms = trade_interval_ms
+        self.trades_per_tick = trades_per_tick  # a burst: this many trades share each tick's timestamp
+        # one trade a `straggler_period_ms` (0: none), the first a second before each period ends,
+        # reaches websocket subscribers `straggler_delay_ms` after its time, as a trade held up on
+        # the exchange's side does: with a period dividing a minute, the last second of every minute
+        # has one, delivered after its 1m candle closed (late)
+        self.straggler_period_ms, self.straggler_delay_ms = straggler_period_ms, straggler_delay_ms
         self.book_levels = book_levels
         self.holes: dict[str, list[tuple[int, int]]] = {}
         self.flaky: dict[str, list[tuple[int, int]]] = {}
@@ -156,13 +169,41 @@ class Market:
         return None
 
     # --- trades ----------------------------------------------------------------------------------
+    @classmethod
+    def at_rate(cls, trades_per_s: float, **kwargs) -> Market:
+        """A market streaming about ``trades_per_s`` trades a second per symbol: a tick every whole
+        number of ms with a burst of trades on it (exchanges stamp several trades with the same ms).
+        ``trades_per_s_per_symbol`` says what it is exactly."""
+        if trades_per_s <= 0:
+            raise ValueError(f"trades_per_s must be > 0, got {trades_per_s}")
+        best = min(
+            ((interval, burst) for burst in range(1, 65) for interval in range(2, 5001)
+             if abs(burst * 1000 / interval - trades_per_s) / trades_per_s < 0.02),
+            key=lambda x: (x[1], -x[0]),
+            default=None,
+        )  # fmt: skip
+        if best is None:  # beyond 64 trades per 2 ms tick, or below one a 5 s
+            raise ValueError(
+                f"trades_per_s {trades_per_s} is out of the accepted range 0.2 .. 32000 per symbol"
+            )
+        return cls(trade_interval_ms=best[0], trades_per_tick=best[1], **kwargs)
+
+    def is_straggler(self, trade_id: int) -> bool:
+        period = self.straggler_period_ms
+        if period <= 0 or trade_id % self.trades_per_tick:
+            return False
+        phase = (trade_id // self.trades_per_tick) * self.trade_interval_ms % period  # T0 is minute-aligned
+        return period - 1000 <= phase < period - 1000 + self.trade_interval_ms
+
+    @property
+    def trades_per_s_per_symbol(self) -> float:
+        return self.trades_per_tick * 1000 / self.trade_interval_ms
+
     def trade_ts(self, trade_id: int) -> int:
-        """Time of trade ``trade_id`` (the same for every symbol; strictly increasing)."""
-        return (
-            T0_MS
-            + trade_id * self.trade_interval_ms
-            + (trade_id * 7919) % max(1, self.trade_interval_ms // 2)
-        )
+        """Time of trade ``trade_id`` (the same for every symbol; never decreasing, strictly increasing
+        from one tick's burst to the next)."""
+        tick = trade_id // self.trades_per_tick
+        return T0_MS + tick * self.trade_interval_ms + (tick * 7919) % max(1, self.trade_interval_ms // 2)
 
     def trade(self, symbol: str, trade_id: int) -> Trade:
         ts = self.trade_ts(trade_id)
@@ -172,7 +213,7 @@ class Market:
 
     def first_trade_id_at(self, t_ms: int) -> int:
         """Smallest id whose trade time is at or after ``t_ms``."""
-        i = max(0, (t_ms - T0_MS) // self.trade_interval_ms - 1)
+        i = max(0, ((t_ms - T0_MS) // self.trade_interval_ms - 1) * self.trades_per_tick)
         while self.trade_ts(i) < t_ms:
             i += 1
         return i
@@ -193,7 +234,11 @@ class Market:
         return out
 
     def trades_from_id(self, symbol: str, from_id: int, limit: int) -> list[Trade]:
-        return self.trades_between(symbol, self.trade(symbol, from_id).ts_ms, self.now_ms(), limit)
+        """Trades with ``id >= from_id`` that have happened (a burst shares its ms), oldest first."""
+        trades = self.trades_between(
+            symbol, self.trade(symbol, from_id).ts_ms, self.now_ms(), limit + self.trades_per_tick
+        )
+        return [t for t in trades if t.id >= from_id][:limit]
 
     def last_trade_id(self, symbol: str) -> int:
         return self.first_trade_id_at(self.now_ms() + 1) - 1

@@ -79,6 +79,7 @@ class ExchangeServer:
         self._ws: list[tuple[str, str, Handler]] = []
         self.websockets: set[web.WebSocketResponse] = set()
         self.websocket_connections = 0  # opened since start
+        self.trades_sent = 0  # trade messages pushed over websockets since start
         for dialect in self.dialects:
             dialect.server = self
             for method, host, path, handler in dialect.rest_routes():
