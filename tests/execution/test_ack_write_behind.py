@@ -25,15 +25,16 @@ QUIET = {**FAST, "oms": {**FAST["oms"], "fill_poll_interval_s": 3600.0, "reconci
 @pytest.fixture
 def paper_env(kimera_home, tmp_path, monkeypatch):
     port = free_port()
-    path = write_config(
-        tmp_path / "kimera.yaml",
-        {**QUIET, "paper": {**QUIET["paper"], "url": f"http://127.0.0.1:{port}", "port": port}},
-    )
+    paper = {"url": f"http://127.0.0.1:{port}", "port": port}
+    path = write_config(tmp_path / "kimera.yaml", {**QUIET, "paper": {**QUIET["paper"], **paper}})
+    # the restarted service polls fills as it normally does: the venue may fill an order after the
+    # restart's reconciliation found it open, and only a poll would then hear of it
+    restart = write_config(tmp_path / "restart.yaml", {**FAST, "paper": {**FAST["paper"], **paper}})
     monkeypatch.setenv("KIMERA_CONFIG", str(path))
     get_settings.cache_clear()
     server = start_paper(path, port)
     try:
-        yield path, server
+        yield path, server, restart
     finally:
         stop(server.proc)
 
@@ -52,7 +53,7 @@ def _events_chain(service: ExecutionService, cid: str) -> list[tuple[str, str]]:
 
 
 async def test_a_crash_after_the_answer_before_the_ack_commit_is_recovered_once(paper_env) -> None:
-    path, paper = paper_env
+    path, paper, restart = paper_env
     first = ExecutionService(load_config(path), get_settings())
     await first.start()
     held: list = []
@@ -73,7 +74,7 @@ async def test_a_crash_after_the_answer_before_the_ack_commit_is_recovered_once(
     finally:
         await first.stop()  # the held units are dropped: nothing but a restart repairs the journal
 
-    again = ExecutionService(load_config(path), get_settings())
+    again = ExecutionService(load_config(restart), get_settings())
     await again.start()  # restart reconciliation: submitted -> unknown -> the venue's state
     try:
         deadline = time.monotonic() + 60
@@ -109,7 +110,7 @@ async def test_a_crash_after_the_answer_before_the_ack_commit_is_recovered_once(
 
 
 async def test_the_ack_is_durable_without_waiting_and_states_land_in_order(paper_env) -> None:
-    path, _ = paper_env
+    path, _, _ = paper_env
     service = ExecutionService(load_config(path), get_settings())
     await service.start()
     try:
