@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 
 from kimera.schema import conform
 from pipelines.lake.store import Lake, _parquet_bytes
-from pipelines.landing.files import LandedFile, move_to_loaded, pending
-from pipelines.landing.load import LoadReport
+from pipelines.landing.files import LandedFile
+from pipelines.landing.load import LoadReport, load_each_pending
 
 LANDED = "landed"
 
@@ -49,15 +49,4 @@ def land_file_on_lake(lake: Lake, landed: LandedFile) -> int | None:
 def load_pending_to_lake(lake: Lake, landing_dir: Path, up_to: str | None = None) -> LoadReport:
     """Write every complete landed file (up to the ULID ``up_to``, if given) to the lake, oldest
     first, then move it to ``loaded/``."""
-    report = LoadReport()
-    for landed in pending(landing_dir):
-        if up_to is not None and landed.ulid > up_to:
-            continue
-        count = land_file_on_lake(lake, landed)
-        if count is None:
-            report.skipped += 1
-        else:
-            report.files += 1
-            report.rows[landed.table.name] = report.rows.get(landed.table.name, 0) + count
-        move_to_loaded(landing_dir, landed)
-    return report
+    return load_each_pending(lambda landed: land_file_on_lake(lake, landed), landing_dir, up_to)

@@ -9,6 +9,7 @@ ledger. Only then is the file moved to ``loaded/``. A crash anywhere leaves eith
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,11 +71,19 @@ def load_file(con: duckdb.DuckDBPyConnection, landed: LandedFile) -> int | None:
 
 def load_pending(con: duckdb.DuckDBPyConnection, landing_dir: Path, up_to: str | None = None) -> LoadReport:
     """Load every complete landed file (up to the ULID ``up_to``, if given), oldest first."""
+    return load_each_pending(lambda landed: load_file(con, landed), landing_dir, up_to)
+
+
+def load_each_pending(
+    load: Callable[[LandedFile], int | None], landing_dir: Path, up_to: str | None = None
+) -> LoadReport:
+    """``load`` every complete landed file (up to the ULID ``up_to``, if given), oldest first, then
+    move it to ``loaded/``; ``load`` returns the rows it stored, or None for a file already loaded."""
     report = LoadReport()
     for landed in pending(landing_dir):
         if up_to is not None and landed.ulid > up_to:
             continue
-        count = load_file(con, landed)
+        count = load(landed)
         if count is None:
             report.skipped += 1
         else:
