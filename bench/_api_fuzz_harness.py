@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 from pydantic import SecretStr
 
-from bench.execution import _port, _wait
+from bench.execution import _port, _wait, stop_process
 from kimera.signing import sign_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,16 +111,6 @@ FAST = {
 }  # fmt: skip
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def running_service(folder: Path | None = None) -> Iterator[str]:
     """The service as ``kimera execute`` runs it (own process, uvicorn, signing) and its paper venues."""
@@ -140,11 +130,11 @@ def running_service(folder: Path | None = None) -> Iterator[str]:
                    KIMERA_SECRET_EXECUTION_KEY_LOCAL=SECRET, KIMERA_LOG_LEVEL="WARNING")  # fmt: skip
         paper = subprocess.Popen([sys.executable, "-m", "execution.venues.server", "--port", str(paper_port),
                                   "--config", str(config)], cwd=ROOT, env=env)  # fmt: skip
-        stack.callback(_stop, paper)
+        stack.callback(stop_process, paper)
         _wait(f"http://127.0.0.1:{paper_port}/ping", paper, timeout=90)
         service = subprocess.Popen([sys.executable, "-m", "execution.app", "--port", str(port)], cwd=ROOT,
                                    env=env, stdout=subprocess.DEVNULL)  # fmt: skip
-        stack.callback(_stop, service)
+        stack.callback(stop_process, service)
         url = f"http://127.0.0.1:{port}"
         _wait(f"{url}/healthz", service, timeout=90)
         yield url

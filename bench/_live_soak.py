@@ -41,7 +41,8 @@ import numpy as np
 import psutil
 import yaml
 
-from bench.execution import BENCH_KEY, ROOT, _port, _wait
+from bench.execution import BENCH_KEY, ROOT, _port, _wait, stop_process
+from bench.live import bench_execution
 
 VENUES = ("loopback1", "loopback2", "loopback3")
 FEATURES = ["spread_bps", "vwap_dev", "taker_buy_ratio"]
@@ -129,30 +130,11 @@ def soak_config(tmp: Path, exchange_ports: list[int], venue_port: int, service_p
         ],
     }
     data["features"] = {**data.get("features", {}), "bar": "1m"}
-    limits = {v: 5000 for v in ("alpha", "bravo", "charlie", "uniswap_v2_weth_usdc", "uniswap_v2_wbtc_usdc")}
-    data["execution"] = {
-        "port": service_port,
-        "paper": {"url": f"http://127.0.0.1:{venue_port}", "port": venue_port, "rate_limit_per_s": limits},
-        "sizing": {"capital": 20_000},
-        "risk": {"max_order_notional": 1e6, "max_position_notional": 1e6, "daily_loss_limit": 1e9},
-        "routing": {"slice_threshold_notional": 1e9},
-        "oms": {"ack_wait_s": 2.0},
-    }
+    data["execution"] = bench_execution(service_port, venue_port)
     data["live"] = {"feed": "ccxt", "max_model_age_hours": 1_000_000}
     path = tmp / "kimera.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-def _stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def _cpu_s(proc: psutil.Process) -> float:
@@ -293,7 +275,8 @@ def run_soak(
         return _result(minutes, rate, streamed_rate, run, feed, samples, status, observed, settings)
     finally:
         for name in ("exchange", "service", "venue"):
-            _stop(procs.get(name))
+            if name in procs:
+                stop_process(procs[name])
 
 
 def _sensor(tmp: Path, config_path: Path) -> dict[str, Any]:

@@ -115,6 +115,17 @@ def _start_service(synchronous: str) -> tuple[int, int, list[subprocess.Popen]]:
     return venue_port, service_port, procs
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate ``proc`` if it still runs; kill it when it has not exited 20 s later."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def _stop(procs: list[subprocess.Popen]) -> None:
     for proc in procs:
         proc.terminate()
