@@ -13,13 +13,14 @@ import pytest
 
 from kimera.config import load_config, parse_config
 from kimera.schema import EXCHANGE_OHLCV, PARTITIONED_TABLES
-from pipelines.features.sim_data import load_sim_reference, load_sim_window
+from pipelines.features.sim_data import load_sim_window
 from pipelines.ingest.feeds import FEEDS
 from pipelines.lake.flow import build_marts_on_lake, ingest_reference_to_lake, ingest_window_to_lake
 from pipelines.lake.store import lake_reader, mart_assets, open_lake, partition_path, write_window
 from pipelines.sources import make_sources
 from tests.conftest import REPO_ROOT
 from tests.support.config import SIM_FILLED_TABLES, shipped_config_data
+from tests.support.local_marts import build_local_marts
 from tests.support.servers import s3_server  # noqa: F401  (fixture)
 
 START = datetime(2026, 1, 1)
@@ -112,21 +113,10 @@ def test_dbt_builds_the_same_marts_from_the_lake_as_from_the_local_warehouse(
     tmp_path,
 ) -> None:
     from kimera.settings import Settings
-    from pipelines.features.dbt_cli import run_dbt
-    from pipelines.features.project import dbt_vars
 
     config = load_config(REPO_ROOT / "kimera.yaml")
     end = START + timedelta(days=2)
-    local = Settings(home=tmp_path / "local", config=REPO_ROOT / "kimera.yaml")
-    local.home_dir.mkdir(parents=True)
-    with duckdb.connect(str(local.warehouse_path)) as con:
-        load_sim_reference(con, config)
-        load_sim_window(con, config, START, end)
-    run_dbt(
-        ["build", "--full-refresh", "--exclude-resource-type", "unit_test"],
-        home=local.home_dir,
-        dbt_vars=dbt_vars(config),
-    )
+    local = build_local_marts(tmp_path / "local", REPO_ROOT / "kimera.yaml", START, end)
 
     lake_settings = Settings(home=tmp_path / "lake-home", config=REPO_ROOT / "kimera.yaml",
                              lake_url=f"s3://{s3_server.bucket}/lake", lake_endpoint_url=s3_server.endpoint_url)  # fmt: skip

@@ -18,13 +18,10 @@ import pytest
 
 from kimera.config import load_config
 from kimera.schema import EXCHANGE_OHLCV
-from kimera.settings import Settings
-from pipelines.features.dbt_cli import run_dbt
-from pipelines.features.project import dbt_vars
-from pipelines.features.sim_data import load_sim_reference, load_sim_window
 from pipelines.lake.store import open_lake, partition_path
 from tests.conftest import REPO_ROOT
 from tests.pipelines.features.conftest import dbt_manifest  # noqa: F401  (the code location needs it)
+from tests.support.local_marts import build_local_marts
 from tests.support.servers import s3_server  # noqa: F401  (fixture)
 
 START = datetime(2026, 1, 1)
@@ -116,13 +113,7 @@ def test_ingest_features_and_sql_run_on_the_lake_and_give_the_local_warehouse_ma
 
     # the same hours on a local warehouse, built by dbt from scratch
     config = load_config(REPO_ROOT / "kimera.yaml")
-    local = Settings(home=tmp_path / "local", config=REPO_ROOT / "kimera.yaml")
-    local.home_dir.mkdir(parents=True)
-    with duckdb.connect(str(local.warehouse_path)) as con:
-        load_sim_reference(con, config)
-        load_sim_window(con, config, START, end)
-    run_dbt(["build", "--full-refresh", "--exclude-resource-type", "unit_test"], home=local.home_dir,
-            dbt_vars=dbt_vars(config), settings=local)  # fmt: skip
+    local = build_local_marts(tmp_path / "local", REPO_ROOT / "kimera.yaml", START, end)
     with duckdb.connect(str(local.warehouse_path), read_only=True) as warehouse, duckdb.connect() as reader:
         reader.register_filesystem(lake.fs)
         for mart in ("features", "labels"):

@@ -19,9 +19,6 @@ from kimera.config import load_config
 from kimera.schema import EXCHANGE_OHLCV
 from kimera.schema.ml import EVALUATION_METRICS
 from kimera.settings import Settings
-from pipelines.features.dbt_cli import run_dbt
-from pipelines.features.project import dbt_vars
-from pipelines.features.sim_data import load_sim_reference, load_sim_window
 from pipelines.lake.flow import (
     build_marts_on_lake,
     catalog_path,
@@ -32,6 +29,7 @@ from pipelines.lake.store import open_lake, partition_path
 from tests.conftest import REPO_ROOT
 from tests.pipelines.features.conftest import dbt_manifest  # noqa: F401  (the code location needs it)
 from tests.support.config import write_config
+from tests.support.local_marts import build_local_marts
 from tests.support.servers import s3_server  # noqa: F401  (fixture)
 
 START = datetime(2026, 1, 1)
@@ -101,13 +99,7 @@ def test_train_on_the_lake_while_ingest_appends_scores_as_the_local_warehouse(
     trainer = Settings(home=tmp_path / "trainer", config=config_path, lake_url=lake_url,
                        lake_endpoint_url=s3_server.endpoint_url)  # fmt: skip
 
-    local = Settings(home=tmp_path / "local", config=config_path)
-    local.home_dir.mkdir(parents=True)
-    with duckdb.connect(str(local.warehouse_path)) as con:
-        load_sim_reference(con, config)
-        load_sim_window(con, config, START, end)
-    run_dbt(["build", "--full-refresh", "--exclude-resource-type", "unit_test"], home=local.home_dir,
-            dbt_vars=dbt_vars(config), settings=local)  # fmt: skip
+    local = build_local_marts(tmp_path / "local", config_path, START, end)
 
     # training reads the lake's marts while a second process appends the next hours' raw files
     lake_env = _env(trainer.home_dir, config_path, lake_url, s3_server.endpoint_url)
