@@ -46,6 +46,15 @@ class MarketData:
             for s in syms
         )
 
+    def as_of(self) -> float | None:
+        """The market time (the venues' own stamp, epoch seconds) of the oldest book or pool state
+        held, once every venue and symbol has one; None before. A caller that moved a paper market's
+        clock waits for this to reach it rather than for a fixed time."""
+        if not self.complete():
+            return None
+        stamps = [b.timestamp for _, b in self.books.values()] + [p.timestamp for _, p in self.pools.values()]
+        return min(stamps) if stamps else None
+
     def book(self, venue: str, symbol: str) -> OrderBook | None:
         got = self.books.get((venue, symbol))
         return got[1] if got and time.time() - got[0] <= self.max_age_s else None

@@ -1089,6 +1089,12 @@ class LiveConfig(_Section):
     retention_bars: Annotated[int, Field(ge=2, le=100_000)] = Field(
         default=400, description="Bars of model tables the online feature buffer keeps (>= every window)."
     )
+    feature_workers: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=2,
+        description="Feature models run at once when a bar closes (each on its own connection to the "
+        "buffer): a bar then takes its longest chain of dependent models, not their sum. 1 runs them "
+        "one after another in one transaction.",
+    )
 
 
 class BacktestCandles(_Section):

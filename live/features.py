@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from queue import Queue
 from typing import Any
 
 import duckdb
@@ -52,6 +54,9 @@ class CompiledModel:
     # the raw tables it reads (through views only); None: it reads another model's table, or the
     # folder was compiled before this was recorded. Never skipped then.
     raw_inputs: tuple[str, ...] | None = None
+    # the incremental models it reads (directly or through views); None: compiled before this was
+    # recorded, so it waits for every model before it
+    upstream: tuple[str, ...] | None = None
 
     def needs(self, newest: dict[str, datetime], window_start: datetime) -> bool:
         """Whether this bar can give it rows: a model that only buckets its raw inputs' rows of the
@@ -76,7 +81,9 @@ class FeatureDefinitionsMissing(FileNotFoundError):
 class OnlineFeatures:
     """Appends raw rows and computes each closed bar's ``marts.features`` rows."""
 
-    def __init__(self, compiled_dir: Path, retention_bars: int = 400, threads: int = 1) -> None:
+    def __init__(
+        self, compiled_dir: Path, retention_bars: int = 400, threads: int = 1, workers: int = 1
+    ) -> None:
         manifest = compiled_dir / "models.json"
         template = compiled_dir / "template.duckdb"
         if not manifest.exists() or not template.exists():
@@ -90,11 +97,18 @@ class OnlineFeatures:
         self.target = document["target"]
         self.models = [
             CompiledModel(
-                **{**m, "raw_inputs": tuple(m["raw_inputs"]) if m.get("raw_inputs") is not None else None}
+                **{
+                    **m,
+                    "raw_inputs": tuple(m["raw_inputs"]) if m.get("raw_inputs") is not None else None,
+                    "upstream": tuple(m["upstream"]) if m.get("upstream") is not None else None,
+                }
             )
             for m in document["models"]
         ]
         self.retention_bars = retention_bars
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.workers = workers
         self.con = duckdb.connect(config={"threads": threads})
         self.con.execute(f"attach '{template}' as template (read_only)")
         self.con.execute("attach ':memory:' as warehouse")
@@ -110,6 +124,16 @@ class OnlineFeatures:
             for m in self.models
             if "asset" in [r[0] for r in self.con.execute(f"describe {m.relation}").fetchall()]
         }
+        # workers > 1: models whose inputs are ready run at once, each on its own connection to the
+        # buffer (DuckDB releases the GIL while it works), so a bar takes its critical path, not the sum
+        self._pool: ThreadPoolExecutor | None = None
+        self._cursors: Queue[duckdb.DuckDBPyConnection] = Queue()
+        if workers > 1:
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="kimera-features")
+            for _ in range(workers):
+                cursor = self.con.cursor()
+                cursor.execute("use warehouse")
+                self._cursors.put(cursor)
         self.last_bar: datetime | None = None
         self.newest: dict[str, datetime] = {}  # raw table -> its newest row's time appended so far
         self.skipped: dict[str, int] = {}  # model -> bars it was not run (no input rows for them)
@@ -151,6 +175,18 @@ class OnlineFeatures:
                 models.append(model)
             else:
                 self.skipped[model.name] = self.skipped.get(model.name, 0) + 1
+        if self._pool is not None and self.model_times is None:
+            self._run_concurrently(models, shift)
+        else:
+            self._run_in_one_transaction(models, shift)
+        self.last_bar = bar_time
+        cursor = self.con.execute(
+            f"select * from {self.target} where bar_time = ? order by asset", [bar_time]
+        )
+        names = [d[0] for d in cursor.description]  # type: ignore[union-attr]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+    def _run_in_one_transaction(self, models: list[CompiledModel], shift: timedelta) -> None:
         self.con.execute("begin")
         try:
             if self.model_times is None:  # one script per bar: one round trip instead of two per model
@@ -165,12 +201,52 @@ class OnlineFeatures:
         except BaseException:
             self.con.execute("rollback")
             raise
-        self.last_bar = bar_time
-        cursor = self.con.execute(
-            f"select * from {self.target} where bar_time = ? order by asset", [bar_time]
-        )
-        names = [d[0] for d in cursor.description]  # type: ignore[union-attr]
-        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+    def _run_concurrently(self, models: list[CompiledModel], shift: timedelta) -> None:
+        """Each model in its own transaction once the models it reads have committed, up to
+        ``workers`` at once. A model that fails stops the bar: what is running finishes, nothing
+        more starts, and the error is raised. The bar's windows are then partly replaced, and
+        ``last_bar`` is not moved: closing the same bar again replaces every window (what
+        ``replace_window`` does), so a retry gives the bar's rows as if nothing had failed."""
+        assert self._pool is not None
+        names = [m.name for m in models]
+        waits = {
+            m.name: set(names[:i]) if m.upstream is None else set(m.upstream) & set(names)
+            for i, m in enumerate(models)
+        }
+        by_name = {m.name: m for m in models}
+        running: dict[Future[None], str] = {}
+        done: set[str] = set()
+        failure: BaseException | None = None
+        while len(done) < len(models):
+            if failure is None:
+                for name in names:
+                    if name not in done and name not in running.values() and waits[name] <= done:
+                        running[self._pool.submit(self._run_model, by_name[name], shift)] = name
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                if future.exception() is not None:
+                    failure = failure or future.exception()
+                else:
+                    done.add(name)
+        if failure is not None:
+            raise failure
+
+    def _run_model(self, model: CompiledModel, shift: timedelta) -> None:
+        cursor = self._cursors.get()
+        try:
+            cursor.execute("begin")
+            try:
+                cursor.execute(self._statements(model, shift))
+                cursor.execute("commit")
+            except BaseException:
+                cursor.execute("rollback")
+                raise
+        finally:
+            self._cursors.put(cursor)
 
     def _statements(self, model: CompiledModel, shift: timedelta) -> str:
         """dbt's replace_window for one model and bar: delete the bar's window, insert it rebuilt (the
@@ -211,4 +287,8 @@ class OnlineFeatures:
         return self.con.execute(f"select * from {relation}").arrow()
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            while not self._cursors.empty():
+                self._cursors.get().close()
         self.con.close()

@@ -173,7 +173,7 @@ async def run_live(
     start = start or config.start_time
     clock = clock or AcceleratedClock(start, live.speed)
     feed = feed or SimFeed(config, start)
-    features = OnlineFeatures(compiled_dir, retention_bars=live.retention_bars)
+    features = OnlineFeatures(compiled_dir, retention_bars=live.retention_bars, workers=live.feature_workers)
     max_age = timedelta(hours=live.max_model_age_hours) if live.max_model_age_hours else None
     model = PromotedModel(settings, max_age=max_age)
     outbox = Outbox(live_dir(settings) / "outbox.sqlite")

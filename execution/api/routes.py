@@ -45,6 +45,9 @@ def public_router() -> APIRouter:
         return {
             "status": "ok" if service.started else "starting",
             "kill_switch": service.killswitch.state.value,
+            # the venues' time of the oldest book the router holds (epoch s): how far the books have
+            # followed the market, e.g. a paper market whose clock was just moved
+            "market_as_of": service.market.as_of() if service.market is not None else None,
         }
 
     @router.get("/metrics", tags=["ops"], response_class=Response)

@@ -32,7 +32,8 @@ from pipelines.features.dbt_cli import run_dbt
 from pipelines.features.project import DBT_PROJECT_DIR, dbt_vars
 from pipelines.warehouse import ensure_raw_schema
 
-FORMAT = 2  # 2: each model lists its raw inputs (a bar without their rows skips it)
+FORMAT = 3  # 2: each model lists its raw inputs (a bar without their rows skips it); 3: and the
+# incremental models it reads (the online buffer runs independent ones at once)
 TARGET_MODEL = "features"
 
 
@@ -142,6 +143,17 @@ def incremental_models(manifest: dict[str, Any]) -> list[dict[str, Any]]:
                 found.update(upstream)
         return sorted(found)
 
+    def upstream(uid: str) -> set[str]:
+        """The incremental models ``uid`` reads, directly or through views."""
+        found: set[str] = set()
+        for parent in nodes[uid]["depends_on"]["nodes"]:
+            if parent in nodes and nodes[parent]["resource_type"] == "model":
+                if nodes[parent]["config"]["materialized"] == "incremental":
+                    found.add(nodes[parent]["name"])
+                else:
+                    found |= upstream(parent)
+        return found
+
     models = []
     for uid in ordered:
         node = nodes[uid]
@@ -157,6 +169,7 @@ def incremental_models(manifest: dict[str, Any]) -> list[dict[str, Any]]:
                 "window_to_newest": bool(config.get("window_to_newest", False)),
                 "widen_bars": int(config.get("window_widen_bars") or 0),
                 "raw_inputs": raw_inputs(uid),
+                "upstream": sorted(upstream(uid)),
             }
         )
     return models

@@ -150,3 +150,38 @@ async def test_the_report_reads_a_postgresql_journal_as_it_reads_a_sqlite_one(
         columns = ["venue", "fill_id", "asset", "side", "price", "amount", "fee"]
         assert pg.fills()[columns].equals(lite.fills()[columns])
         assert f"{postgres.role}@" not in pg.path  # where it reads, without the user
+
+
+def test_the_live_loops_predictions_are_counted_by_what_became_of_them(kimera_home: Settings) -> None:
+    """A paper day run through ``kimera live`` leaves no ``ml.signal_pushes``; its record is
+    ``raw.live_predictions``, and the report and the demo's summary say what it holds."""
+    from datetime import datetime, timedelta
+
+    from kimera.app.report.data import Warehouse
+    from kimera.schema import LIVE_PREDICTIONS
+
+    kimera_home.home_dir.mkdir(parents=True, exist_ok=True)
+    t0 = datetime(2026, 3, 1, 10)
+    reasons = [None, None, None, "alpha BTC/USDT missing 2026-03-01 10:05..10:09: websocket down",
+               "model m1 trained until 2026-01-01 00:00:00, 59 days before this bar",
+               f"bar {t0} was already signalled before a restart (outbox up to {t0})"]  # fmt: skip
+    with duckdb.connect(str(kimera_home.warehouse_path)) as con:
+        con.execute("CREATE SCHEMA raw")
+        con.execute(LIVE_PREDICTIONS.ddl())
+        for i, reason in enumerate(reasons):
+            con.execute(
+                "INSERT INTO raw.live_predictions VALUES (?, 'm1', 'BTC', ?, 1, 0.001, -0.01, 0.01, 0.55, ?, ?, ?, ?, ?, ?)",
+                [f"live-{i}", t0 + timedelta(hours=i), reason is None, reason, t0, 40.0 + i, 1.0, 2.0],
+            )
+    with Warehouse(kimera_home.warehouse_path) as wh:
+        phrases = wh.live_signals()
+    assert phrases[:4] == [
+        "sent 3",
+        "not sent: stale model 1",
+        "not sent: replayed or warm-up bar 1",
+        "not sent: a gap in the bar 1",
+    ]
+    assert "bars 2026-03-01 10:00 to 2026-03-01 12:00 sent" in phrases[4]
+    assert "watermark -> features 41.0 ms, model 1.0 ms, outbox 2.0 ms" in phrases[4]
+    page = build_report(kimera_home).path.read_text()
+    assert "Predictions of the live loop (<code>kimera live</code>): sent 3; not sent: stale model 1" in page

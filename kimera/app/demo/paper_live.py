@@ -41,7 +41,7 @@ def live_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     # the domains load DuckDB, dbt and torch: imported when the stage runs, so `kimera --help` stays fast
     import duckdb
 
-    from kimera.app.demo.paper_settle import in_flight
+    from kimera.app.demo.paper_settle import in_flight, wait_for_books
     from kimera.app.report import configured_journal
     from kimera.config import TIMEFRAME_SECONDS
     from kimera.signing import client_auth
@@ -78,7 +78,10 @@ def live_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     warm = warm_up_bars(ctx)
     feed_start = max(first - (warm + 1) * bar, config.start_time)
     routing = config.execution.routing
-    settle_s = max(0.75, 3 * min(0.25, routing.book_max_age_s / 4))  # the service's books catch up
+    # the service's books follow the paper market within a refresh or two; wait for them to show
+    # the bar's close (its /healthz says how far they are), never for a fixed time
+    books_s = 10 * max(0.25, routing.book_max_age_s)
+    stale: list[datetime] = []
     # a parent's slices go out twap_interval_s apart: wait for the last (generously) before the
     # market moves on, so that no slice fills against a later bar's book
     slices_s = 30.0 + 10 * routing.twap_interval_s
@@ -103,7 +106,8 @@ def live_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
                     raise DemoFailed(
                         f"paper day: the paper venue server refused the clock: {moved.text[:300]}"
                     )
-                await asyncio.sleep(settle_s)
+                if not await asyncio.to_thread(wait_for_books, execution.url, _epoch(moment), books_s):
+                    stale.append(moment)
 
             async def settled(bar_time: datetime) -> None:
                 ctx.progress.advance(task)
@@ -153,6 +157,11 @@ def live_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
         lines.append(
             f"  paper day tick -> order acked: p50 {t['p50']:.0f} ms, p99 {t['p99']:.0f} ms ({t['n']} signals; "
             f"stages p50/p99 ms: {stages})"
+        )
+    if stale:
+        lines.append(
+            f"  paper day: on {len(stale)} bars the service's books did not reach the bar's close within "
+            f"{books_s:.0f} s; its orders were routed on older books"
         )
     if unsettled:
         lines.append(

@@ -32,6 +32,31 @@ def in_flight(journal: str | Path) -> int:
     return int(working) + int(live)
 
 
+def wait_for_books(
+    service_url: str,
+    moment: float,
+    deadline_s: float,
+    poll_s: float = 0.02,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> bool:
+    """Wait until the execution service's books are stamped at or after ``moment`` (epoch s, market
+    time: its ``/healthz`` says ``market_as_of``); False when ``deadline_s`` passed first."""
+    import httpx
+
+    until = monotonic() + deadline_s
+    while True:
+        try:
+            as_of = httpx.get(f"{service_url}/healthz", timeout=2.0).json().get("market_as_of")
+        except (httpx.HTTPError, ValueError):
+            as_of = None
+        if as_of is not None and as_of >= moment:
+            return True
+        if monotonic() >= until:
+            return False
+        sleep(poll_s)
+
+
 def wait_until_settled(
     journal: str | Path,
     deadline_s: float,

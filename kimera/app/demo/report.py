@@ -47,7 +47,7 @@ def report_stage(ctx: DemoContext) -> list[str]:
 
     lines = [f"report: {report.path.as_uri()} ({len(report.pictures)} plots)"]
     with Warehouse(ctx.settings.warehouse_path) as wh:
-        scores, pushes = wh.evaluations(), wh.signal_pushes()
+        scores, pushes, live = wh.evaluations(), wh.signal_pushes(), wh.live_signals()
     if not isinstance(scores, Missing):
         lines.append("models (walk-forward test, mean over seeds; baselines first):")
         lines += _score_lines(scores)
@@ -63,6 +63,8 @@ def report_stage(ctx: DemoContext) -> list[str]:
         )
     if pushes:
         lines.append(f"  signals pushed to the execution service: {'; '.join(pushes)}")
+    if live:
+        lines.append(f"  predictions of the live loop: {'; '.join(live)}")
     if not isinstance(fills, Missing):
         pnl = summarise(fills)
         lines.append(

@@ -11,8 +11,6 @@ All runs are on the instance under ``KIMERA_HOME/dagster``, so they show in the 
 
 from __future__ import annotations
 
-import time
-
 from kimera.app.demo.context import DemoContext, DemoFailed
 
 
@@ -128,11 +126,12 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     execution = signal_resources(ctx.config)["execution"]
     if not execution.running():
         return [f"  paper day: no execution service answers at {execution.url}; nothing replayed"]
-    from kimera.app.demo.paper_settle import wait_until_settled
+    from kimera.app.demo.paper_settle import wait_for_books, wait_until_settled
     from kimera.app.report import configured_journal
 
     routing = ctx.config.execution.routing
-    settle_s = max(0.75, 3 * min(0.25, routing.book_max_age_s / 4))  # the service's books catch up
+    books_s = 10 * max(0.25, routing.book_max_age_s)  # the service's books follow the paper market
+    stale = 0
     # a parent's slices go out twap_interval_s apart: wait for the last (generously) before the
     # market moves on, so that no slice fills against a later bar's book
     slices_s = 30.0 + 10 * routing.twap_interval_s
@@ -157,7 +156,7 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
                     raise DemoFailed(
                         f"paper day: the paper venue server refused the clock: {moved.text[:300]}"
                     )
-                time.sleep(settle_s)
+                stale += not wait_for_books(execution.url, t, books_s)
                 for row in bar.itertuples(index=False):
                     try:
                         _, response, status = push_prediction(con, execution, row, auth)
@@ -175,6 +174,11 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
         f"  paper day: {len(rows)} signals of bars {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} (after the model's "
         f"training data), each sent when the paper market reached its bar's close: {told}"
     ]
+    if stale:
+        lines.append(
+            f"  paper day: on {stale} bars the service's books did not reach the bar's close within {books_s:.0f} s; "
+            "its orders were routed on older books"
+        )
     if unsettled:
         lines.append(
             f"  paper day: on {unsettled} bars orders were still in flight {slices_s:.0f} s after the push; "

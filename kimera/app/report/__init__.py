@@ -60,7 +60,7 @@ def build_report(settings: Settings, journal_path: Path | None = None) -> Report
             sections.prices(wh, out),
             sections.features(wh, out),
             sections.models(wh, out),
-            sections.paper(journal, out, wh.signal_pushes()),
+            sections.paper(journal, out, wh.signal_pushes(), wh.live_signals()),
             accounts_section(journal.reader, out, settings.home_dir),
             arbitrage_section(out),
             backtest(wh, out),

@@ -204,6 +204,41 @@ class Warehouse:
             for status, n, code, detail in rows
         ]
 
+    def live_signals(self) -> list[str]:
+        """What ``kimera live`` did with its predictions (``raw.live_predictions``, landed by the
+        landing sensor): how many went to the execution service, why the others did not, and the
+        loop's stage latencies. The live loop's counterpart of ``signal_pushes``."""
+        if not self.has("raw", "live_predictions"):
+            return []
+        rows = self.con.execute(
+            """
+            SELECT CASE
+                       WHEN traded THEN 'sent'
+                       WHEN reason LIKE '% missing %' THEN 'not sent: a gap in the bar'
+                       WHEN reason LIKE 'model % trained until %' THEN 'not sent: stale model'
+                       WHEN reason LIKE '%already signalled before a restart%' THEN 'not sent: replayed or warm-up bar'
+                       WHEN reason = 'already queued' THEN 'not sent: already queued'
+                       ELSE 'not sent: ' || coalesce(left(reason, 80), 'no reason recorded')
+                   END AS what,
+                   count(*) AS n
+            FROM raw.live_predictions GROUP BY what ORDER BY what DESC
+            """
+        ).fetchall()
+        if not rows:
+            return []
+        phrases = [f"{what} {n}" for what, n in rows]
+        stages = self.con.execute(
+            "SELECT count(*), median(features_ms), median(model_ms), median(queue_ms), min(feature_time), "
+            "max(feature_time) FROM raw.live_predictions WHERE traded"
+        ).fetchone()
+        if stages and stages[0]:
+            n, features, model, queue, first, last = stages
+            phrases.append(
+                f"bars {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} sent; stage p50 of the sent: "
+                f"watermark -> features {features:.1f} ms, model {model:.1f} ms, outbox {queue:.1f} ms"
+            )
+        return phrases
+
     def test_predictions(self) -> pd.DataFrame | Missing:
         """Out-of-sample forecasts beside what happened: walk-forward test rows (one seed, newest run),
         and the served model's predictions whose future bar has arrived."""

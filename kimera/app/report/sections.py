@@ -162,11 +162,17 @@ def _training_plots(report_dir: Path) -> list[str]:
     return [str(p.relative_to(report_dir)) for p in sorted(runs[-1].glob("*.png"))]
 
 
-def paper(journal: Journal, out: Path, pushes: list[str] | None = None) -> Section:
+def paper(
+    journal: Journal, out: Path, pushes: list[str] | None = None, live: list[str] | None = None
+) -> Section:
     section = Section("paper", "Paper trading")
     if pushes:
         section.paragraphs.append(
             f"<p>Signals pushed by the signals asset: {html.escape('; '.join(pushes))}.</p>"
+        )
+    if live:
+        section.paragraphs.append(
+            f"<p>Predictions of the live loop (<code>kimera live</code>): {html.escape('; '.join(live))}.</p>"
         )
     fills = journal.fills()
     orders, signals, refusals = (
