@@ -16,9 +16,11 @@ from live.feeds.sim import SimFeed
 from live.loop import Loop
 
 
-def run_online(compiled: Path, config: KimeraConfig, start: datetime, end: datetime) -> list[BarFeatures]:
+def run_online(
+    compiled: Path, config: KimeraConfig, start: datetime, end: datetime, workers: int = 1
+) -> list[BarFeatures]:
     bars: list[BarFeatures] = []
-    features = OnlineFeatures(compiled)
+    features = OnlineFeatures(compiled, workers=workers)
     try:
         loop = Loop(TestClock(start), SimFeed(config, start, end), features, bars.extend)
         asyncio.run(loop.run())

@@ -17,9 +17,12 @@ KEYS = ["asset", "bar_time"]
 pytestmark = pytest.mark.slow
 
 
-def test_online_features_equal_the_batch_build(compiled, batch_home, live_config, live_window):
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-by-one", "at-once"])
+def test_online_features_equal_the_batch_build(compiled, batch_home, live_config, live_window, workers):
+    """Models run one after another in one transaction, or at once as ``kimera live`` ships them
+    (``live.feature_workers``): the same rows as dbt's either way."""
     batch = read_table(batch_home, "marts.features", KEYS)
-    online = as_frame(run_online(compiled, live_config, *live_window), list(batch.columns))
+    online = as_frame(run_online(compiled, live_config, *live_window, workers=workers), list(batch.columns))
 
     assert len(batch) == 2 * 48  # two assets, a day of 30-minute bars
     assert_same_rows(batch, online, KEYS, "online vs marts.features")
