@@ -1,11 +1,17 @@
-"""Where the online-feature stage of ``kimera live`` spends its time: each dbt model's statements
-per bar, wall and CPU of the thread running them, on the simulator's stream with a test clock
-(bars as fast as the code; the same compiled SQL and buffer as the shipped loop, run model by model
-instead of as one script so that each model is timed)."""
+"""Where the online-feature stage of ``kimera live`` spends its time, at the loop's steady state,
+on the simulator's stream with a test clock (bars as fast as the code; the same compiled SQL and
+buffers as the shipped loop).
+
+One pass over the feed fills several buffers side by side, each closing every bar in turn: the
+shipped way (one script per bar in one transaction), models at once (``live.feature_workers``), an
+exchange-only feed (the on-chain rows withheld from it), and model by model (each model's
+statements timed on their own). The simulator's feed costs more than the features per bar, so one
+pass instead of four keeps the bench to minutes."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,83 +19,102 @@ import numpy as np
 
 from kimera.config import TIMEFRAME_SECONDS, KimeraConfig
 
-WARM_UP_BARS = 2  # the first bars fill empty tables: not what a running loop pays
+
+def steady_from(config: KimeraConfig) -> int:
+    """Bars before the loop's steady state: every trailing window full, so the features model reads
+    its longest window back from each bar, as a loop that has run for a week does (the first bars
+    read nearly empty tables and cost a third less)."""
+    from live.run import needed_bars
+
+    return needed_bars(config) + 1
 
 
-def model_times(compiled: Path, config: KimeraConfig, bars: int) -> dict[str, tuple[float, float]]:
-    """{model: (wall p50 ms, CPU p50 ms)} per bar, dependencies first, over ``bars`` bars."""
-    from live.clock import TestClock
-    from live.features import OnlineFeatures
-    from live.feeds.sim import SimFeed
-    from live.loop import Loop
+@dataclass
+class Variant:
+    """One buffer of the pass: how it runs and what it was given."""
 
-    start = config.start_time
-    end = start + bars * timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
-    features = OnlineFeatures(compiled, retention_bars=config.live.retention_bars)
-    features.model_times = {}
-    try:
-        asyncio.run(Loop(TestClock(start), SimFeed(config, start, end), features, lambda _: None).run())
-        spent = {name: np.array(times[WARM_UP_BARS:]) * 1e3 for name, times in features.model_times.items()}
-    finally:
-        features.close()
-    return {name: (float(np.median(t[:, 0])), float(np.median(t[:, 1]))) for name, t in spent.items()}
+    name: str
+    workers: int = 1
+    exchange_only: bool = False
+    per_model: bool = False
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    skipped: int = 0
+    model_times: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+    def p50_ms(self, values: list[float], bars: int) -> float:
+        return float(np.median(values[-bars:]) * 1e3)
 
 
 ON_CHAIN = ("chain_blocks", "token_transfers", "dex_swaps", "dex_pool_reserves")
 
 
-class _ExchangeOnly:
-    """The simulator's feed without its on-chain tables: what a centralised exchange's feed gives."""
+class _SideBySide:
+    """The loop's features object over several buffers: every raw row to each (the on-chain ones
+    withheld from exchange-only buffers), every bar closed on each in turn and timed; the loop goes
+    on with the first buffer's rows."""
 
-    def __init__(self, feed) -> None:
-        self.feed = feed
+    def __init__(self, compiled: Path, config: KimeraConfig, variants: list[Variant]) -> None:
+        from live.features import OnlineFeatures
 
-    def __getattr__(self, name: str):
-        return getattr(self.feed, name)
+        self.variants = variants
+        self.buffers = []
+        for v in variants:
+            buffer = OnlineFeatures(compiled, retention_bars=config.live.retention_bars, workers=v.workers)
+            if v.per_model:
+                buffer.model_times = v.model_times
+            self.buffers.append(buffer)
+        self.bar = self.buffers[0].bar
 
-    async def events(self, clock):
-        from live.events import RawRows
+    def load_reference(self, table, rows) -> None:
+        for buffer in self.buffers:
+            buffer.load_reference(table, rows)
 
-        async for event in self.feed.events(clock):
-            if not (isinstance(event, RawRows) and event.table in ON_CHAIN):
-                yield event
+    def append(self, table, rows) -> None:
+        for v, buffer in zip(self.variants, self.buffers, strict=True):
+            if not (v.exchange_only and table in ON_CHAIN):
+                buffer.append(table, rows)
+
+    def close_bar(self, bar_time):
+        import time
+
+        out = None
+        for v, buffer in zip(self.variants, self.buffers, strict=True):
+            # the process's CPU while this buffer closes the bar: its pool's threads included
+            wall, cpu = time.perf_counter(), time.process_time()
+            rows = buffer.close_bar(bar_time)
+            v.walls.append(time.perf_counter() - wall)
+            v.cpus.append(time.process_time() - cpu)
+            out = rows if out is None else out
+        return out
+
+    def prune(self) -> None:
+        for buffer in self.buffers:
+            buffer.prune()
+
+    def close(self) -> None:
+        for v, buffer in zip(self.variants, self.buffers, strict=True):
+            v.skipped = sum(buffer.skipped.values()) // max(len(v.walls), 1)
+            buffer.close()
 
 
-def close_bar_times(
-    compiled: Path, config: KimeraConfig, bars: int, exchange_only: bool, workers: int = 1
-) -> tuple[float, float, int]:
-    """(wall p50 ms, CPU p50 ms of the whole process, models skipped per bar) of one bar's features
-    as shipped (one script per bar, or ``workers`` models at once) on the simulator's feed, or on its
-    exchange rows only (the DEX and chain buckets get no rows)."""
-    import time
-
+def side_by_side(compiled: Path, config: KimeraConfig, bars: int, variants: list[Variant]) -> list[Variant]:
+    """Run ``variants`` over :func:`steady_from` warm-up bars and then ``bars`` measured bars."""
     from live.clock import TestClock
-    from live.features import OnlineFeatures
     from live.feeds.sim import SimFeed
     from live.loop import Loop
 
     start = config.start_time
-    end = start + bars * timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
-    features = OnlineFeatures(compiled, retention_bars=config.live.retention_bars, workers=workers)
-    walls: list[float] = []
-    cpus: list[float] = []
-    close = features.close_bar
-
-    def timed(bar_time):
-        # the loop awaits this bar's features before it takes the next event: the process's CPU
-        # meanwhile is theirs (the pool's threads included)
-        wall, cpu = time.perf_counter(), time.process_time()
-        rows = close(bar_time)
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-        return rows
-
-    features.close_bar = timed  # type: ignore[method-assign]
-    feed = SimFeed(config, start, end)
+    end = start + (steady_from(config) + bars) * timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
+    features = _SideBySide(compiled, config, variants)
     try:
-        asyncio.run(Loop(TestClock(start), _ExchangeOnly(feed) if exchange_only else feed, features, lambda _: None).run())  # fmt: skip
-        skipped = sum(features.skipped.values()) // max(len(walls), 1)
+        asyncio.run(Loop(TestClock(start), SimFeed(config, start, end), features, lambda _: None).run())  # type: ignore[arg-type]
     finally:
         features.close()
-    ms = lambda xs: float(np.median(xs[WARM_UP_BARS:]) * 1e3)  # noqa: E731
-    return ms(walls), ms(cpus), skipped
+    return variants
+
+
+def per_model_p50(variant: Variant, bars: int) -> dict[str, tuple[float, float]]:
+    """{model: (wall p50 ms, CPU p50 ms)} per bar, dependencies first, over the last ``bars`` bars."""
+    spent = {name: np.array(times[-bars:]) * 1e3 for name, times in variant.model_times.items()}
+    return {name: (float(np.median(t[:, 0])), float(np.median(t[:, 1]))) for name, t in spent.items()}

@@ -116,7 +116,9 @@ def stage_latencies(trader: Trader, sender: SignalSender | None) -> dict[str, di
     """p50/p99 (ms) of each stage over the traded predictions; ``tick_to_ack`` from the watermark that
     closed the bar to the service's answer."""
     spans: dict[str, list[float]] = {s: [] for s in (*STAGES, "tick_to_ack")}
-    for d in trader.decisions:
+    # warm-up and replayed bars run before the loop trades (and faster, unpaced): not its latency;
+    # a loop that trades nothing (live.trade false) reports every bar's stages
+    for d in [d for d in trader.decisions if d.traded] or trader.decisions:
         s = d.stages
         spans["features"].append(s["features_done"] - s["watermark"])
         spans["model"].append(s["predicted"] - s["features_done"])
