@@ -51,8 +51,10 @@ class SimFeed:
         while self.end is None or t < self.end:
             until = t + self.step if self.end is None else min(t + self.step, self.end)
             await clock.sleep_until(until)
-            received = clock.monotonic()
             tables = self.simulator.generate(t, until)
+            # the rows arrive now: the simulator standing in for an exchange takes time to make them,
+            # which an exchange's stream does not add to the loop's tick-to-trade
+            received = clock.monotonic()
             # the simulator makes the tables it declares (lending and V3 liquidity come from other sources)
             for table in (t for t in PARTITIONED_TABLES if t.simulated):
                 rows = tables[table.name]
