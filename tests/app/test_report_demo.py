@@ -103,6 +103,9 @@ def test_the_demo_ends_with_a_report_and_a_summary_and_stops_its_servers(
 _DEMO_WITH_A_LONG_STAGE = """
 import faulthandler, signal, time, kimera.app.demo.run as demo
 faulthandler.register(signal.SIGUSR1, all_threads=True)  # where each thread is, if the stop hangs
+# Ctrl-C at a terminal: a test run started as a shell's background job (`.ci/run &`) hands its
+# children SIGINT ignored, and Python then keeps it ignored; the demo at a terminal never has that
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from kimera.app.demo.paper_trading import paper_stage
 def long_stage(ctx):
     print("long stage running", flush=True)
