@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,6 +69,18 @@ class CompiledModel:
         return not feeds or any(t in newest and newest[t] >= window_start for t in feeds)
 
 
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Commit what the block did on ``con``, or roll it all back if it raised."""
+    con.execute("begin")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def _naive_utc(value: Any) -> datetime | None:
     """A row time as the buffer's naive UTC (raw tables may carry a time zone)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
@@ -108,7 +122,6 @@ class OnlineFeatures:
         self.retention_bars = retention_bars
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
-        self.workers = workers
         self.con = duckdb.connect(config={"threads": threads})
         self.con.execute(f"attach '{template}' as template (read_only)")
         self.con.execute("attach ':memory:' as warehouse")
@@ -187,8 +200,7 @@ class OnlineFeatures:
         return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
     def _run_in_one_transaction(self, models: list[CompiledModel], shift: timedelta) -> None:
-        self.con.execute("begin")
-        try:
+        with _transaction(self.con):
             if self.model_times is None:  # one script per bar: one round trip instead of two per model
                 self.con.execute(";\n".join(self._statements(model, shift) for model in models))
             else:
@@ -197,10 +209,6 @@ class OnlineFeatures:
                     self.con.execute(self._statements(model, shift))
                     spent = (time.perf_counter() - wall, time.thread_time() - cpu)
                     self.model_times.setdefault(model.name, []).append(spent)
-            self.con.execute("commit")
-        except BaseException:
-            self.con.execute("rollback")
-            raise
 
     def _run_concurrently(self, models: list[CompiledModel], shift: timedelta) -> None:
         """Each model in its own transaction once the models it reads have committed, up to
@@ -209,20 +217,20 @@ class OnlineFeatures:
         ``last_bar`` is not moved: closing the same bar again replaces every window (what
         ``replace_window`` does), so a retry gives the bar's rows as if nothing had failed."""
         assert self._pool is not None
-        names = [m.name for m in models]
+        names = {m.name for m in models}
         waits = {
-            m.name: set(names[:i]) if m.upstream is None else set(m.upstream) & set(names)
+            m.name: {p.name for p in models[:i]} if m.upstream is None else set(m.upstream) & names
             for i, m in enumerate(models)
         }
-        by_name = {m.name: m for m in models}
+        pending = list(models)
         running: dict[Future[None], str] = {}
         done: set[str] = set()
         failure: BaseException | None = None
-        while len(done) < len(models):
+        while pending or running:
             if failure is None:
-                for name in names:
-                    if name not in done and name not in running.values() and waits[name] <= done:
-                        running[self._pool.submit(self._run_model, by_name[name], shift)] = name
+                for model in [m for m in pending if waits[m.name] <= done]:
+                    pending.remove(model)
+                    running[self._pool.submit(self._run_model, model, shift)] = model.name
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -238,13 +246,8 @@ class OnlineFeatures:
     def _run_model(self, model: CompiledModel, shift: timedelta) -> None:
         cursor = self._cursors.get()
         try:
-            cursor.execute("begin")
-            try:
+            with _transaction(cursor):
                 cursor.execute(self._statements(model, shift))
-                cursor.execute("commit")
-            except BaseException:
-                cursor.execute("rollback")
-                raise
         finally:
             self._cursors.put(cursor)
 
