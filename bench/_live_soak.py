@@ -41,8 +41,7 @@ import numpy as np
 import psutil
 import yaml
 
-from bench.execution import BENCH_KEY, ROOT, _port, _wait, stop_process
-from bench.live import bench_execution
+from bench.execution import BENCH_KEY, ROOT, _port, _wait, bench_execution, stop_process
 
 VENUES = ("loopback1", "loopback2", "loopback3")
 FEATURES = ["spread_bps", "vwap_dev", "taker_buy_ratio"]

@@ -81,21 +81,26 @@ def run(quick: bool = False) -> list[Measure]:
     return out
 
 
-def _start_service(synchronous: str) -> tuple[int, int, list[subprocess.Popen]]:
-    """(venue port, service port, processes): the paper venue server and the service, each its own process."""
-    venue_port, service_port = _port(), _port()
-    tmp = Path(tempfile.mkdtemp(prefix="kimera-bench-exec-"))
-    data = yaml.safe_load((ROOT / "kimera.yaml").read_text())
+def bench_execution(service_port: int, venue_port: int) -> dict:
+    """The execution section of the benches that run the service: the service and its paper venues on these ports,
+    with limits that never refuse the bench's own signals (the bench measures latency, not risk)."""
     limits = {v: 5000 for v in ("alpha", "bravo", "charlie", "uniswap_v2_weth_usdc", "uniswap_v2_wbtc_usdc")}
-    data["execution"] = {
+    return {
         "port": service_port,
-        "journal_synchronous": synchronous,
         "paper": {"url": f"http://127.0.0.1:{venue_port}", "port": venue_port, "rate_limit_per_s": limits},
         "sizing": {"capital": 20_000},
         "risk": {"max_order_notional": 1e6, "max_position_notional": 1e6, "daily_loss_limit": 1e9},
         "routing": {"slice_threshold_notional": 1e9},
         "oms": {"ack_wait_s": 2.0},
     }
+
+
+def _start_service(synchronous: str) -> tuple[int, int, list[subprocess.Popen]]:
+    """(venue port, service port, processes): the paper venue server and the service, each its own process."""
+    venue_port, service_port = _port(), _port()
+    tmp = Path(tempfile.mkdtemp(prefix="kimera-bench-exec-"))
+    data = yaml.safe_load((ROOT / "kimera.yaml").read_text())
+    data["execution"] = {**bench_execution(service_port, venue_port), "journal_synchronous": synchronous}
     config = tmp / "kimera.yaml"
     config.write_text(yaml.safe_dump(data))
     env = dict(os.environ, PYTHONPATH=str(ROOT), KIMERA_CONFIG=str(config), KIMERA_HOME=str(tmp / "home"),

@@ -32,7 +32,7 @@ import yaml
 
 from bench import Measure
 from bench._live_features import Variant, per_model_p50, side_by_side
-from bench.execution import BENCH_KEY, ROOT, _port, _wait
+from bench.execution import BENCH_KEY, ROOT, _port, _wait, bench_execution
 
 FEATURES = ["ret_1", "spread_bps", "vwap_dev", "taker_buy_ratio"]
 
@@ -212,17 +212,3 @@ class WarmThenStream:
             yield event
         async for event in self.stream.events(clock):
             yield event
-
-
-def bench_execution(service_port: int, venue_port: int) -> dict:
-    """The execution section of the live benches: the service and its paper venues on these ports,
-    with limits that never refuse the bench's own signals (the bench measures latency, not risk)."""
-    limits = {v: 5000 for v in ("alpha", "bravo", "charlie", "uniswap_v2_weth_usdc", "uniswap_v2_wbtc_usdc")}
-    return {
-        "port": service_port,
-        "paper": {"url": f"http://127.0.0.1:{venue_port}", "port": venue_port, "rate_limit_per_s": limits},
-        "sizing": {"capital": 20_000},
-        "risk": {"max_order_notional": 1e6, "max_position_notional": 1e6, "daily_loss_limit": 1e9},
-        "routing": {"slice_threshold_notional": 1e9},
-        "oms": {"ack_wait_s": 2.0},
-    }
