@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,7 +40,12 @@ def live_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     # the domains load DuckDB, dbt and torch: imported when the stage runs, so `kimera --help` stays fast
     import duckdb
 
-    from kimera.app.demo.paper_settle import in_flight, wait_for_books
+    from kimera.app.demo.paper_settle import (
+        books_deadline_s,
+        slices_deadline_s,
+        wait_for_books,
+        wait_until_settled,
+    )
     from kimera.app.report import configured_journal
     from kimera.config import TIMEFRAME_SECONDS
     from kimera.signing import client_auth
@@ -77,14 +81,11 @@ def live_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     bar = timedelta(seconds=TIMEFRAME_SECONDS[config.features.bar])
     warm = warm_up_bars(ctx)
     feed_start = max(first - (warm + 1) * bar, config.start_time)
-    routing = config.execution.routing
-    # the service's books follow the paper market within a refresh or two; wait for them to show
-    # the bar's close (its /healthz says how far they are), never for a fixed time
-    books_s = 10 * max(0.25, routing.book_max_age_s)
+    # the service's books show each bar's close (its /healthz says how far they are) before the bar
+    # trades, and its parents are done before the market moves on
+    books_s = books_deadline_s(config.execution.routing)
+    slices_s = slices_deadline_s(config.execution.routing)
     stale: list[datetime] = []
-    # a parent's slices go out twap_interval_s apart: wait for the last (generously) before the
-    # market moves on, so that no slice fills against a later bar's book
-    slices_s = 30.0 + 10 * routing.twap_interval_s
     journal = configured_journal(ctx.settings)
     unsettled: list[datetime] = []
     total = int((last - feed_start) / bar)
@@ -113,12 +114,8 @@ def live_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
                 ctx.progress.advance(task)
                 if bar_time < first:
                     return
-                until = time.monotonic() + slices_s
-                while await asyncio.to_thread(in_flight, journal):
-                    if time.monotonic() > until:
-                        unsettled.append(bar_time)
-                        return
-                    await asyncio.sleep(0.2)
+                if await asyncio.to_thread(wait_until_settled, journal, slices_s):
+                    unsettled.append(bar_time)
 
             compiled = await asyncio.to_thread(
                 compile_online_features, config, live_dir(ctx.settings) / "compiled"

@@ -12,6 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kimera.config import ExecutionRouting
 
 LIVE_ORDER_STATES = ("acknowledged", "new", "partially_filled", "submitted", "unknown")
 
@@ -30,6 +34,19 @@ def in_flight(journal: str | Path) -> int:
     finally:
         reader.close()
     return int(working) + int(live)
+
+
+def books_deadline_s(routing: ExecutionRouting) -> float:
+    """How long a paper day waits for the service's books to show a moved market: they follow it
+    within a refresh or two (every ``min(0.25, book_max_age_s / 4)`` s), so ten times the larger."""
+    return 10 * max(0.25, routing.book_max_age_s)
+
+
+def slices_deadline_s(routing: ExecutionRouting) -> float:
+    """How long a paper day waits for a bar's parents: their slices go out ``twap_interval_s``
+    apart, so wait (generously) for the last before the market moves on, or it would fill against
+    a later bar's book."""
+    return 30.0 + 10 * routing.twap_interval_s
 
 
 def wait_for_books(

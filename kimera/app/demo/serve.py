@@ -126,15 +126,17 @@ def replay_paper_day(ctx: DemoContext, model_tag: str) -> list[str]:
     execution = signal_resources(ctx.config)["execution"]
     if not execution.running():
         return [f"  paper day: no execution service answers at {execution.url}; nothing replayed"]
-    from kimera.app.demo.paper_settle import wait_for_books, wait_until_settled
+    from kimera.app.demo.paper_settle import (
+        books_deadline_s,
+        slices_deadline_s,
+        wait_for_books,
+        wait_until_settled,
+    )
     from kimera.app.report import configured_journal
 
-    routing = ctx.config.execution.routing
-    books_s = 10 * max(0.25, routing.book_max_age_s)  # the service's books follow the paper market
+    books_s = books_deadline_s(ctx.config.execution.routing)
+    slices_s = slices_deadline_s(ctx.config.execution.routing)
     stale = 0
-    # a parent's slices go out twap_interval_s apart: wait for the last (generously) before the
-    # market moves on, so that no slice fills against a later bar's book
-    slices_s = 30.0 + 10 * routing.twap_interval_s
     journal = configured_journal(ctx.settings)
     unsettled = 0
     outcomes: dict[str, int] = {}
